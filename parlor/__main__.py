@@ -1,0 +1,3 @@
+from parlor.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""Errors are values at the edge: one envelope for every non-2xx answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException
+
+from parlor.api.context import current_request_id
+
+log = logging.getLogger(__name__)
+
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 422: "invalid_request",
+                429: "rate_limited", 503: "unavailable"}
+OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
+                422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_response(path: str, status: int, code: str, message: str,
+                   headers: Mapping[str, str] | None = None) -> ORJSONResponse:
+    body: dict[str, object] = {"code": code, "message": message, "request_id": current_request_id()}
+    if path.startswith("/v1/"):  # OpenAI clients read `type` and `message`
+        body["type"] = OPENAI_TYPES.get(status, "server_error")
+        body["param"] = None
+    return ORJSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> ORJSONResponse:
+        return error_response(request.url.path, exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        code = "malformed_json" if first.get("type") == "json_invalid" else "invalid_request"
+        return error_response(request.url.path, 422, code, f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> ORJSONResponse:
+        code = STATUS_CODES.get(exc.status_code, "error")
+        return error_response(request.url.path, exc.status_code, code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request.url.path, 500, "internal_error", "Something went wrong on our side.")

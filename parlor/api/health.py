@@ -1,0 +1,42 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from fastapi import APIRouter, Response
+
+from parlor.api.context import current_request_id
+from parlor.api.deps import Check, ServicesDep
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+CHECK_TIMEOUT = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(svc: ServicesDep) -> Response:
+    results = dict(await asyncio.gather(*(_check(name, check) for name, check in svc.checks.items())))
+    failed = [name for name, ok in results.items() if not ok]
+    if not failed:
+        return Response(orjson.dumps({"status": "ok", "checks": results}), media_type="application/json")
+    error = {"code": "not_ready", "message": f"unavailable: {', '.join(failed)}",
+             "request_id": current_request_id(), "failed": failed}
+    return Response(orjson.dumps({"error": error, "checks": results}), status_code=503,
+                    media_type="application/json")
+
+
+async def _check(name: str, check: Check) -> tuple[str, bool]:
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT)
+        return name, True
+    except Exception as exc:
+        log.warning("readiness check %s failed: %s", name, exc)
+        return name, False

@@ -1,0 +1,70 @@
+"""Request bodies as the clients send them. Every string and list has a bound."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+
+
+class UIPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(max_length=64)
+    text: str | None = None
+
+
+class UIMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, max_length=128)
+    role: Literal["system", "user", "assistant"]
+    parts: list[UIPart] = Field(default_factory=list, max_length=500)
+    metadata: Any = None
+
+    def text(self) -> str:
+        return "".join(p.text or "" for p in self.parts if p.type == "text")
+
+
+class ChatBody(BaseModel):
+    """What `useChat`'s default transport posts."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(pattern=ID_PATTERN)
+    messages: list[UIMessageIn] = Field(min_length=1, max_length=10_000)
+    trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
+    messageId: str | None = Field(default=None, max_length=128)
+
+
+class ThreadPatch(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class NewUserBody(BaseModel):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    tier: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, max_length=128)
+    tool_call_id: str | None = Field(default=None, max_length=128)
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(p.get("text", "")) for p in self.content or [] if p.get("type") == "text")
+
+
+class ChatCompletionBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=200)
+    messages: list[OpenAIMessage] = Field(min_length=1, max_length=10_000)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None

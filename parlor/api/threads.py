@@ -1,0 +1,71 @@
+"""Threads of the caller: list, read (as UI messages, to seed `useChat`), rename, delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from parlor.api.deps import PrincipalDep, ServicesDep
+from parlor.api.errors import ApiError
+from parlor.api.schemas import ID_PATTERN, ThreadPatch
+from parlor.memory import StoredMessage, ThreadNotFound
+from parlor.memory.store import ThreadSummary
+
+router = APIRouter(prefix="/api/threads", tags=["threads"])
+NOT_FOUND = ApiError(404, "thread_not_found", "No such thread.")
+ThreadId = Annotated[str, Query(pattern=ID_PATTERN)]
+
+
+def _iso(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def thread_json(thread: ThreadSummary) -> dict[str, Any]:
+    return {"id": thread.id, "title": thread.title, "created_at": _iso(thread.created_at),
+            "updated_at": _iso(thread.updated_at)}
+
+
+def ui_message(message: StoredMessage) -> dict[str, Any]:
+    metadata = {"status": message.status, "createdAt": _iso(message.created_at), **message.meta}
+    return {"id": message.id, "role": message.role, "parts": message.parts, "metadata": metadata}
+
+
+@router.get("")
+async def list_threads(svc: ServicesDep, who: PrincipalDep,
+                       limit: Annotated[int, Query(ge=1, le=100)] = 30,
+                       cursor: Annotated[str | None, Query(max_length=512)] = None) -> dict[str, Any]:
+    try:
+        page = await svc.store.list_threads(who.id, limit, cursor)
+    except ValueError:
+        raise ApiError(422, "invalid_cursor", "The cursor is not one this server gave out.") from None
+    return {"threads": [thread_json(t) for t in page.threads], "next_cursor": page.next_cursor}
+
+
+@router.get("/{thread_id}")
+async def get_thread(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    try:
+        thread, messages = await svc.store.get_thread(who.id, thread_id)
+    except ThreadNotFound:
+        raise NOT_FOUND from None
+    return {**thread_json(thread), "messages": [ui_message(m) for m in messages]}
+
+
+@router.patch("/{thread_id}")
+async def rename_thread(thread_id: str, body: ThreadPatch, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    try:
+        return thread_json(await svc.store.rename_thread(who.id, thread_id, body.title))
+    except ThreadNotFound:
+        raise NOT_FOUND from None
+
+
+@router.delete("/{thread_id}", status_code=204)
+async def delete_thread(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+    if svc.runs.active((who.id, thread_id)) is not None:
+        raise ApiError(409, "thread_busy", "This thread is answering; stop it before deleting it.")
+    try:
+        await svc.store.delete_thread(who.id, thread_id)
+    except ThreadNotFound:
+        raise NOT_FOUND from None
+    return Response(status_code=204)

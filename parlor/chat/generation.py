@@ -1,0 +1,95 @@
+"""One model call turned into chat events, with what it produced kept for storage and the ledger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from parlor.chat.events import ChatEvent, TextChunk, ToolCallChunk
+from parlor.llm import (
+    AllProvidersFailed,
+    Answering,
+    CompletionRequest,
+    FinishDelta,
+    Provider,
+    ProviderError,
+    Router,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageDelta,
+)
+from parlor.llm.types import FinishReason
+
+UNAVAILABLE = "The assistant is unavailable right now. Please try again in a minute."
+INTERRUPTED = "The answer was interrupted by the model provider. You can retry."
+
+
+@dataclass
+class Generation:
+    """Streams one request through the router; afterwards holds text, usage, timings and outcome."""
+
+    router: Router
+    request: CompletionRequest
+    first: Provider | None = None
+    started: float = field(default_factory=time.perf_counter)
+    chunks: list[str] = field(default_factory=list)
+    provider: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    finish_reason: FinishReason = "stop"
+    ttft_ms: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    async def events(self) -> AsyncIterator[ChatEvent]:
+        """Yields text and tool-call chunks; a provider failure ends it with `error_code` set."""
+        try:
+            async for delta in self.router.stream(self.request, self.first):
+                if isinstance(delta, TextDelta):
+                    self._mark_first_token()
+                    self.chunks.append(delta.text)
+                    yield TextChunk(delta.text)
+                elif isinstance(delta, ToolCallDelta):
+                    self._mark_first_token()
+                    yield ToolCallChunk(delta.index, delta.arguments, delta.id, delta.name)
+                elif isinstance(delta, UsageDelta):
+                    self.usage = delta.usage
+                elif isinstance(delta, FinishDelta):
+                    self.finish_reason = delta.reason
+                elif isinstance(delta, Answering):
+                    self.provider, self.model = delta.provider, delta.model
+        except AllProvidersFailed:
+            self._fail("providers_unavailable", UNAVAILABLE)
+        except ProviderError:
+            self._fail("provider_error", INTERRUPTED)
+
+    def _mark_first_token(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()
+
+    def _fail(self, code: str, message: str) -> None:
+        self.error_code, self.error_message, self.finish_reason = code, message, "error"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def tokens(self) -> Usage:
+        """What the provider reported, else a rough count of what was produced."""
+        if self.usage is not None:
+            return self.usage
+        return Usage(tokens_in=0, tokens_out=len(self.chunks))
+
+    def metadata(self) -> dict[str, object]:
+        usage = self.tokens()
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "usage": {"inputTokens": usage.tokens_in, "outputTokens": usage.tokens_out},
+            "ttftMs": round(self.ttft_ms, 1) if self.ttft_ms is not None else None,
+        }

@@ -1,0 +1,93 @@
+"""Runs: a turn's generation as a task of its own, its events kept in a log that any number of
+subscribers follow (the live client now; a resuming client or another replica later)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from parlor.chat.events import TERMINAL, ChatEvent, TurnAborted
+from parlor.tasks import TaskTracker
+
+
+class ThreadBusy(Exception):
+    pass
+
+
+class Run:
+    def __init__(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], tasks: TaskTracker,
+                 client_id: str | None = None):
+        self.key = key
+        self.client_id = client_id  # the user message that started it, to attach retried POSTs
+        self.log: list[ChatEvent] = []
+        self.done = False
+        self._changed = asyncio.Event()
+        self._task = tasks.spawn(self._pump(events), name=f"run:{key[1]}")
+
+    async def _pump(self, events: AsyncIterator[ChatEvent]) -> None:
+        try:
+            async for event in events:
+                self._append(event)
+        except asyncio.CancelledError:
+            if not self.log or not isinstance(self.log[-1], TERMINAL):
+                self._append(TurnAborted())
+            raise
+        finally:
+            self.done = True
+            self._changed.set()
+
+    def _append(self, event: ChatEvent) -> None:
+        self.log.append(event)
+        self._changed.set()
+
+    async def follow(self, start: int = 0) -> AsyncIterator[list[ChatEvent]]:
+        """Yields the log from `start` in batches: whatever accumulated while the reader was busy
+        comes as one batch, so a slow reader coalesces deltas without any added wait."""
+        position = start
+        while True:
+            if position < len(self.log):
+                batch = self.log[position:]
+                position += len(batch)
+                yield batch
+            elif self.done:
+                return
+            else:
+                self._changed.clear()
+                await self._changed.wait()
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    async def wait(self) -> None:
+        await asyncio.wait([self._task])
+
+
+class RunRegistry:
+    """Active runs of this process, one per (user, thread)."""
+
+    def __init__(self, tasks: TaskTracker):
+        self._tasks = tasks
+        self._runs: dict[tuple[str, str], Run] = {}
+
+    def start(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], client_id: str | None = None) -> Run:
+        if (active := self._runs.get(key)) is not None and not active.done:
+            raise ThreadBusy(key[1])
+        run = Run(key, events, self._tasks, client_id)
+        self._runs[key] = run
+        run._task.add_done_callback(lambda _: self._forget(run))
+        return run
+
+    def _forget(self, run: Run) -> None:
+        if self._runs.get(run.key) is run:
+            del self._runs[run.key]
+
+    def active(self, key: tuple[str, str]) -> Run | None:
+        run = self._runs.get(key)
+        return run if run is not None and not run.done else None
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def cancel_all(self) -> None:
+        for run in list(self._runs.values()):
+            run.cancel()

@@ -1,0 +1,97 @@
+"""What every provider speaks: typed messages in, typed deltas out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool-calls", "content-filter", "error", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class LLMMessage:
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    messages: list[LLMMessage]
+    tools: list[ToolSpec] = field(default_factory=list)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] = field(default_factory=list)
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call: `id` and `name` come on the first fragment of an index."""
+
+    index: int
+    arguments: str = ""
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDelta:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class FinishDelta:
+    reason: FinishReason
+
+
+Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta
+
+ErrorKind = Literal["timeout", "unavailable", "rate_limited", "rejected", "broken_stream"]
+
+
+class ProviderError(Exception):
+    """A provider failed; `kind` says how, so the router can decide to fall back or give up."""
+
+    def __init__(self, provider: str, kind: ErrorKind, message: str, retry_after: float | None = None):
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,173 @@
+"""Threads and messages. Every read of a user's data filters by that user: a thread id alone
+never grants access, and another user's thread is simply not found."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parlor.db import Message, Thread, utcnow
+
+
+class ThreadNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    client_id: str | None
+    role: str
+    text: str
+    parts: list[dict[str, Any]]
+    status: str
+    created_at: datetime
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadState:
+    """What a turn needs to know of its thread, read in one go before the model call."""
+
+    exists: bool
+    recent: list[StoredMessage]  # oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    id: str
+    title: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPage:
+    threads: list[ThreadSummary]
+    next_cursor: str | None
+
+
+def _stored(m: Message) -> StoredMessage:
+    meta = {k: v for k, v in (("provider", m.provider), ("model", m.model), ("tokens_in", m.tokens_in),
+                              ("tokens_out", m.tokens_out), ("error", m.error)) if v is not None}
+    return StoredMessage(m.id, m.client_id, m.role, m.text, m.parts, m.status, m.created_at, meta)
+
+
+def _summary(t: Thread) -> ThreadSummary:
+    return ThreadSummary(t.id, t.title, t.created_at, t.updated_at)
+
+
+class MessageStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._sessions = sessions
+
+    async def thread_state(self, user_id: str, thread_id: str, history: int) -> ThreadState:
+        async with self._sessions() as session:
+            owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
+            if owner is None:
+                return ThreadState(exists=False, recent=[])
+            if owner != user_id:
+                raise ThreadNotFound(thread_id)
+            rows = (await session.execute(
+                select(Message).where(Message.thread_id == thread_id)
+                .order_by(Message.created_at.desc(), Message.id.desc()).limit(history)
+            )).scalars().all()
+        return ThreadState(exists=True, recent=[_stored(m) for m in reversed(rows)])
+
+    async def begin_turn(
+        self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
+        assistant_message: Message, replaces: str | None = None,
+    ) -> None:
+        """One transaction: the thread (created on first use), the user message (once per client id)
+        and the assistant message that will stream."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
+            if owner is None:
+                session.add(Thread(id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now))
+                await session.flush()
+            elif owner != user_id:
+                raise ThreadNotFound(thread_id)
+            else:
+                await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now))
+            if replaces:
+                await session.execute(delete(Message).where(Message.id == replaces, Message.thread_id == thread_id))
+            if user_message is not None:
+                await _insert_ignoring_duplicate(session, user_message)
+            session.add(assistant_message)
+
+    async def finish_message(self, message_id: str, **values: Any) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(update(Message).where(Message.id == message_id).values(**values))
+
+    async def list_threads(self, user_id: str, limit: int, cursor: str | None = None) -> ThreadPage:
+        query = select(Thread).where(Thread.user_id == user_id)
+        if cursor:
+            updated_at, thread_id = _decode_cursor(cursor)
+            query = query.where(tuple_(Thread.updated_at, Thread.id) < tuple_(updated_at, thread_id))
+        query = query.order_by(Thread.updated_at.desc(), Thread.id.desc()).limit(limit + 1)
+        async with self._sessions() as session:
+            threads = list((await session.execute(query)).scalars())
+        more = len(threads) > limit
+        threads = threads[:limit]
+        next_cursor = _encode_cursor(threads[-1]) if more else None
+        return ThreadPage([_summary(t) for t in threads], next_cursor)
+
+    async def get_thread(self, user_id: str, thread_id: str) -> tuple[ThreadSummary, list[StoredMessage]]:
+        async with self._sessions() as session:
+            thread = await self._owned(session, user_id, thread_id)
+            messages = (await session.execute(
+                select(Message).where(Message.thread_id == thread_id).order_by(Message.created_at, Message.id)
+            )).scalars()
+            return _summary(thread), [_stored(m) for m in messages]
+
+    async def rename_thread(self, user_id: str, thread_id: str, title: str) -> ThreadSummary:
+        async with self._sessions.begin() as session:
+            thread = await self._owned(session, user_id, thread_id)
+            thread.title = title
+        return _summary(thread)
+
+    async def delete_thread(self, user_id: str, thread_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await self._owned(session, user_id, thread_id)
+            await session.execute(delete(Message).where(Message.thread_id == thread_id))
+            await session.execute(delete(Thread).where(Thread.id == thread_id))
+
+    @staticmethod
+    async def _owned(session: AsyncSession, user_id: str, thread_id: str) -> Thread:
+        thread = (await session.execute(
+            select(Thread).where(Thread.id == thread_id, Thread.user_id == user_id)
+        )).scalar_one_or_none()
+        if thread is None:
+            raise ThreadNotFound(thread_id)
+        return thread
+
+
+async def _insert_ignoring_duplicate(session: AsyncSession, message: Message) -> None:
+    """Insert a message unless its (thread, client id) is already stored: a retried POST adds nothing."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {c.key: getattr(message, c.key) for c in Message.__table__.columns if getattr(message, c.key) is not None}
+    statement = dialect.insert(Message).values(**values).on_conflict_do_nothing(
+        index_elements=["thread_id", "client_id"]
+    )
+    await session.execute(statement)
+
+
+def _encode_cursor(thread: Thread) -> str:
+    raw = f"{thread.updated_at.isoformat()}|{thread.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, thread_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), thread_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc

@@ -1,0 +1,479 @@
+"""A scripted, OpenAI-compatible upstream LLM server for tests and benchmarks.
+
+Real sockets, real SSE: Parlor's tests point its OpenAI provider at ``Upstream.url``; nothing is patched.
+
+Stack: a bare ASGI callable on uvicorn (httptools, uvloop when installed) -- already Parlor dependencies; no
+framework layer per chunk (one ``send`` per write), and uvicorn closes the socket mid-body when the app raises
+after the response started, which is exactly the "broken stream" a scripted disconnect needs.
+
+Run standalone (benchmarks: a separate process never shares a GIL with the server under test)::
+
+    python -m tests.upstream --port 9100 --ttft 0.3 --token-delay 0.03 --tokens 150
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import re
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+__all__ = ["Script", "ScriptedToolCall", "Upstream", "filler_tokens", "main", "split_tokens"]
+
+Message = dict[str, Any]
+Headers = list[tuple[bytes, bytes]]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MODELS = ("upstream-test",)
+_ERRORS = {
+    400: ("invalid_request_error", "invalid_request"),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", "forbidden"),
+    404: ("invalid_request_error", "not_found"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
+_FILLER = ("Lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do")
+_TOKEN_RE = re.compile(r"\s*\S+|\s+")
+
+
+@dataclass
+class ScriptedToolCall:
+    name: str
+    arguments: str = "{}"  # a JSON string, streamed in several fragments
+    id: str | None = None  # default: a fresh "call_..." id
+
+
+@dataclass
+class Script:
+    """One scripted reply; no text, tokens nor tool calls = echo ``"You said: " + <last user text>``."""
+
+    text: str | None = None  # split with split_tokens()
+    tokens: list[str] | None = None  # explicit tokens (wins over text)
+    tool_calls: list[ScriptedToolCall] = field(default_factory=list)  # streamed after the text
+    ttft: float = 0.0  # seconds before the first chunk (also delays an error response)
+    token_delay: float = 0.0  # seconds between chunks
+    status: int = 200  # != 200: OpenAI error JSON with this status
+    error_message: str | None = None
+    retry_after: float | None = None  # Retry-After header on an error response
+    disconnect_after: int | None = None  # drop the socket after this many content/argument chunks
+    finish_reason: str | None = None  # default: "tool_calls" if tool_calls else "stop"
+    hang: bool = False  # accept the request, never answer
+
+
+def split_tokens(text: str) -> list[str]:
+    """Words keeping their leading whitespace: ``"Hi there"`` -> ``["Hi", " there"]`` (lossless)."""
+    return _TOKEN_RE.findall(text)
+
+
+def filler_tokens(n: int) -> list[str]:
+    """``n`` readable tokens for load tests: ``["Lorem", " ipsum", ...]``."""
+    return [("" if i == 0 else " ") + _FILLER[i % len(_FILLER)] for i in range(n)]
+
+
+def message_text(message: Message) -> str:
+    """A chat message's text: its string content, or its text parts joined by spaces."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(str(p["text"]) for p in content if isinstance(p, dict) and "text" in p)
+    return content if isinstance(content, str) else ""
+
+
+def last_user_text(body: Message) -> str:
+    users = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+    return message_text(users[-1]) if users else ""
+
+
+class _Drop(Exception):
+    """Raised by the app after the response started: uvicorn then closes the socket mid-body."""
+
+
+class _QuietDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _Drop))
+
+
+_QUIET_DROPS = _QuietDrops()
+
+
+@dataclass
+class _Call:
+    """State shared by one request's responder and its disconnect watcher."""
+
+    finished: bool = False
+    client_gone: bool = False
+
+
+class Upstream:
+    """The scripted server, on its own event loop in a background thread. ``url`` ends in ``/v1``."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default: Script | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.host, self.port, self.api_key = host, port, api_key
+        self.default = default or Script()
+        self._lock = threading.Lock()
+        self._fifo: deque[Script] = deque()
+        self._matched: list[tuple[str, Script]] = []
+        self._requests: list[Message] = []
+        self._disconnects = self._active = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- scripting and inspection (from any thread) ----
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def push(self, script: Script, match: str | None = None) -> None:
+        """Queue a script: for the first request whose last user message contains ``match``, else FIFO."""
+        with self._lock:
+            if match is None:
+                self._fifo.append(script)
+            else:
+                self._matched.append((match, script))
+
+    @property
+    def requests(self) -> list[Message]:
+        """JSON bodies of the chat-completion requests received, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def disconnects(self) -> int:
+        """Chat-completion requests the client abandoned before the response was complete."""
+        with self._lock:
+            return self._disconnects
+
+    @property
+    def active_streams(self) -> int:
+        """Chat-completion requests being answered right now (streamed or not, hung ones included)."""
+        with self._lock:
+            return self._active
+
+    def reset(self) -> None:
+        """Forget queued scripts, recorded requests and the disconnect count."""
+        with self._lock:
+            self._fifo.clear()
+            self._matched.clear()
+            self._requests.clear()
+            self._disconnects = 0
+
+    def _take_script(self, body: Message) -> Script:
+        text = last_user_text(body)
+        with self._lock:
+            self._requests.append(body)
+            for i, (needle, _) in enumerate(self._matched):
+                if needle in text:
+                    return self._matched.pop(i)[1]
+            return self._fifo.popleft() if self._fifo else self.default
+
+    # ---- lifecycle ----
+    def start(self) -> Upstream:
+        """Bind (port 0: any free port, then read back into ``port``), serve in a thread, return once up."""
+        if self._thread is not None:
+            raise RuntimeError("upstream already started")
+        sock = socket.create_server((self.host, self.port), backlog=4096)
+        self.port = sock.getsockname()[1]
+        logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)
+        http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+        config = uvicorn.Config(
+            self, http=http, lifespan="off", log_config=None, access_log=False, server_header=False,
+            proxy_headers=False, timeout_keep_alive=30, timeout_graceful_shutdown=2,
+        )  # fmt: skip
+        self._server = server = uvicorn.Server(config)
+        ready, failure = threading.Event(), list[BaseException]()
+
+        async def serve() -> None:
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no event
+                await asyncio.sleep(0.005)
+            ready.set()
+            await serving
+
+        def run() -> None:
+            self._loop = loop = _new_loop()
+            try:
+                loop.run_until_complete(serve())
+            except BaseException as exc:
+                failure.append(exc)
+            finally:
+                ready.set()
+                sock.close()
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"upstream:{self.port}", daemon=True)
+        self._thread.start()
+        if not ready.wait(10) or failure or not server.started:
+            self.stop()
+            raise RuntimeError(f"upstream failed to start: {failure!r}")
+        return self
+
+    def stop(self) -> None:
+        """Drop every open request, stop serving, join the thread. Idempotent."""
+        thread, loop = self._thread, self._loop
+        if thread is None:
+            return
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(self._shutdown)
+        thread.join(10)
+        self._thread = self._loop = None
+        self._stopping = False
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def __enter__(self) -> Upstream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- the ASGI app ----
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"].rstrip("/")
+        auth = dict(scope["headers"]).get(b"authorization")
+        if self.api_key is not None and auth != f"Bearer {self.api_key}".encode():
+            return await _error(send, 401, "Incorrect API key provided.")
+        if path == "/v1/models" and method == "GET":
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "parlor-tests"} for m in MODELS]
+            return await _json(send, 200, {"object": "list", "data": data})
+        if path != "/v1/chat/completions" or method != "POST":
+            return await _error(send, 404, f"No route {method} {path}.")
+        raw = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            raw += message.get("body", b"")
+            more = message.get("more_body", False)
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+                raise ValueError("'messages' must be a list")
+        except ValueError as exc:
+            return await _error(send, 400, f"Invalid request body: {exc}")
+        await self._chat(body, self._take_script(body), receive, send)
+
+    async def _chat(self, body: Message, script: Script, receive: Receive, send: Send) -> None:
+        task, call = asyncio.current_task(), _Call()
+        assert task is not None
+        watcher = asyncio.create_task(_watch_disconnect(receive, task, call))
+        self._tasks.add(task)
+        with self._lock:
+            self._active += 1
+        try:
+            if self._stopping:
+                raise asyncio.CancelledError
+            await self._respond(body, script, send, call)
+        except asyncio.CancelledError:
+            if call.client_gone:
+                with self._lock:
+                    self._disconnects += 1
+                return
+            if self._stopping:
+                raise _Drop("upstream stopping") from None
+            raise
+        finally:
+            call.finished = True
+            watcher.cancel()
+            self._tasks.discard(task)
+            with self._lock:
+                self._active -= 1
+
+    async def _respond(self, body: Message, script: Script, send: Send, call: _Call) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        if script.hang:
+            await loop.create_future()  # until the client goes away or the server stops
+        if script.status != 200:
+            await asyncio.sleep(script.ttft)
+            call.finished = True
+            after = script.retry_after
+            retry = [] if after is None else [(b"retry-after", f"{after:g}".encode())]
+            return await _error(send, script.status, script.error_message, retry)
+
+        if script.tokens is not None:
+            tokens = list(script.tokens)
+        elif script.text is not None or script.tool_calls:
+            tokens = split_tokens(script.text or "")
+        else:
+            tokens = split_tokens("You said: " + last_user_text(body))
+        calls = [(tc.id or f"call_{uuid.uuid4().hex[:24]}", tc) for tc in script.tool_calls]
+        fragments = [_split_arguments(tc.arguments) for tc in script.tool_calls]
+        completion = len(tokens) + sum(map(len, fragments))
+        prompt = sum(len(message_text(m).split()) for m in body["messages"] if isinstance(m, dict))
+        usage = dict(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+        finish = script.finish_reason or ("tool_calls" if calls else "stop")
+        model = str(body.get("model", ""))
+        ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        head = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model}
+
+        if not body.get("stream"):
+            await asyncio.sleep(script.ttft + script.token_delay * max(0, completion - 1))
+            reply: Message = {
+                "role": "assistant",
+                "content": "".join(tokens) if tokens or not calls else None,
+            }
+            if calls:
+                reply["tool_calls"] = [
+                    {"id": cid, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
+                    for cid, tc in calls
+                ]
+            choice = {"index": 0, "message": reply, "finish_reason": finish}
+            payload = {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
+            if script.disconnect_after is not None:  # headers and half the body, then a dead socket
+                data = json.dumps(payload).encode()
+                await _start(send, 200, b"application/json", [(b"content-length", b"%d" % len(data))])
+                await send({"type": "http.response.body", "body": data[: len(data) // 2], "more_body": True})
+                raise _Drop("scripted disconnect")
+            call.finished = True
+            return await _json(send, 200, payload)
+
+        def chunk(delta: Message | None, finish_reason: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+            event = (
+                {**head, "choices": [], "usage": usage} if delta is None else {**head, "choices": [choice]}
+            )
+            return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+        pieces = [(chunk({"content": t}), True) for t in tokens]
+        for index, ((cid, tc), frags) in enumerate(zip(calls, fragments, strict=True)):
+            named = {
+                "index": index,
+                "id": cid,
+                "type": "function",
+                "function": {"name": tc.name, "arguments": ""},
+            }
+            pieces.append((chunk({"tool_calls": [named]}), False))
+            args = [{"tool_calls": [{"index": index, "function": {"arguments": a}}]} for a in frags]
+            pieces += [(chunk(delta), True) for delta in args]
+
+        await _start(send, 200, b"text/event-stream", [(b"cache-control", b"no-cache")])
+        role = chunk({"role": "assistant", "content": ""})
+        buffer: list[bytes] = []
+        sent = 0  # content / argument chunks so far
+        for k, (piece, counts) in enumerate(pieces):
+            delay = start + script.ttft + k * script.token_delay - loop.time()
+            if delay > 0:  # chunks due at the same time go out in one write
+                await _body(send, buffer)
+                await asyncio.sleep(delay)
+            if k == 0:
+                buffer.append(role)
+            if counts and script.disconnect_after is not None and sent >= script.disconnect_after:
+                break  # the stream dies when its next chunk is due
+            buffer.append(piece)
+            sent += counts
+        if not pieces:
+            await asyncio.sleep(max(0.0, start + script.ttft - loop.time()))
+            buffer.append(role)
+        if script.disconnect_after is not None:
+            await _body(send, buffer)
+            raise _Drop("scripted disconnect")
+        buffer.append(chunk({}, finish))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            buffer.append(chunk(None))
+        buffer.append(b"data: [DONE]\n\n")
+        call.finished = True
+        await _body(send, buffer, more=False)
+
+
+async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], call: _Call) -> None:
+    """Cancel the responder when the client goes away before the response is complete."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    if not call.finished:
+        call.client_gone = True
+        task.cancel()
+
+
+def _split_arguments(arguments: str) -> list[str]:
+    """Argument text in fragments of at most 8 characters, at least two when it has two characters."""
+    size = max(1, min(8, (len(arguments) + 1) // 2))
+    return [arguments[i : i + size] for i in range(0, len(arguments), size)] or [""]
+
+
+async def _start(send: Send, status: int, content_type: bytes, extra: Headers) -> None:
+    headers = [(b"content-type", content_type), (b"x-request-id", uuid.uuid4().hex.encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def _body(send: Send, buffer: list[bytes], more: bool = True) -> None:
+    if buffer or not more:
+        await send({"type": "http.response.body", "body": b"".join(buffer), "more_body": more})
+        buffer.clear()
+
+
+async def _json(send: Send, status: int, payload: Message, extra: Headers | None = None) -> None:
+    data = json.dumps(payload).encode()
+    await _start(send, status, b"application/json", [(b"content-length", b"%d" % len(data)), *(extra or [])])
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _error(send: Send, status: int, message: str | None, extra: Headers | None = None) -> None:
+    fallback = ("server_error" if status >= 500 else "invalid_request_error", str(status))
+    kind, code = _ERRORS.get(status, fallback)
+    text = message or f"Scripted upstream error {status}."
+    await _json(send, status, {"error": {"message": text, "type": kind, "code": code, "param": None}}, extra)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.upstream``: serve until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m tests.upstream", description="Scripted OpenAI upstream.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--ttft", type=float, default=0.0, help="seconds before the first chunk")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between chunks")
+    parser.add_argument("--tokens", type=int, default=None, help="default reply of N tokens (else: echo)")
+    parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY'")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    tokens = None if args.tokens is None else filler_tokens(args.tokens)
+    default = Script(tokens=tokens, ttft=args.ttft, token_delay=args.token_delay)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    with Upstream(args.host, args.port, default=default, api_key=args.api_key) as upstream:
+        print(f"upstream listening on {upstream.url}", flush=True)
+        done.wait()
+
+
+if __name__ == "__main__":
+    main()
