@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
+import pydantic_settings
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -60,12 +62,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+            raise ValueError("PARLOR_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
-            raise ValueError("providers: every provider needs a distinct name")
+            raise ValueError("PARLOR_PROVIDERS: every provider needs a distinct name")
         if self.auth == "off" and not is_loopback(self.host):
-            raise ValueError(f"auth: 'off' is allowed only on a loopback address, not on host {self.host!r}")
+            raise ValueError(f"PARLOR_AUTH=off is allowed only on a loopback address, not on {self.host!r}")
         return self
 
     @property
@@ -93,9 +95,15 @@ class SettingsError(Exception):
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except pydantic_settings.SettingsError as exc:  # a value that is not even valid JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"PARLOR_{field.group(1).upper()}" if field else "settings"
+        raise SettingsError(f"invalid setting {name}: not valid JSON") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        setting = "PARLOR_" + where.split(".")[0].upper() if first["loc"] else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a check across settings: its message names them
+            raise SettingsError(f"invalid setting {message}") from None
+        where = ".".join(str(p) for p in first["loc"])
         detail = f" ({where})" if "." in where else ""
-        raise SettingsError(f"invalid setting {setting}{detail}: {first['msg']}") from None
+        raise SettingsError(f"invalid setting PARLOR_{where.split('.')[0].upper()}{detail}: {message}") from None

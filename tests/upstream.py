@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import re
@@ -26,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +48,7 @@ _ERRORS = {
 }
 _FILLER = ("Lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do")
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
+_NULL_TAIL = b',"finish_reason":null}]}\n\n'
 
 
 @dataclass
@@ -102,12 +102,9 @@ class _Drop(Exception):
     """Raised by the app after the response started: uvicorn then closes the socket mid-body."""
 
 
-class _QuietDrops(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], _Drop))
-
-
-_QUIET_DROPS = _QuietDrops()
+def _not_a_drop(record: logging.LogRecord) -> bool:
+    """Log filter: uvicorn logs the exception that ends a deliberately broken stream; nobody needs it."""
+    return not (record.exc_info and isinstance(record.exc_info[1], _Drop))
 
 
 @dataclass
@@ -196,12 +193,17 @@ class Upstream:
             raise RuntimeError("upstream already started")
         sock = socket.create_server((self.host, self.port), backlog=4096)
         self.port = sock.getsockname()[1]
-        logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)
-        http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+        logging.getLogger("uvicorn.error").addFilter(_not_a_drop)
         config = uvicorn.Config(
-            self, http=http, lifespan="off", log_config=None, access_log=False, server_header=False,
-            proxy_headers=False, timeout_keep_alive=30, timeout_graceful_shutdown=2,
-        )  # fmt: skip
+            self,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=2,
+        )  # fmt: skip  (http and loop "auto": httptools and uvloop when installed)
         self._server = server = uvicorn.Server(config)
         ready, failure = threading.Event(), list[BaseException]()
 
@@ -213,7 +215,7 @@ class Upstream:
             await serving
 
         def run() -> None:
-            self._loop = loop = _new_loop()
+            self._loop = loop = (config.get_loop_factory() or asyncio.new_event_loop)()
             try:
                 loop.run_until_complete(serve())
             except BaseException as exc:
@@ -311,100 +313,115 @@ class Upstream:
                 self._active -= 1
 
     async def _respond(self, body: Message, script: Script, send: Send, call: _Call) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = time.monotonic()
         if script.hang:
-            await loop.create_future()  # until the client goes away or the server stops
+            await asyncio.get_running_loop().create_future()  # until the client goes away or the server stops
         if script.status != 200:
-            await asyncio.sleep(script.ttft)
+            await _sleep_until(start + script.ttft)
             call.finished = True
             after = script.retry_after
             retry = [] if after is None else [(b"retry-after", f"{after:g}".encode())]
             return await _error(send, script.status, script.error_message, retry)
-
-        if script.tokens is not None:
-            tokens = list(script.tokens)
-        elif script.text is not None or script.tool_calls:
-            tokens = split_tokens(script.text or "")
-        else:
-            tokens = split_tokens("You said: " + last_user_text(body))
-        calls = [(tc.id or f"call_{uuid.uuid4().hex[:24]}", tc) for tc in script.tool_calls]
-        fragments = [_split_arguments(tc.arguments) for tc in script.tool_calls]
-        completion = len(tokens) + sum(map(len, fragments))
-        prompt = sum(len(message_text(m).split()) for m in body["messages"] if isinstance(m, dict))
-        usage = dict(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
-        finish = script.finish_reason or ("tool_calls" if calls else "stop")
-        model = str(body.get("model", ""))
-        ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        head = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model}
-
+        reply = _Reply(body, script)
         if not body.get("stream"):
-            await asyncio.sleep(script.ttft + script.token_delay * max(0, completion - 1))
-            reply: Message = {
-                "role": "assistant",
-                "content": "".join(tokens) if tokens or not calls else None,
-            }
-            if calls:
-                reply["tool_calls"] = [
-                    {"id": cid, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
-                    for cid, tc in calls
-                ]
-            choice = {"index": 0, "message": reply, "finish_reason": finish}
-            payload = {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
-            if script.disconnect_after is not None:  # headers and half the body, then a dead socket
-                data = json.dumps(payload).encode()
-                await _start(send, 200, b"application/json", [(b"content-length", b"%d" % len(data))])
-                await send({"type": "http.response.body", "body": data[: len(data) // 2], "more_body": True})
-                raise _Drop("scripted disconnect")
-            call.finished = True
-            return await _json(send, 200, payload)
-
-        def chunk(delta: Message | None, finish_reason: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
-            event = (
-                {**head, "choices": [], "usage": usage} if delta is None else {**head, "choices": [choice]}
-            )
-            return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
-
-        pieces = [(chunk({"content": t}), True) for t in tokens]
-        for index, ((cid, tc), frags) in enumerate(zip(calls, fragments, strict=True)):
-            named = {
-                "index": index,
-                "id": cid,
-                "type": "function",
-                "function": {"name": tc.name, "arguments": ""},
-            }
-            pieces.append((chunk({"tool_calls": [named]}), False))
-            args = [{"tool_calls": [{"index": index, "function": {"arguments": a}}]} for a in frags]
-            pieces += [(chunk(delta), True) for delta in args]
+            await _sleep_until(start + script.ttft + script.token_delay * max(0, reply.completion_tokens - 1))
+            data = json.dumps(reply.completion()).encode()
+            if script.disconnect_after is None:
+                call.finished = True
+                return await _json(send, 200, data)
+            await _start(send, 200, b"application/json", [(b"content-length", b"%d" % len(data))])
+            await send({"type": "http.response.body", "body": data[: len(data) // 2], "more_body": True})
+            raise _Drop("scripted disconnect")  # headers and half the body, then a dead socket
 
         await _start(send, 200, b"text/event-stream", [(b"cache-control", b"no-cache")])
-        role = chunk({"role": "assistant", "content": ""})
         buffer: list[bytes] = []
-        sent = 0  # content / argument chunks so far
-        for k, (piece, counts) in enumerate(pieces):
-            delay = start + script.ttft + k * script.token_delay - loop.time()
-            if delay > 0:  # chunks due at the same time go out in one write
+        sent, k = 0, -1  # content / argument chunks so far, index of the last delta
+        for k, (piece, counts) in enumerate(reply.chunks()):
+            due = start + script.ttft + k * script.token_delay
+            if due > time.monotonic():  # chunks due at the same time go out in one write
                 await _body(send, buffer)
-                await asyncio.sleep(delay)
+                await _sleep_until(due)
             if k == 0:
-                buffer.append(role)
+                buffer.append(reply.chunk({"role": "assistant", "content": ""}))
             if counts and script.disconnect_after is not None and sent >= script.disconnect_after:
                 break  # the stream dies when its next chunk is due
             buffer.append(piece)
             sent += counts
-        if not pieces:
-            await asyncio.sleep(max(0.0, start + script.ttft - loop.time()))
-            buffer.append(role)
+        if k < 0:  # nothing to say: the role chunk still waits for ttft
+            await _sleep_until(start + script.ttft)
+            buffer.append(reply.chunk({"role": "assistant", "content": ""}))
         if script.disconnect_after is not None:
             await _body(send, buffer)
             raise _Drop("scripted disconnect")
-        buffer.append(chunk({}, finish))
+        buffer.append(reply.chunk({}, reply.finish_reason))
         if (body.get("stream_options") or {}).get("include_usage"):
-            buffer.append(chunk(None))
+            buffer.append(reply.usage_chunk())
         buffer.append(b"data: [DONE]\n\n")
         call.finished = True
         await _body(send, buffer, more=False)
+
+
+class _Reply:
+    """What one request gets: tokens, tool calls, usage; encodes stream chunks lazily (cheap at load)."""
+
+    def __init__(self, body: Message, script: Script) -> None:
+        if script.tokens is not None:
+            self.tokens = list(script.tokens)
+        elif script.text is not None or script.tool_calls:
+            self.tokens = split_tokens(script.text or "")
+        else:
+            self.tokens = split_tokens("You said: " + last_user_text(body))
+        self.calls = [(tc.id or f"call_{uuid.uuid4().hex[:24]}", tc) for tc in script.tool_calls]
+        self.fragments = [_split_arguments(tc.arguments) for tc in script.tool_calls]
+        self.completion_tokens = len(self.tokens) + sum(map(len, self.fragments))
+        self.prompt_tokens = sum(len(message_text(m).split()) for m in body["messages"] if isinstance(m, dict))
+        self.finish_reason = script.finish_reason or ("tool_calls" if self.calls else "stop")
+        ident, model = f"chatcmpl-{uuid.uuid4().hex[:24]}", body.get("model")
+        self.head = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        self._prefix = b"data: " + _dumps(self.head)[:-1] + b',"choices":[{"index":0,"delta":'
+
+    def chunks(self) -> Iterator[tuple[bytes, bool]]:
+        """Encoded chunks after the role chunk, each flagged whether it counts as a content/argument chunk."""
+        for token in self.tokens:  # the hot path under load: no dict, no generic encoder
+            yield self._prefix + b'{"content":%s}' % _dumps(token) + _NULL_TAIL, True
+        for index, ((cid, tc), fragments) in enumerate(zip(self.calls, self.fragments, strict=True)):
+            function = {"name": tc.name, "arguments": ""}
+            named = {"index": index, "id": cid, "type": "function", "function": function}
+            yield self.chunk({"tool_calls": [named]}), False
+            for part in fragments:
+                yield self.chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}), True
+
+    def chunk(self, delta: Message, finish_reason: str | None = None) -> bytes:
+        return self._prefix + _dumps(delta) + b',"finish_reason":%s}]}\n\n' % _dumps(finish_reason)
+
+    @property
+    def usage(self) -> Message:
+        total = self.prompt_tokens + self.completion_tokens
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": total}
+
+    def usage_chunk(self) -> bytes:
+        return b"data: %s\n\n" % _dumps({**self.head, "choices": [], "usage": self.usage})
+
+    def completion(self) -> Message:
+        content = "".join(self.tokens) if self.tokens or not self.calls else None
+        message: Message = {"role": "assistant", "content": content}
+        if self.calls:
+            message["tool_calls"] = [
+                {"id": cid, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
+                for cid, tc in self.calls
+            ]
+        choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
+        return {**self.head, "object": "chat.completion", "choices": [choice], "usage": self.usage}
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+async def _sleep_until(deadline: float) -> None:
+    """Sleep until ``time.monotonic()`` reaches ``deadline``, never less (uvloop's timers round to 1 ms)."""
+    while (delay := deadline - time.monotonic()) > 0:  # noqa: ASYNC110 - a timer, not a condition
+        await asyncio.sleep(delay + 0.001)
 
 
 async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], call: _Call) -> None:
@@ -433,8 +450,8 @@ async def _body(send: Send, buffer: list[bytes], more: bool = True) -> None:
         buffer.clear()
 
 
-async def _json(send: Send, status: int, payload: Message, extra: Headers | None = None) -> None:
-    data = json.dumps(payload).encode()
+async def _json(send: Send, status: int, payload: Message | bytes, extra: Headers | None = None) -> None:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     await _start(send, status, b"application/json", [(b"content-length", b"%d" % len(data)), *(extra or [])])
     await send({"type": "http.response.body", "body": data})
 
@@ -444,14 +461,6 @@ async def _error(send: Send, status: int, message: str | None, extra: Headers | 
     kind, code = _ERRORS.get(status, fallback)
     text = message or f"Scripted upstream error {status}."
     await _json(send, status, {"error": {"message": text, "type": kind, "code": code, "param": None}}, extra)
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from parlor.api.context import current_request_id
+from parlor.api.context import BodyTooLarge, current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -32,32 +33,37 @@ class ApiError(Exception):
 
 
 def error_response(path: str, status: int, code: str, message: str,
-                   headers: Mapping[str, str] | None = None) -> ORJSONResponse:
+                   headers: Mapping[str, str] | None = None) -> Response:
     body: dict[str, object] = {"code": code, "message": message, "request_id": current_request_id()}
     if path.startswith("/v1/"):  # OpenAI clients read `type` and `message`
         body["type"] = OPENAI_TYPES.get(status, "server_error")
         body["param"] = None
-    return ORJSONResponse({"error": body}, status_code=status, headers=headers)
+    return Response(orjson.dumps({"error": body}), status_code=status, headers=headers,
+                    media_type="application/json")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> ORJSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(request.url.path, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
         code = "malformed_json" if first.get("type") == "json_invalid" else "invalid_request"
         return error_response(request.url.path, 422, code, f"{where}: {first.get('msg', 'invalid')}")
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> ORJSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         code = STATUS_CODES.get(exc.status_code, "error")
         return error_response(request.url.path, exc.status_code, code, str(exc.detail), exc.headers)
 
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return error_response(request.url.path, 413, "payload_too_large", "The request body is too large.")
+
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(request.url.path, 500, "internal_error", "Something went wrong on our side.")

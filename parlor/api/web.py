@@ -8,6 +8,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from parlor.api.errors import error_response
+
 NOT_BUILT = """<!doctype html><title>Parlor</title><body style="font-family:sans-serif;margin:3rem">
 <h1>Parlor is running</h1><p>The web UI is not built. Run <code>make run</code> (or
 <code>npm --prefix web ci && npm --prefix web run build</code>) and reload.</p>
@@ -24,7 +26,7 @@ def mount_web(app: FastAPI, web_dir: Path) -> None:
     @router.get("/{path:path}")
     async def spa(path: str) -> Response:
         if path.startswith(("api/", "v1/")):
-            return Response(status_code=404)
+            return error_response("/" + path, 404, "not_found", "No such route.")
         candidate = (web_dir / path).resolve()
         if path and candidate.is_relative_to(web_dir) and candidate.is_file():
             return FileResponse(candidate)

@@ -26,6 +26,7 @@ export default function Chat({ chatId, apiKey }: Props) {
   const { messages, sendMessage, status, stop, error } = useChat({ id: chatId, transport })
   const [input, setInput] = useState('')
   const listRef = useRef<HTMLOListElement>(null)
+  const inputRef = useRef<HTMLTextAreaElement>(null)
 
   const busy = status === 'submitted' || status === 'streaming'
 
@@ -104,6 +105,7 @@ export default function Chat({ chatId, apiKey }: Props) {
           Message
         </label>
         <textarea
+          ref={inputRef}
           id="message-input"
           data-testid="message-input"
           rows={2}
@@ -112,13 +114,16 @@ export default function Chat({ chatId, apiKey }: Props) {
           value={input}
           onChange={(e) => setInput(e.target.value)}
           onKeyDown={handleKeyDown}
-          className="flex-1 resize-none rounded-md border border-slate-300 px-3 py-2 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+          className="block flex-1 resize-none rounded-md border border-slate-300 px-3 py-2 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
         />
         {busy ? (
           <button
             type="button"
             data-testid="stop-button"
-            onClick={() => void stop()}
+            onClick={() => {
+              void stop()
+              inputRef.current?.focus()
+            }}
             className="rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-800 hover:bg-slate-100"
           >
             Stop

@@ -1,0 +1,50 @@
+# Parlor: `make run` serves with embedded defaults; `make test` runs every check.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PARLOR_HOST ?= 127.0.0.1
+PARLOR_PORT ?= 8000
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
+
+.PHONY: run serve setup setup-dev web test lint typecheck pytest bench clean
+
+run: setup web ## install, build the web UI, serve on http://127.0.0.1:8000 (embedded mode)
+	@echo "Open http://$(PARLOR_HOST):$(PARLOR_PORT) in your browser."
+	PARLOR_AUTH=$${PARLOR_AUTH:-off} $(VENV)/bin/parlor serve --host $(PARLOR_HOST) --port $(PARLOR_PORT)
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@bash scripts/system-deps.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.lock
+	touch $@
+
+web: web/dist/index.html
+
+web/dist/index.html: web/package-lock.json $(WEB_SOURCES)
+	npm --prefix web ci --no-audit --no-fund --loglevel=error
+	npm --prefix web run build
+	@touch $@
+
+test: setup-dev web ## every check: lint, types, web types, services, the whole test suite
+	@bash scripts/system-deps.sh --browser
+	@bash scripts/services.sh
+	$(VENV)/bin/ruff check parlor tests bench
+	$(VENV)/bin/mypy parlor
+	npm --prefix web run typecheck
+	$(VENV)/bin/pytest -q
+
+bench: setup-dev ## latency benchmarks against the scripted upstream
+	$(PY) bench/ttft.py
+
+clean:
+	rm -rf $(VENV) web/dist web/node_modules

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Parlor needs when they are missing (as root, or with sudo).
+# --browser adds Chromium for the browser tests (never downloaded by Playwright itself).
+set -euo pipefail
+need=()
+command -v python3 >/dev/null || need+=(python3)
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+if [[ "${1:-}" == "--browser" ]]; then
+  [[ -x /usr/bin/chromium ]] || need+=(chromium)
+fi
+[[ ${#need[@]} -eq 0 ]] && exit 0
+echo "installing Debian packages: ${need[*]}"
+sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null

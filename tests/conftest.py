@@ -1,0 +1,59 @@
+"""Shared fixtures: the scripted upstream LLM, and a real Parlor server talking to it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.server import ParlorServer
+from tests.upstream import Upstream
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[Upstream]:
+    with Upstream() as server:
+        yield server
+
+
+def upstream_provider(upstream: Upstream, name: str = "up") -> dict[str, object]:
+    return {"name": name, "kind": "openai", "base_url": upstream.url, "model": "test-model", "read_timeout": 10}
+
+
+@dataclass
+class RunningServer:
+    process: ParlorServer
+    api_key: str
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def user(self, prefix: str = "user") -> str:
+        """A new user's API key."""
+        return self.process.create_user(f"{prefix}-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    process = ParlorServer(tmp_path_factory.mktemp("parlor"), [upstream_provider(upstream)]).start()
+    try:
+        yield RunningServer(process, process.create_user("alice"))
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def marker() -> str:
+    """A unique word to put in a message, so the upstream's scripts and records stay this test's own."""
+    return f"m{uuid.uuid4().hex[:10]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        if (root / "e2e") in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)

@@ -1,0 +1,56 @@
+"""Real PostgreSQL for tests: one throwaway database per test, so no test sees another's data.
+
+The admin DSN (a superuser on the ``postgres`` database) comes from ``PARLOR_TEST_PG``; by default a
+trust-auth server on 127.0.0.1:5432. The admin work (create and drop) uses asyncpg directly.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
+
+DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_dsn() -> str:
+    return os.environ.get("PARLOR_TEST_PG") or DEFAULT_ADMIN_DSN
+
+
+def database_url(name: str) -> str:
+    """The SQLAlchemy (asyncpg) URL of database ``name`` on the admin DSN's server, as the same user."""
+    url = make_url(admin_dsn()).set(drivername="postgresql+asyncpg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+async def available() -> bool:
+    """Whether the admin DSN answers (to skip PostgreSQL tests cleanly on a machine without one)."""
+    try:
+        connection = await asyncpg.connect(admin_dsn(), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await connection.close()
+    return True
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """Create ``parlor_t_<hex>``, yield its SQLAlchemy URL, drop it (forcing out any connection left)."""
+    name = f"parlor_t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(admin_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield database_url(name)
+    finally:
+        admin = await asyncpg.connect(admin_dsn())
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
