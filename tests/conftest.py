@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.pg import fresh_database
 from tests.server import ParlorServer
 from tests.upstream import Upstream
 
@@ -44,6 +45,13 @@ def server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield RunningServer(process, process.create_user("alice"))
     finally:
         process.stop()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database of this test's own (dropped afterwards)."""
+    async with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -14,7 +13,6 @@ import pytest
 
 from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
-from tests.pg import fresh_database
 from tests.server import ParlorServer
 from tests.upstream import Upstream
 
@@ -46,30 +44,33 @@ def test_start_up_says_where_which_mode_and_which_providers(server: RunningServe
     assert "embedded mode" in first and "providers: up (openai, test-model)" in first
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-async def test_a_restart_keeps_every_thread(database: str, upstream: Upstream, tmp_path: Path) -> None:
-    async with fresh_database() as pg_url:
-        url = pg_url if database == "postgresql" else None
-        if url:
-            migrated = await asyncio.to_thread(parlor, "migrate", env={"PARLOR_DATABASE_URL": url})
-            assert migrated.returncode == 0, migrated.stderr
-        process = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=url)
-        await asyncio.to_thread(process.start)
-        try:
-            key = await asyncio.to_thread(process.create_user, "keeper")
-            threads = [uuid.uuid4().hex for _ in range(3)]
-            for thread_id in threads:
-                result = await asyncio.to_thread(chat, process.url, key, thread_id, f"remember {thread_id}")
-                assert result.status == 200 and result.done
-            await asyncio.to_thread(process.restart)
-            listing = httpx.get(f"{process.url}/api/threads", headers=auth(key)).json()
-            assert sorted(t["id"] for t in listing["threads"]) == sorted(threads)
-            for thread_id in threads:
-                stored = httpx.get(f"{process.url}/api/threads/{thread_id}", headers=auth(key)).json()
-                assert [m["metadata"]["status"] for m in stored["messages"]] == ["complete", "complete"]
-                assert stored["messages"][1]["parts"][0]["text"] == f"You said: remember {thread_id}"
-        finally:
-            await asyncio.to_thread(process.stop)
+def restart_keeps_every_thread(upstream: Upstream, data_dir: Path, database_url: str | None) -> None:
+    process = ParlorServer(data_dir, [upstream_provider(upstream)], database_url=database_url).start()
+    try:
+        key = process.create_user("keeper")
+        threads = [uuid.uuid4().hex for _ in range(3)]
+        for thread_id in threads:
+            result = chat(process.url, key, thread_id, f"remember {thread_id}")
+            assert result.status == 200 and result.done
+        process.restart()
+        listing = httpx.get(f"{process.url}/api/threads", headers=auth(key)).json()
+        assert sorted(t["id"] for t in listing["threads"]) == sorted(threads)
+        for thread_id in threads:
+            stored = httpx.get(f"{process.url}/api/threads/{thread_id}", headers=auth(key)).json()
+            assert [m["metadata"]["status"] for m in stored["messages"]] == ["complete", "complete"]
+            assert stored["messages"][1]["parts"][0]["text"] == f"You said: remember {thread_id}"
+    finally:
+        process.stop()
+
+
+def test_a_restart_keeps_every_thread_on_sqlite(upstream: Upstream, tmp_path: Path) -> None:
+    restart_keeps_every_thread(upstream, tmp_path, None)
+
+
+def test_a_restart_keeps_every_thread_on_postgresql(upstream: Upstream, tmp_path: Path, pg_url: str) -> None:
+    migrated = parlor("migrate", env={"PARLOR_DATABASE_URL": pg_url})
+    assert migrated.returncode == 0, migrated.stderr
+    restart_keeps_every_thread(upstream, tmp_path, pg_url)
 
 
 def test_users_are_managed_from_the_command_line(server: RunningServer, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import re
@@ -203,7 +204,7 @@ class Upstream:
             proxy_headers=False,
             timeout_keep_alive=30,
             timeout_graceful_shutdown=2,
-        )  # fmt: skip  (http and loop "auto": httptools and uvloop when installed)
+        )  # http and loop stay "auto": httptools and uvloop when installed
         self._server = server = uvicorn.Server(config)
         ready, failure = threading.Event(), list[BaseException]()
 
@@ -299,6 +300,7 @@ class Upstream:
             await self._respond(body, script, send, call)
         except asyncio.CancelledError:
             if call.client_gone:
+                task.uncancel()  # swallowed on purpose: the request is over, the connection is gone
                 with self._lock:
                     self._disconnects += 1
                 return
@@ -335,21 +337,17 @@ class Upstream:
 
         await _start(send, 200, b"text/event-stream", [(b"cache-control", b"no-cache")])
         buffer: list[bytes] = []
-        sent, k = 0, -1  # content / argument chunks so far, index of the last delta
-        for k, (piece, counts) in enumerate(reply.chunks()):
-            due = start + script.ttft + k * script.token_delay
+        sent = 0  # content / argument chunks so far
+        role = reply.chunk({"role": "assistant", "content": ""})
+        for k, (piece, counts) in enumerate(itertools.chain([(role, False)], reply.chunks())):
+            due = start + script.ttft + max(0, k - 1) * script.token_delay  # role and first token together
             if due > time.monotonic():  # chunks due at the same time go out in one write
                 await _body(send, buffer)
                 await _sleep_until(due)
-            if k == 0:
-                buffer.append(reply.chunk({"role": "assistant", "content": ""}))
             if counts and script.disconnect_after is not None and sent >= script.disconnect_after:
                 break  # the stream dies when its next chunk is due
             buffer.append(piece)
             sent += counts
-        if k < 0:  # nothing to say: the role chunk still waits for ttft
-            await _sleep_until(start + script.ttft)
-            buffer.append(reply.chunk({"role": "assistant", "content": ""}))
         if script.disconnect_after is not None:
             await _body(send, buffer)
             raise _Drop("scripted disconnect")

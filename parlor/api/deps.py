@@ -30,7 +30,7 @@ class Services:
     local_user: Principal | None = None  # set when auth is off
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:  # async: FastAPI runs sync dependencies in threads
     found: Services = request.app.state.services
     return found
 

@@ -70,7 +70,9 @@ class RunRegistry:
         self._runs: dict[tuple[str, str], Run] = {}
 
     def start(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], client_id: str | None = None) -> Run:
-        if (active := self._runs.get(key)) is not None and not active.done:
+        if (active := self.active(key)) is not None:
+            if client_id is not None and active.client_id == client_id:
+                return active  # a retried POST of the message that started it: attach
             raise ThreadBusy(key[1])
         run = Run(key, events, self._tasks, client_id)
         self._runs[key] = run

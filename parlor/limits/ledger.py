@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parlor.db import Usage
+from parlor.db import Usage, new_id, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,4 +31,4 @@ class UsageLedger:
 
     async def record(self, record: UsageRecord) -> None:
         async with self._sessions.begin() as session:
-            session.add(Usage(**asdict(record)))
+            await session.execute(insert(Usage).values(id=new_id(), created_at=utcnow(), **asdict(record)))

@@ -33,6 +33,7 @@ def build_provider(config: ProviderConfig) -> Provider:
 
 __all__ = [
     "AllProvidersFailed", "Answering", "CompletionRequest", "Delta", "FinishDelta", "LLMMessage",
-    "Provider", "ProviderError", "Router", "TextDelta", "ToolCall", "ToolCallDelta", "Usage", "UsageDelta",
+    "OpenAIProvider", "Provider", "ProviderError", "Router", "ScriptedProvider", "TextDelta", "ToolCall",
+    "ToolCallDelta", "Usage", "UsageDelta",
     "build_provider",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -53,7 +53,7 @@ class OpenAIProvider:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         body = orjson.dumps(self._payload(request))
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if request.request_id:
@@ -63,6 +63,8 @@ class OpenAIProvider:
                 if resp.status_code != 200:
                     await resp.aread()
                     raise self._status_error(resp)
+                if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                    raise ProviderError(self.name, "broken_stream", "the answer is not an event stream")
                 finished = False
                 async for event in EventSource(resp).aiter_sse():
                     if event.data == "[DONE]":
@@ -75,7 +77,7 @@ class OpenAIProvider:
                     raise ProviderError(self.name, "broken_stream", "the stream ended before it finished")
         except httpx.TimeoutException as exc:
             raise ProviderError(self.name, "timeout", f"timed out ({type(exc).__name__})") from exc
-        except (httpx.ConnectError, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        except httpx.TransportError as exc:  # connection, protocol and SSE framing errors alike
             raise ProviderError(self.name, "broken_stream" if _mid_stream(exc) else "unavailable",
                                 f"connection failed ({type(exc).__name__})") from exc
 

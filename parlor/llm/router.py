@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from parlor.llm.types import CompletionRequest, Delta, Provider, ProviderError
@@ -49,11 +50,13 @@ class Router:
         for provider in chain:
             started = False
             try:
-                async for delta in provider.stream(request):
-                    if not started:
-                        started = True
-                        yield Answering(provider.name, provider.model)
-                    yield delta
+                # aclosing: a consumer that stops early closes the upstream call now, not at GC
+                async with aclosing(provider.stream(request)) as deltas:
+                    async for delta in deltas:
+                        if not started:
+                            started = True
+                            yield Answering(provider.name, provider.model)
+                        yield delta
                 return
             except ProviderError as exc:
                 if started:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from parlor.llm.types import CompletionRequest, Delta, FinishDelta, TextDelta, Usage, UsageDelta
 
@@ -21,7 +21,7 @@ class ScriptedProvider:
         self._reply = reply or DEMO_REPLY
         self._token_delay = token_delay
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         tokens = re.findall(r"\s*\S+", self._reply.replace("{last}", last))
         if request.max_tokens is not None:

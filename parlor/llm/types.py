@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -92,6 +92,6 @@ class Provider(Protocol):
     name: str
     model: str
 
-    def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]: ...
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]: ...
 
     async def aclose(self) -> None: ...

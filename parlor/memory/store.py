@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from parlor.db import Message, Thread, utcnow
 
@@ -68,17 +69,24 @@ class MessageStore:
         self._sessions = sessions
 
     async def thread_state(self, user_id: str, thread_id: str, history: int) -> ThreadState:
+        """One round trip: the thread's owner joined to its newest messages."""
+        newest = (
+            select(Message).where(Message.thread_id == thread_id)
+            .order_by(Message.created_at.desc(), Message.id.desc()).limit(history).subquery()
+        )
+        query = (
+            select(Thread.user_id, aliased(Message, newest))
+            .outerjoin(newest, newest.c.thread_id == Thread.id)
+            .where(Thread.id == thread_id)
+        )
         async with self._sessions() as session:
-            owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
-            if owner is None:
-                return ThreadState(exists=False, recent=[])
-            if owner != user_id:
-                raise ThreadNotFound(thread_id)
-            rows = (await session.execute(
-                select(Message).where(Message.thread_id == thread_id)
-                .order_by(Message.created_at.desc(), Message.id.desc()).limit(history)
-            )).scalars().all()
-        return ThreadState(exists=True, recent=[_stored(m) for m in reversed(rows)])
+            rows = (await session.execute(query)).all()
+        if not rows:
+            return ThreadState(exists=False, recent=[])
+        if rows[0][0] != user_id:
+            raise ThreadNotFound(thread_id)
+        messages = sorted((m for _, m in rows if m is not None), key=lambda m: (m.created_at, m.id))
+        return ThreadState(exists=True, recent=[_stored(m) for m in messages])
 
     async def begin_turn(
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
@@ -88,19 +96,20 @@ class MessageStore:
         and the assistant message that will stream."""
         now = utcnow()
         async with self._sessions.begin() as session:
+            # Insert-or-nothing, then read the owner: concurrent first turns (or two users picking
+            # the same new id) never race into an integrity error.
+            await session.execute(_insert(session, Thread).values(
+                id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now, meta={},
+            ).on_conflict_do_nothing(index_elements=["id"]))
             owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
-            if owner is None:
-                session.add(Thread(id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now))
-                await session.flush()
-            elif owner != user_id:
+            if owner != user_id:
                 raise ThreadNotFound(thread_id)
-            else:
-                await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now))
+            await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now))
             if replaces:
                 await session.execute(delete(Message).where(Message.id == replaces, Message.thread_id == thread_id))
             if user_message is not None:
                 await _insert_ignoring_duplicate(session, user_message)
-            session.add(assistant_message)
+            await session.execute(insert(Message).values(**_values(assistant_message)))
 
     async def finish_message(self, message_id: str, **values: Any) -> None:
         async with self._sessions.begin() as session:
@@ -149,14 +158,23 @@ class MessageStore:
         return thread
 
 
+def _insert(session: AsyncSession, model: type[Thread] | type[Message]) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING on both databases."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
+
+
 async def _insert_ignoring_duplicate(session: AsyncSession, message: Message) -> None:
     """Insert a message unless its (thread, client id) is already stored: a retried POST adds nothing."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {c.key: getattr(message, c.key) for c in Message.__table__.columns if getattr(message, c.key) is not None}
-    statement = dialect.insert(Message).values(**values).on_conflict_do_nothing(
-        index_elements=["thread_id", "client_id"]
+    await session.execute(
+        _insert(session, Message).values(**_values(message))
+        .on_conflict_do_nothing(index_elements=["thread_id", "client_id"])
     )
-    await session.execute(statement)
+
+
+def _values(message: Message) -> dict[str, Any]:
+    """A message's set columns, for a Core INSERT (cheaper than an ORM flush on the hot path)."""
+    return {c.key: getattr(message, c.key) for c in Message.__table__.columns if getattr(message, c.key) is not None}
 
 
 def _encode_cursor(thread: Thread) -> str:
