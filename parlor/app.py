@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parlor.accounts import AccountStore
+from parlor.agent import AgentLoop, ToolRegistry
+from parlor.agent.catalog import configured_tools
+from parlor.agent.mcp_tools import McpTools
 from parlor.api import Services, create_api
 from parlor.api.deps import Check
 from parlor.chat import ChatService, Gateway, RunRegistry
+from parlor.chat.mirror import RunMirror
+from parlor.chat.service import render_stored
 from parlor.config import Settings
 from parlor.db import create_engine, migrate, session_factory
-from parlor.limits import UsageLedger
-from parlor.llm import Router, build_provider
-from parlor.memory import MessageStore
+from parlor.limits import Limits, PriceTable, UsageLedger, UsageReport, build_limits
+from parlor.limits.facts import AccountFacts
+from parlor.llm import MemoryBreakerStore, RedisBreakerStore, Router, build_provider, resilience
+from parlor.memory import EstimateCounter, MessageStore, TokenCounter, counter_from_settings, memory_from_settings
 from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
@@ -32,19 +40,36 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.embedded:
             await migrate(settings.database_url)  # an embedded database sets itself up
         engine = create_engine(settings.database_url)
-        redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
-        router = Router([build_provider(p) for p in settings.providers])
+        # Short timeouts: an unreachable Redis must degrade a request, never hang it.
+        redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1,
+                                  health_check_interval=10) if settings.redis_url else None
+        breakers = RedisBreakerStore(redis, settings.limits_key_prefix) if redis else MemoryBreakerStore()
+        router = Router([build_provider(p, settings.data_dir) for p in settings.providers],
+                        {p.name: resilience(p) for p in settings.providers}, breakers)
         tasks = TaskTracker()
-        services = build_services(settings, engine, router, tasks, redis)
+        tools = ToolRegistry()
+        tools_client = httpx.AsyncClient(follow_redirects=False)  # shared by every HTTP tool
+        mcp = McpTools()
+        limits = build_limits(settings)
+        counter = await asyncio.to_thread(counter_from_settings, settings, router.providers[0])
+        services = build_services(settings, engine, router, tasks, redis, tools, limits, counter)
+        tools.extend(configured_tools(settings, AccountFacts(session_factory(engine)), tools_client,
+                                      services.memories))
+        tools.extend(await mcp.start(settings.mcp_servers))
         if settings.auth == "off":
             services.local_user = await services.accounts.local_user(settings.default_tier)
         app.state.services = services
+        stops = asyncio.create_task(services.chat.listen_for_stops(), name="stop-listener")
         try:
             yield
         finally:
-            services.runs.cancel_all()
+            stops.cancel()
+            await services.runs.drain(settings.drain_seconds)  # running turns finish, or end stored as aborted
             await tasks.drain(DRAIN_SECONDS)
             await router.aclose()
+            await mcp.aclose()
+            await tools_client.aclose()
+            await limits.aclose()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
@@ -53,12 +78,16 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def build_services(settings: Settings, engine: AsyncEngine, router: Router, tasks: TaskTracker,
-                   redis: aioredis.Redis | None) -> Services:
+                   redis: aioredis.Redis | None, tools: ToolRegistry, limits: Limits,
+                   counter: TokenCounter | None = None) -> Services:
     sessions = session_factory(engine)
     store = MessageStore(sessions)
-    ledger = UsageLedger(sessions)
-    runs = RunRegistry(tasks)
-    chat = ChatService(store, router, ledger, tasks, runs, settings.system_prompt, settings.history_messages)
+    ledger = UsageLedger(sessions, PriceTable(settings.prices))
+    mirror = RunMirror(redis, settings.limits_key_prefix, settings.run_ttl) if redis is not None else None
+    runs = RunRegistry(tasks, mirror.publish if mirror else None)
+    agent = AgentLoop(router, tools, settings.max_tool_steps)
+    memory = memory_from_settings(settings, engine, router, tasks, counter or EstimateCounter(), render_stored)
+    chat = ChatService(store, agent, ledger, tasks, runs, memory, limits.budget, mirror)
 
     async def database() -> None:
         async with engine.connect() as connection:
@@ -71,4 +100,5 @@ def build_services(settings: Settings, engine: AsyncEngine, router: Router, task
 
         checks["redis"] = redis_ping
     return Services(settings=settings, accounts=AccountStore(sessions), store=store, chat=chat, runs=runs,
-                    gateway=Gateway(router, ledger, tasks), checks=checks)
+                    gateway=Gateway(router, ledger, tasks, limits.budget), limits=limits, usage=UsageReport(sessions),
+                    checks=checks, memories=memory.facts)

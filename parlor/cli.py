@@ -49,7 +49,7 @@ def serve(host: str | None, port: int | None) -> None:
     click.echo(f"Parlor listening on http://{settings.host}:{settings.port} — {settings.mode} mode, "
                f"auth {settings.auth}, providers: {providers}", err=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=15, lifespan="on")
+                timeout_graceful_shutdown=int(settings.drain_seconds) + 5, lifespan="on")
 
 
 @main.command("migrate")
@@ -62,7 +62,7 @@ def migrate_command() -> None:
 
 @main.group()
 def users() -> None:
-    """Create, list and revoke users."""
+    """Create, list, re-tier and revoke users."""
 
 
 def _with_accounts(action: Callable[[AccountStore, Settings], Awaitable[T]]) -> T:
@@ -119,6 +119,21 @@ def users_revoke(user: str) -> None:
     if count == 0:
         raise click.ClickException(f"no active key found for {user!r}")
     click.echo(f"revoked {count} key(s) of {user!r}")
+
+
+@users.command("set-tier")
+@click.argument("user")
+@click.argument("tier")
+def users_set_tier(user: str, tier: str) -> None:
+    """Move USER (a name or an id) to TIER, one of PARLOR_TIERS; it holds from their next request."""
+    async def set_tier(accounts: AccountStore, settings: Settings) -> bool:
+        if tier not in settings.tiers:
+            raise click.ClickException(f"no tier {tier!r}; the tiers are: {', '.join(settings.tiers)}")
+        return await accounts.update_user(user, tier=tier) is not None
+
+    if not _with_accounts(set_tier):
+        raise click.ClickException(f"no user {user!r}")
+    click.echo(f"{user!r} is now on the {tier!r} tier")
 
 
 @main.command()

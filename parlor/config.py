@@ -5,13 +5,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic_settings
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ProviderKind = Literal["openai", "scripted"]
+ProviderKind = Literal["openai", "scripted", "local"]
 
 
 class ProviderConfig(BaseModel):
@@ -24,20 +25,110 @@ class ProviderConfig(BaseModel):
     model: str = "default"
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=60.0, gt=0)
+    first_token_timeout: float = Field(default=20.0, gt=0)  # request → first text or tool-call delta
+    idle_timeout: float = Field(default=30.0, gt=0)  # longest gap between deltas
+    total_timeout: float = Field(default=600.0, gt=0)
+    retries: int = Field(default=1, ge=0, le=5)  # before the first token only, with jittered backoff
+    breaker_threshold: int = Field(default=5, ge=1)  # failures within breaker_window that open the circuit
+    breaker_window: float = Field(default=30.0, gt=0)
+    breaker_cooldown: float = Field(default=15.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
     # scripted provider only: the reply it streams, and the pause between tokens
     reply: str | None = None
     token_delay: float = Field(default=0.02, ge=0)
+    # local provider only: a bundled `model` (qwen2.5-coder-1.5b | qwen2.5-coder-0.5b | smollm2-135m) or any
+    # GGUF file at `model_path`; joined bundled files go to `models_dir` (default: PARLOR_DATA_DIR/models)
+    model_path: Path | None = None
+    models_dir: Path | None = None
+    threads: int | None = Field(default=None, ge=1)
+    context_size: int = Field(default=4096, ge=256)
+    parallel: int = Field(default=1, ge=1, le=16)  # requests generated at once (continuous batching)
+    queue_size: int = Field(default=8, ge=0)  # requests waiting beyond those; more get 503 local_model_busy
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:
         if self.kind == "openai" and not self.base_url:
             raise ValueError(f"provider {self.name!r} of kind 'openai' needs a base_url")
+        if self.kind == "local":  # a queued request waits its turn: the first token may be far off
+            if "first_token_timeout" not in self.model_fields_set:
+                self.first_token_timeout = 600.0
+            if "retries" not in self.model_fields_set:
+                self.retries = 0
         return self
 
 
 def _default_providers() -> list[ProviderConfig]:
-    return [ProviderConfig(name="demo", kind="scripted", model="parlor-demo")]
+    return [ProviderConfig(name="local", kind="local", model="qwen2.5-coder-1.5b")]
+
+
+TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class HttpToolConfig(BaseModel):
+    """A tool that calls an HTTP API: the model fills `parameters`, never the scheme or host."""
+
+    name: str = Field(pattern=TOOL_NAME)
+    description: str = Field(min_length=1, max_length=2000)
+    title: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    method: Literal["GET", "POST"] = "GET"
+    url: str = Field(pattern=r"^https?://[^/{}?#]+(/|$)")  # placeholders like {city} only after the host
+    headers: dict[str, str] = Field(default_factory=dict)  # ${ENV_VAR} in a value is read from the environment
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    max_response_bytes: int = Field(default=200_000, ge=1)
+
+
+class McpServerConfig(BaseModel):
+    """A Model Context Protocol server whose tools are offered to the model."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
+    transport: Literal["stdio", "http"]
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _needs_endpoint(self) -> McpServerConfig:
+        if (self.transport == "stdio") != bool(self.command) or (self.transport == "http") != bool(self.url):
+            raise ValueError(f"MCP server {self.name!r}: stdio needs a command, http needs a url")
+        return self
+
+
+class TierConfig(BaseModel):
+    """One tier of `PARLOR_TIERS`; a missing (null) limit means unlimited."""
+
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    requests_per_hour: int | None = Field(default=None, ge=1)
+    tokens_per_day: int | None = Field(default=None, ge=1)
+    max_reply_tokens: int | None = Field(default=None, ge=1)
+    models: list[str] = Field(default_factory=lambda: ["*"])  # provider names or models; shell-style patterns
+
+
+class PriceConfig(BaseModel):
+    """US dollars per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+def _default_tiers() -> dict[str, TierConfig]:
+    return {
+        "free": TierConfig(requests_per_minute=20, requests_per_hour=200, tokens_per_day=100_000,
+                           max_reply_tokens=1024),
+        "pro": TierConfig(requests_per_minute=120, requests_per_hour=3000, tokens_per_day=2_000_000,
+                          max_reply_tokens=4096),
+        "unlimited": TierConfig(),
+    }
+
+
+DEFAULT_SUMMARY_PROMPT = (
+    "You keep the running summary of a conversation between a user and an AI assistant. Merge the summary so "
+    "far (if any) and the new messages below into one updated summary, in the third person and at most a few "
+    "short paragraphs. Keep every fact about the user (name, preferences, plans, numbers, decisions), open "
+    "questions and commitments; drop small talk. Write only the summary."
+)
 
 
 class Settings(BaseSettings):
@@ -52,8 +143,38 @@ class Settings(BaseSettings):
     auth: Literal["on", "off"] = "on"
     admin_token: SecretStr | None = None
     default_tier: str = "free"
+    tiers: dict[str, TierConfig] = Field(default_factory=_default_tiers, min_length=1)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)  # key: "provider/model", provider or model
+    limits_on_redis_error: Literal["open", "closed"] = "open"
+    limits_redis_timeout: float = Field(default=0.25, gt=0, le=10)
+    limits_key_prefix: str = Field(default="parlor:", max_length=64)
+    budget_timezone: str = "UTC"
+    auth_failures_per_minute: int | None = Field(default=30, ge=1)  # invalid keys from one address
     system_prompt: str = "You are Parlor, a helpful assistant. Answer clearly and concisely."
-    history_messages: int = Field(default=20, ge=0, le=1000)
+    tools: list[str] = Field(default_factory=lambda: ["calculator", "current_time", "get_user_data", "remember"])
+    max_tool_steps: int = Field(default=5, ge=0, le=50)
+    on_disconnect: Literal["continue", "cancel"] = "continue"  # continue: generate on, for a later resume
+    drain_seconds: float = Field(default=10.0, ge=0, le=600)  # on SIGTERM, running turns get this long
+    run_ttl: int = Field(default=600, ge=10)  # seconds a finished run's stream stays resumable in Redis
+    tool_timeout: float = Field(default=10.0, gt=0, le=600)
+    http_tools: list[HttpToolConfig] = Field(default_factory=list)
+    mcp_servers: list[McpServerConfig] = Field(default_factory=list)
+    # memory: the context window (in tokens), rolling summaries, and facts the bot remembers about a user
+    context_tokens: int = Field(default=8192, ge=256)  # the model's whole window
+    reply_reserve_tokens: int = Field(default=1024, ge=0)  # kept free for the answer
+    window_messages: int = Field(default=100, ge=0, le=1000)  # at most this many stored messages in a prompt
+    history_messages: int | None = Field(default=None, ge=0, le=1000)  # the old name of window_messages
+    token_counter: Literal["auto", "provider", "cl100k_base", "o200k_base", "estimate"] = "auto"
+    summary_trigger_tokens: int | None = Field(default=None, ge=16)  # summarise past this (default: half the room)
+    summary_keep_tokens: int | None = Field(default=None, ge=0)  # ... keeping this much unsummarised (half)
+    summary_max_tokens: int = Field(default=512, ge=16)
+    summary_provider: str | None = None  # a provider's name; default: the router, as for chat
+    summary_prompt: str = DEFAULT_SUMMARY_PROMPT
+    summary_retry_seconds: float = Field(default=60.0, ge=0)  # after a failed summary, wait this long
+    summary_lease_seconds: float = Field(default=300.0, gt=0)  # a summariser's hold on its thread
+    memory: Literal["on", "off"] = "on"  # the remember tool, and saved facts in every thread's system prompt
+    memory_tokens: int = Field(default=300, ge=0)  # saved facts put in a prompt, at most
+    memory_max_facts: int = Field(default=100, ge=1)  # per user
     max_message_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     web_dir: Path = Path("web/dist")
@@ -66,9 +187,31 @@ class Settings(BaseSettings):
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             raise ValueError("PARLOR_PROVIDERS: every provider needs a distinct name")
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"PARLOR_DEFAULT_TIER: {self.default_tier!r} is not one of PARLOR_TIERS")
+        try:
+            ZoneInfo(self.budget_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"PARLOR_BUDGET_TIMEZONE: unknown time zone {self.budget_timezone!r}") from None
         if self.auth == "off" and not is_loopback(self.host):
             raise ValueError(f"PARLOR_AUTH=off is allowed only on a loopback address, not on {self.host!r}")
+        self._check_memory(names)
         return self
+
+    def _check_memory(self, providers: list[str]) -> None:
+        if self.history_messages is not None and "window_messages" not in self.model_fields_set:
+            self.window_messages = self.history_messages
+        if self.summary_provider is not None and self.summary_provider not in providers:
+            raise ValueError(f"PARLOR_SUMMARY_PROVIDER: {self.summary_provider!r} is not one of PARLOR_PROVIDERS")
+        room = self.context_tokens - self.reply_reserve_tokens - self.summary_max_tokens - self.memory_tokens
+        if room < 64:
+            raise ValueError("PARLOR_CONTEXT_TOKENS: too small for the reply reserve, the summary and the memory")
+        if self.summary_trigger_tokens is None:
+            self.summary_trigger_tokens = room // 2
+        if self.summary_trigger_tokens > room:
+            raise ValueError(f"PARLOR_SUMMARY_TRIGGER_TOKENS: {self.summary_trigger_tokens} leaves no room in "
+                             f"PARLOR_CONTEXT_TOKENS after the reply reserve, the summary and the memory "
+                             f"(at most {max(room, 0)} fits)")
 
     @property
     def embedded(self) -> bool:

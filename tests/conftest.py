@@ -21,7 +21,9 @@ def upstream() -> Iterator[Upstream]:
 
 
 def upstream_provider(upstream: Upstream, name: str = "up") -> dict[str, object]:
-    return {"name": name, "kind": "openai", "base_url": upstream.url, "model": "test-model", "read_timeout": 10}
+    # The shared servers' breaker never opens: tests that script failures must not starve the others.
+    return {"name": name, "kind": "openai", "base_url": upstream.url, "model": "test-model", "read_timeout": 10,
+            "breaker_threshold": 100_000}
 
 
 @dataclass

@@ -40,6 +40,7 @@ class ParlorServer:
             "PARLOR_PROVIDERS": json.dumps(providers),
             "PARLOR_ADMIN_TOKEN": admin_token,
             "PARLOR_WEB_DIR": str(ROOT / "web" / "dist"),
+            "PARLOR_DEFAULT_TIER": "unlimited",  # limits are tested on purpose (tests/test_limits*.py), not by accident
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

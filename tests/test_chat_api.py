@@ -46,7 +46,7 @@ def test_a_turn_streams_in_protocol_order_and_is_stored(server: RunningServer, u
     user, answer = stored["messages"]
     assert user["parts"] == [{"type": "text", "text": f"hello {marker}"}]
     assert answer["id"] == result.message_id
-    assert answer["parts"] == [{"type": "text", "text": result.text}]
+    assert answer["parts"] == [{"type": "step-start"}, {"type": "text", "text": result.text}]
     assert answer["metadata"]["status"] == "complete"
     assert answer["metadata"]["provider"] == "up"
     sent = [r for r in upstream.requests if marker in str(r["messages"][-1])]
@@ -91,10 +91,10 @@ def test_regenerate_replaces_the_last_answer(server: RunningServer, upstream: Up
     assert messages[1]["id"] == second.message_id != first.message_id
 
 
-def test_a_client_that_goes_away_leaves_an_aborted_partial(server: RunningServer, upstream: Upstream,
-                                                           marker: str) -> None:
-    tokens = [f" word{i}" for i in range(200)]
-    upstream.push(Script(tokens=tokens, token_delay=0.03), match=marker)
+def test_a_client_that_goes_away_does_not_stop_the_answer(server: RunningServer, upstream: Upstream,
+                                                          marker: str) -> None:
+    tokens = [f" word{i}" for i in range(30)]
+    upstream.push(Script(tokens=tokens, token_delay=0.02), match=marker)
     disconnects = upstream.disconnects
     thread_id = uuid.uuid4().hex
     with httpx.Client(base_url=server.url, headers=auth(server.api_key), timeout=30) as client, client.stream(
@@ -106,18 +106,15 @@ def test_a_client_that_goes_away_leaves_an_aborted_partial(server: RunningServer
             if seen >= 5:
                 break  # leaving the block closes the connection mid-stream
 
-    answer = wait_for_status(server, server.api_key, thread_id, "aborted")
-    text = answer["parts"][0]["text"]  # type: ignore[index]
-    assert text and "".join(tokens).startswith(text) and len(text) < len("".join(tokens))
-    deadline = time.monotonic() + 5
-    while upstream.disconnects == disconnects and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert upstream.disconnects > disconnects, "the upstream call was not cancelled"
+    answer = wait_for_status(server, server.api_key, thread_id, "complete")
+    assert "".join(p["text"] for p in answer["parts"] if p["type"] == "text") == "".join(tokens)  # type: ignore[attr-defined]
+    assert upstream.disconnects == disconnects
 
 
 def test_a_failing_provider_ends_the_stream_with_an_error(server: RunningServer, upstream: Upstream,
                                                           marker: str) -> None:
-    upstream.push(Script(status=500), match=marker)
+    for _ in range(2):  # the first try and its retry
+        upstream.push(Script(status=500), match=marker)
     thread_id = uuid.uuid4().hex
     result = chat(server.url, server.api_key, thread_id, f"fail {marker}")
 

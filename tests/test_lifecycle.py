@@ -58,7 +58,7 @@ def restart_keeps_every_thread(upstream: Upstream, data_dir: Path, database_url:
         for thread_id in threads:
             stored = httpx.get(f"{process.url}/api/threads/{thread_id}", headers=auth(key)).json()
             assert [m["metadata"]["status"] for m in stored["messages"]] == ["complete", "complete"]
-            assert stored["messages"][1]["parts"][0]["text"] == f"You said: remember {thread_id}"
+            assert stored["messages"][1]["parts"][-1]["text"] == f"You said: remember {thread_id}"
     finally:
         process.stop()
 

@@ -76,9 +76,26 @@ def test_a_provider_failing_mid_stream_raises_in_the_sdk(client: openai.OpenAI, 
 
 
 def test_all_providers_down_is_503(client: openai.OpenAI, upstream: Upstream, marker: str) -> None:
-    upstream.push(Script(status=503), match=marker)
+    for _ in range(2):  # the first try and its retry
+        upstream.push(Script(status=503), match=marker)
     started = time.monotonic()
     with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model="up", messages=[{"role": "user", "content": f"down {marker}"}])
     assert caught.value.status_code == 503
     assert time.monotonic() - started < 5
+
+
+def test_an_idempotency_key_never_generates_twice(client: openai.OpenAI, upstream: Upstream, marker: str) -> None:
+    upstream.push(Script(text="only once", token_delay=0.05), match=marker)
+    key = {"Idempotency-Key": f"key-{marker}"}
+    messages: list[dict[str, str]] = [{"role": "user", "content": f"once {marker}"}]
+    first = client.chat.completions.create(model="up", messages=messages, extra_headers=key)  # type: ignore[arg-type]
+    again = client.chat.completions.create(model="up", messages=messages, extra_headers=key)  # type: ignore[arg-type]
+    streamed = list(client.chat.completions.create(model="up", messages=messages, stream=True,  # type: ignore[arg-type]
+                                                   extra_headers=key))
+    assert first.id == again.id and again.choices[0].message.content == "only once"
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == "only once"
+    assert len([r for r in upstream.requests if marker in str(r["messages"])]) == 1
+    other = client.chat.completions.create(model="up", messages=messages,  # type: ignore[arg-type]
+                                           extra_headers={"Idempotency-Key": f"other-{marker}"})
+    assert other.id != first.id

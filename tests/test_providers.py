@@ -21,6 +21,7 @@ from parlor.llm import (
     FinishDelta,
     LLMMessage,
     ProviderError,
+    Resilience,
     Router,
     TextDelta,
     ToolCallDelta,
@@ -243,7 +244,7 @@ async def test_malformed_answers_are_provider_errors(upstream: Upstream, marker:
     """Any upstream garbage must surface as a ProviderError, so the router can fall back (or report it)."""
     async with raw_upstream(content_type, body) as url:
         bad = OpenAIProvider("bad", "model-bad", url)
-        router = Router([bad, OpenAIProvider("good", "model-good", upstream.url)])
+        router = Router([bad, OpenAIProvider("good", "model-good", upstream.url)], NO_RETRY)
         try:
             items, error = await collect(bad.stream(request_for(marker)))
             assert isinstance(error, ProviderError) and error.kind in ("broken_stream", "unavailable")
@@ -257,12 +258,15 @@ async def test_malformed_answers_are_provider_errors(upstream: Upstream, marker:
 
 
 # ---- Router ----
+NO_RETRY = {name: Resilience(retries=0) for name in ("a", "b", "bad", "good")}
+
+
 async def test_router_falls_back_before_the_first_token(upstream: Upstream, marker: str) -> None:
     upstream.push(Script(status=503), match=marker)
     upstream.push(Script(tokens=["from", " b"]), match=marker)
     a = OpenAIProvider("a", "model-a", upstream.url)
     b = OpenAIProvider("b", "model-b", upstream.url)
-    router = Router([a, b])
+    router = Router([a, b], NO_RETRY)
     try:
         items, error = await collect(router.stream(request_for(marker)))
     finally:
@@ -282,7 +286,7 @@ async def test_router_falls_back_on_connection_failures(upstream: Upstream, mark
         a = OpenAIProvider("a", "model-a", upstream.url)
         upstream.push(Script(tokens=["never"], disconnect_after=0), match=marker)
     upstream.push(Script(text="rescued"), match=marker)
-    router = Router([a, OpenAIProvider("b", "model-b", upstream.url)])
+    router = Router([a, OpenAIProvider("b", "model-b", upstream.url)], NO_RETRY)
     try:
         items, error = await collect(router.stream(request_for(marker)))
     finally:
@@ -293,7 +297,8 @@ async def test_router_falls_back_on_connection_failures(upstream: Upstream, mark
 
 async def test_router_does_not_fall_back_after_the_first_token(upstream: Upstream, marker: str) -> None:
     upstream.push(Script(tokens=["par", "tial", " answer"], disconnect_after=2), match=marker)
-    router = Router([OpenAIProvider("a", "model-a", upstream.url), OpenAIProvider("b", "model-b", upstream.url)])
+    router = Router([OpenAIProvider("a", "model-a", upstream.url), OpenAIProvider("b", "model-b", upstream.url)],
+                    NO_RETRY)
     try:
         items, error = await collect(router.stream(request_for(marker)))
     finally:
@@ -307,7 +312,8 @@ async def test_router_does_not_fall_back_after_the_first_token(upstream: Upstrea
 async def test_router_all_failing_raises_all_providers_failed(upstream: Upstream, marker: str) -> None:
     upstream.push(Script(status=500), match=marker)
     upstream.push(Script(status=429, retry_after=3), match=marker)
-    router = Router([OpenAIProvider("a", "model-a", upstream.url), OpenAIProvider("b", "model-b", upstream.url)])
+    router = Router([OpenAIProvider("a", "model-a", upstream.url), OpenAIProvider("b", "model-b", upstream.url)],
+                    NO_RETRY)
     try:
         items, error = await collect(router.stream(request_for(marker)))
     finally:
@@ -320,7 +326,7 @@ async def test_router_all_failing_raises_all_providers_failed(upstream: Upstream
 async def test_router_tries_the_requested_provider_first(upstream: Upstream, marker: str) -> None:
     upstream.push(Script(text="hi"), match=marker)
     a, b = OpenAIProvider("a", "model-a", upstream.url), OpenAIProvider("b", "model-b", upstream.url)
-    router = Router([a, b])
+    router = Router([a, b], NO_RETRY)
     try:
         assert router.find("model-b") is b and router.find("a") is a and router.find("zzz") is None
         items, error = await collect(router.stream(request_for(marker), first=b))

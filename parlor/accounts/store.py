@@ -82,6 +82,20 @@ class AccountStore:
             users = (await session.execute(select(User).order_by(User.created_at))).scalars()
             return [_principal(u) for u in users]
 
+    async def update_user(self, name_or_id: str, tier: str | None = None, role: str | None = None) -> Principal | None:
+        """Changes a user's tier and/or role (it holds from their next request); None if no such user."""
+        async with self._sessions.begin() as session:
+            user = (await session.execute(
+                select(User).where((User.name == name_or_id) | (User.id == name_or_id))
+            )).scalar_one_or_none()
+            if user is None:
+                return None
+            if tier is not None:
+                user.tier = tier
+            if role is not None:
+                user.role = role
+        return _principal(user)
+
     async def revoke(self, name_or_id: str) -> int:
         """Revoke every active key of a user; returns how many were revoked."""
         async with self._sessions.begin() as session:

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sse_starlette import EventSourceResponse
 
 from parlor.api.context import current_request_id
-from parlor.api.deps import PrincipalDep, ServicesDep
+from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep
 from parlor.api.errors import ApiError
 from parlor.api.schemas import ChatBody
-from parlor.api.sse import ui_stream
+from parlor.api.sse import draining, ui_stream
 from parlor.chat import Run, ThreadBusy, TurnRequest
+from parlor.chat.streams import TurnStream
 from parlor.memory import ThreadNotFound
 
 router = APIRouter(tags=["chat"])
 
 
+def _keep(run: Run) -> None:
+    """A client that went away may resume: the generation runs on (PARLOR_ON_DISCONNECT=continue)."""
+
+
 def _cancel(run: Run) -> None:
-    run.cancel()  # until resumable streams land, a client going away aborts its generation
+    run.cancel()  # PARLOR_ON_DISCONNECT=cancel: a client going away aborts its generation
+
+
+def _respond(svc: Services, stream: TurnStream) -> EventSourceResponse:
+    on_disconnect = _cancel if svc.settings.on_disconnect == "cancel" else _keep
+    return ui_stream(stream, on_disconnect, svc.settings.drain_seconds)
 
 
 @router.post("/api/chat", response_class=EventSourceResponse)
-async def chat(body: ChatBody, svc: ServicesDep, who: PrincipalDep) -> EventSourceResponse:
+async def chat(body: ChatBody, svc: ServicesDep, who: LimitedDep) -> EventSourceResponse:
+    if draining():
+        raise ApiError(503, "shutting_down", "This server is shutting down; retry in a moment.",
+                       {"Retry-After": "1"})
     newest = next((m for m in reversed(body.messages) if m.role == "user"), None)
     if newest is None:
         raise ApiError(422, "no_user_message", "The request has no user message.")
@@ -34,9 +47,23 @@ async def chat(body: ChatBody, svc: ServicesDep, who: PrincipalDep) -> EventSour
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message")
     try:
-        run = await svc.chat.submit(request)
+        stream = await svc.chat.submit(request)
     except ThreadNotFound:
         raise ApiError(404, "thread_not_found", "No such thread.") from None
     except ThreadBusy:
         raise ApiError(409, "thread_busy", "This thread is already answering; stop it or wait.") from None
-    return ui_stream(run, _cancel)
+    return _respond(svc, stream)
+
+
+@router.get("/api/chat/{thread_id}/stream", response_model=None)
+async def resume(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> EventSourceResponse | Response:
+    """What `useChat({resume: true})` calls: the generation under way, from its start, or 204."""
+    stream = await svc.chat.resume(who, thread_id)
+    return _respond(svc, stream) if stream is not None else Response(status_code=204)
+
+
+@router.post("/api/chat/{thread_id}/stop", status_code=204)
+async def stop(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+    """Stops the thread's generation on whichever replica runs it; the partial answer is kept."""
+    await svc.chat.stop(who, thread_id)
+    return Response(status_code=204)

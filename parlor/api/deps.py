@@ -11,9 +11,11 @@ from fastapi import Depends, Request
 
 from parlor.accounts import AccountStore, Principal
 from parlor.api.errors import ApiError
+from parlor.api.ratelimit import add_headers, headers_for, rate_limited
 from parlor.chat import ChatService, Gateway, RunRegistry
 from parlor.config import Settings
-from parlor.memory import MessageStore
+from parlor.limits import Limits, UsageReport
+from parlor.memory import FactStore, MessageStore
 
 Check = Callable[[], Awaitable[None]]
 
@@ -26,8 +28,11 @@ class Services:
     chat: ChatService
     runs: RunRegistry
     gateway: Gateway
+    limits: Limits
+    usage: UsageReport
     checks: dict[str, Check] = field(default_factory=dict)
     local_user: Principal | None = None  # set when auth is off
+    memories: FactStore | None = None  # what the bot remembers about users (GET/DELETE /api/memories)
 
 
 async def services(request: Request) -> Services:  # async: FastAPI runs sync dependencies in threads
@@ -53,9 +58,28 @@ async def principal(request: Request, svc: ServicesDep) -> Principal:
     key = bearer(request)
     found = await svc.accounts.authenticate(key) if key else None
     if found is None:
+        if key:
+            await _count_invalid_key(request, svc)
         raise UNAUTHORIZED
     request.state.principal = found
     return found
+
+
+async def _count_invalid_key(request: Request, svc: Services) -> None:
+    """Repeated invalid keys from one address get 429 instead of 401 (after the cheap rejection)."""
+    decision = await svc.limits.guard.auth_failed(request.client.host if request.client else "-")
+    if not decision.allowed:
+        raise rate_limited(decision, "invalid API keys")
+
+
+async def limited(svc: ServicesDep, who: Annotated[Principal, Depends(principal)]) -> Principal:
+    """The caller, admitted by their tier's request limits (429 `rate_limited` otherwise): one
+    round trip to the limit store, before any other work. Allowed responses carry what is left."""
+    decision = await svc.limits.guard.admit(who)
+    if not decision.allowed:
+        raise rate_limited(decision)
+    add_headers(headers_for(decision))
+    return who
 
 
 def is_admin_token(svc: Services, token: str | None) -> bool:
@@ -76,4 +100,5 @@ async def admin(request: Request, svc: ServicesDep) -> None:
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+LimitedDep = Annotated[Principal, Depends(limited)]  # routes that reach a model
 AdminDep = Annotated[None, Depends(admin)]

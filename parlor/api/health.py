@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 
 from parlor.api.context import current_request_id
 from parlor.api.deps import Check, ServicesDep
+from parlor.api.sse import draining
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(svc: ServicesDep) -> Response:
     results = dict(await asyncio.gather(*(_check(name, check) for name, check in svc.checks.items())))
+    if draining():
+        results["accepting"] = False  # shutting down: the load balancer should send turns elsewhere
     failed = [name for name, ok in results.items() if not ok]
     if not failed:
         return Response(orjson.dumps({"status": "ok", "checks": results}), media_type="application/json")

@@ -58,6 +58,17 @@ class OpenAIMessage(BaseModel):
         return "".join(str(p.get("text", "")) for p in self.content or [] if p.get("type") == "text")
 
 
+class OpenAIFunction(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str = Field(default="", max_length=4000)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class OpenAITool(BaseModel):
+    type: Literal["function"] = "function"
+    function: OpenAIFunction
+
+
 class ChatCompletionBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=200)
@@ -68,3 +79,5 @@ class ChatCompletionBody(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
+    tools: list[OpenAITool] | None = Field(default=None, max_length=128)
+    tool_choice: str | dict[str, Any] | None = None

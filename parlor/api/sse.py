@@ -7,39 +7,44 @@ from typing import Any
 
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import AppStatus
 
 from parlor.chat import ChatEvent, Run
-from parlor.chat.encoders import UIStreamEncoder, coalesce
+from parlor.chat.streams import TurnStream
+
+
+def draining() -> bool:
+    """Whether the server got its shutdown signal (sse-starlette hooks uvicorn's exit handler for it)."""
+    return bool(AppStatus.should_exit)
+
 
 UI_STREAM_HEADERS = {"Cache-Control": "no-cache", "x-vercel-ai-ui-message-stream": "v1"}
 DONE = ServerSentEvent(data="[DONE]")
 
 
-def sse(chunks: AsyncIterator[dict[str, Any]], headers: dict[str, str] | None = None) -> EventSourceResponse:
+def sse(chunks: AsyncIterator[dict[str, Any]], headers: dict[str, str] | None = None,
+        grace: float = 0) -> EventSourceResponse:
     async def body() -> AsyncIterator[ServerSentEvent]:
         async for chunk in chunks:
             yield ServerSentEvent(data=orjson.dumps(chunk).decode())
         yield DONE
 
-    return EventSourceResponse(body(), headers=headers, sep="\n", ping=15)
+    return EventSourceResponse(body(), headers=headers, sep="\n", ping=15, shutdown_grace_period=grace)
 
 
-def ui_stream(run: Run, on_disconnect: Callable[[Run], None]) -> EventSourceResponse:
-    """A run's events as the AI SDK UI message stream; `on_disconnect` decides what a client
-    that goes away before the end means for the run."""
+def ui_stream(stream: TurnStream, on_disconnect: Callable[[Run], None], grace: float = 0) -> EventSourceResponse:
+    """A turn as the AI SDK UI message stream; `on_disconnect` decides what a client that goes away
+    before the end means for a run of this process. On shutdown the stream gets `grace` seconds to end."""
 
     async def chunks() -> AsyncIterator[dict[str, Any]]:
-        encoder = UIStreamEncoder()
         try:
-            async for batch in run.follow():
-                for event in coalesce(batch):
-                    for chunk in encoder.encode(event):
-                        yield chunk
+            async for chunk in stream.chunks:
+                yield chunk
         finally:
-            if not run.done:
-                on_disconnect(run)
+            if stream.run is not None and not stream.run.done:
+                on_disconnect(stream.run)
 
-    return sse(chunks(), UI_STREAM_HEADERS)
+    return sse(chunks(), UI_STREAM_HEADERS, grace)
 
 
 async def encoded(events: AsyncIterator[ChatEvent], encode: Callable[[ChatEvent], list[dict[str, Any]]],

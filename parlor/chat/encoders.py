@@ -12,6 +12,12 @@ from parlor.chat.events import (
     StepStarted,
     TextChunk,
     ToolCallChunk,
+    ToolFailed,
+    ToolInputDelta,
+    ToolInputInvalid,
+    ToolInputReady,
+    ToolInputStarted,
+    ToolOutput,
     TurnAborted,
     TurnFailed,
     TurnFinished,
@@ -59,6 +65,8 @@ class UIStreamEncoder:
             chunks.append({"type": "error", "errorText": event.message})
         elif isinstance(event, TurnAborted):
             chunks.append({"type": "abort"})
+        else:
+            chunks += _tool_chunks(event)
         return chunks
 
     def _start_text(self) -> Chunk:
@@ -72,6 +80,24 @@ class UIStreamEncoder:
         chunk = {"type": "text-end", "id": self._open_text}
         self._open_text = None
         return [chunk]
+
+
+def _tool_chunks(event: ChatEvent) -> list[Chunk]:
+    if isinstance(event, ToolInputStarted):
+        return [{"type": "tool-input-start", "toolCallId": event.call_id, "toolName": event.name}]
+    if isinstance(event, ToolInputDelta):
+        return [{"type": "tool-input-delta", "toolCallId": event.call_id, "inputTextDelta": event.delta}]
+    if isinstance(event, ToolInputReady):
+        return [{"type": "tool-input-available", "toolCallId": event.call_id, "toolName": event.name,
+                 "input": event.input}]
+    if isinstance(event, ToolInputInvalid):
+        return [{"type": "tool-input-error", "toolCallId": event.call_id, "toolName": event.name,
+                 "input": event.input, "errorText": event.error}]
+    if isinstance(event, ToolOutput):
+        return [{"type": "tool-output-available", "toolCallId": event.call_id, "output": event.output}]
+    if isinstance(event, ToolFailed):
+        return [{"type": "tool-output-error", "toolCallId": event.call_id, "errorText": event.error}]
+    return []
 
 
 OPENAI_FINISH = {"stop": "stop", "length": "length", "tool-calls": "tool_calls",
@@ -93,7 +119,7 @@ class OpenAIChunkEncoder:
                 "model": self._model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
-    def encode(self, event: ChatEvent, usage: Usage | None = None) -> list[Chunk]:
+    def encode(self, event: ChatEvent) -> list[Chunk]:
         if isinstance(event, TurnStarted):
             return [self._chunk({"role": "assistant", "content": ""})]
         if isinstance(event, TextChunk):
@@ -102,9 +128,9 @@ class OpenAIChunkEncoder:
             return [self._chunk({"tool_calls": [tool_call_delta(event)]})]
         if isinstance(event, TurnFinished):
             chunks = [self._chunk({}, OPENAI_FINISH[event.finish_reason])]
-            if self._include_usage and usage is not None:
+            if self._include_usage:
                 chunks.append({"id": self._id, "object": "chat.completion.chunk", "created": self._created,
-                               "model": self._model, "choices": [], "usage": usage_object(usage)})
+                               "model": self._model, "choices": [], "usage": usage_object(finished_usage(event))})
             return chunks
         if isinstance(event, TurnFailed):
             return [{"error": {"message": event.message, "type": "server_error", "code": event.code}}]
@@ -119,6 +145,10 @@ def tool_call_delta(event: ToolCallChunk) -> dict[str, Any]:
     if event.name is not None:
         delta["function"]["name"] = event.name
     return delta
+
+
+def finished_usage(event: TurnFinished) -> Usage:
+    return Usage(int(event.metadata.get("tokens_in", 0)), int(event.metadata.get("tokens_out", 0)))
 
 
 def usage_object(usage: Usage) -> dict[str, int]:

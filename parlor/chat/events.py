@@ -1,10 +1,23 @@
-"""Protocol-neutral chat events: what a turn produces, before any wire format is chosen."""
+"""Protocol-neutral chat events: the agent loop's step, text and tool events, plus a turn's start and end."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from parlor.agent.events import (
+    AgentEvent,
+    StepFinished,
+    StepStarted,
+    TextChunk,
+    ToolCallChunk,
+    ToolFailed,
+    ToolInputDelta,
+    ToolInputInvalid,
+    ToolInputReady,
+    ToolInputStarted,
+    ToolOutput,
+)
 from parlor.llm.types import FinishReason
 
 
@@ -13,31 +26,6 @@ class TurnStarted:
     message_id: str
     thread_id: str | None
     request_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class StepStarted:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class StepFinished:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class TextChunk:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallChunk:
-    """A fragment of a tool call's arguments (for clients that run their own tools)."""
-
-    index: int
-    arguments: str
-    id: str | None = None
-    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +46,11 @@ class TurnAborted:
     reason: str = "stopped"
 
 
-ChatEvent = (
-    TurnStarted | StepStarted | StepFinished | TextChunk | ToolCallChunk | TurnFinished | TurnFailed | TurnAborted
-)
+ChatEvent = AgentEvent | TurnStarted | TurnFinished | TurnFailed | TurnAborted
 TERMINAL = (TurnFinished, TurnFailed, TurnAborted)
+
+__all__ = [
+    "TERMINAL", "ChatEvent", "StepFinished", "StepStarted", "TextChunk", "ToolCallChunk", "ToolFailed",
+    "ToolInputDelta", "ToolInputInvalid", "ToolInputReady", "ToolInputStarted", "ToolOutput", "TurnAborted",
+    "TurnFailed", "TurnFinished", "TurnStarted",
+]

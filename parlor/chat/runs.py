@@ -4,7 +4,8 @@ subscribers follow (the live client now; a resuming client or another replica la
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from parlor.chat.events import TERMINAL, ChatEvent, TurnAborted
 from parlor.tasks import TaskTracker
@@ -62,11 +63,15 @@ class Run:
         await asyncio.wait([self._task])
 
 
+OnStart = Callable[[Run], Coroutine[Any, Any, None]]
+
+
 class RunRegistry:
     """Active runs of this process, one per (user, thread)."""
 
-    def __init__(self, tasks: TaskTracker):
+    def __init__(self, tasks: TaskTracker, on_start: OnStart | None = None):
         self._tasks = tasks
+        self._on_start = on_start  # e.g. mirroring each run to Redis for the other replicas
         self._runs: dict[tuple[str, str], Run] = {}
 
     def start(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], client_id: str | None = None) -> Run:
@@ -77,7 +82,16 @@ class RunRegistry:
         run = Run(key, events, self._tasks, client_id)
         self._runs[key] = run
         run._task.add_done_callback(lambda _: self._forget(run))
+        if self._on_start is not None:
+            self._tasks.spawn(self._on_start(run), name=f"mirror:{key[1]}")
         return run
+
+    def stop(self, key: tuple[str, str]) -> bool:
+        """Cancels this process's run of a thread; False when there is none here."""
+        run = self.active(key)
+        if run is not None:
+            run.cancel()
+        return run is not None
 
     def _forget(self, run: Run) -> None:
         if self._runs.get(run.key) is run:
@@ -93,3 +107,12 @@ class RunRegistry:
     def cancel_all(self) -> None:
         for run in list(self._runs.values()):
             run.cancel()
+
+    async def drain(self, seconds: float) -> None:
+        """Lets running turns finish for up to `seconds`, then stops the rest (their partials are stored)."""
+        running = [run._task for run in self._runs.values()]
+        if running:
+            await asyncio.wait(running, timeout=seconds)
+        self.cancel_all()
+        if running:
+            await asyncio.wait(running, timeout=5)

@@ -7,27 +7,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from parlor.accounts import Principal
+from parlor.agent import AgentLoop, ToolContext, Transcript, parts_to_messages
 from parlor.chat.events import (
     ChatEvent,
     StepFinished,
     StepStarted,
     TextChunk,
+    ToolFailed,
+    ToolInputReady,
+    ToolOutput,
     TurnAborted,
     TurnFailed,
     TurnFinished,
     TurnStarted,
 )
-from parlor.chat.generation import Generation
-from parlor.chat.runs import Run, RunRegistry
+from parlor.chat.mirror import RunMirror
+from parlor.chat.runs import RunRegistry, ThreadBusy
+from parlor.chat.streams import TurnStream, ui_chunks
 from parlor.db import Message, new_id, utcnow
-from parlor.limits import UsageLedger, UsageRecord
-from parlor.llm import CompletionRequest, LLMMessage, Router
-from parlor.memory import MessageStore, StoredMessage
+from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
+from parlor.llm import LLMMessage
+from parlor.memory import Context, ConversationMemory, MessageStore, StoredMessage, ThreadWindow
 from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
@@ -53,50 +60,94 @@ class Turn:
     save_user_message: bool
     replaces: str | None = None
     replay: StoredMessage | None = None
+    reservation: Reservation | None = None  # tokens held against the user's daily budget
+    context: Context | None = None  # how the prompt was built (for the summary check after the turn)
+    user_tokens: int | None = None  # the new user message's size, stored with it
 
 
 class ChatService:
-    def __init__(self, store: MessageStore, router: Router, ledger: UsageLedger, tasks: TaskTracker,
-                 runs: RunRegistry, system_prompt: str, history_messages: int):
+    def __init__(self, store: MessageStore, agent: AgentLoop, ledger: UsageLedger, tasks: TaskTracker,
+                 runs: RunRegistry, memory: ConversationMemory, budget: TokenBudget | None = None,
+                 mirror: RunMirror | None = None):
+        self._budget = budget
+        self._mirror = mirror
         self._store = store
         self._runs = runs
-        self._router = router
+        self._agent = agent
         self._ledger = ledger
         self._tasks = tasks
-        self._system_prompt = system_prompt
-        self._history_messages = history_messages
+        self._memory = memory
 
-    async def submit(self, request: TurnRequest) -> Run:
-        """Starts the turn as a run, or attaches to the run a retried POST of the same message started.
-        Raises ThreadNotFound (someone else's thread) or ThreadBusy (another turn is streaming)."""
+    async def submit(self, request: TurnRequest) -> TurnStream:
+        """Starts the turn as a run, or attaches to the run a retried POST of the same message started
+        (here or on another replica). Raises ThreadNotFound (someone else's thread) or ThreadBusy."""
         key = (request.principal.id, request.thread_id)
         active = self._runs.active(key)
         if active is not None and active.client_id == request.client_message_id and not request.regenerate:
-            return active
-        turn = await self.prepare(request)
-        return self._runs.start(key, self.run_turn(turn), request.client_message_id)
+            return TurnStream(ui_chunks(active), active)
+        if active is None and self._mirror is not None:
+            elsewhere = await self._mirror.active_client_id(key)
+            if elsewhere is not None:
+                chunks = await self._mirror.follow(key) if elsewhere == request.client_message_id else None
+                if chunks is None or request.regenerate:
+                    raise ThreadBusy(request.thread_id)
+                return TurnStream(chunks)
+        turn = await self._reserve(await self.prepare(request))
+        try:
+            run = self._runs.start(key, self.run_turn(turn), request.client_message_id)
+        except ThreadBusy:
+            if self._budget is not None:
+                await self._budget.release(turn.reservation)
+            raise
+        return TurnStream(ui_chunks(run), run)
+
+    async def _reserve(self, turn: Turn) -> Turn:
+        """Holds the turn's tokens before the model call (raises BudgetExhausted): no database round trip."""
+        if turn.replay is not None or self._budget is None:
+            return turn
+        prompt = estimate_tokens(m.content for m in turn.history)
+        return replace(turn, reservation=await self._budget.reserve(turn.request.principal, prompt))
+
+    async def resume(self, who: Principal, thread_id: str) -> TurnStream | None:
+        """The thread's generation under way (replayed from its start), or None."""
+        run = self._runs.active((who.id, thread_id))
+        if run is not None:
+            return TurnStream(ui_chunks(run), run)
+        chunks = await self._mirror.follow((who.id, thread_id)) if self._mirror else None
+        return TurnStream(chunks) if chunks is not None else None
+
+    async def stop(self, who: Principal, thread_id: str) -> None:
+        """Stops the thread's generation, wherever it runs; its partial answer is stored as aborted."""
+        if not self._runs.stop((who.id, thread_id)) and self._mirror is not None:
+            await self._mirror.request_stop((who.id, thread_id))
+
+    async def listen_for_stops(self) -> None:
+        """Stops this replica's runs that another replica was asked to stop (until cancelled)."""
+        if self._mirror is not None:
+            await self._mirror.listen_for_stops(self._runs.stop)
 
     async def prepare(self, request: TurnRequest) -> Turn:
         """Reads the thread (raising ThreadNotFound for someone else's) and decides what to run."""
-        state = await self._store.thread_state(request.principal.id, request.thread_id, self._history_messages + 2)
-        recent = state.recent
+        window = await self._memory.read(request.principal.id, request.thread_id)  # the one query
+        recent = window.recent
         if request.regenerate:
             replaces = recent[-1].id if recent and recent[-1].role == "assistant" else None
             history = recent[:-1] if replaces else recent
-            return Turn(request, self._prompt(history), save_user_message=False, replaces=replaces)
+            return self._turn(request, window, history, save_user_message=False, replaces=replaces)
         for index, message in enumerate(recent):
             if message.role == "user" and message.client_id == request.client_message_id:
                 answer = next((m for m in recent[index + 1:] if m.role == "assistant"), None)
                 if answer is not None:  # a retried POST: the answer exists, send it again
                     return Turn(request, [], save_user_message=False, replay=answer)
-                return Turn(request, self._prompt(recent), save_user_message=False)
-        history = [*recent, _pending_user_message(request)]
-        return Turn(request, self._prompt(history), save_user_message=True)
+                return self._turn(request, window, recent, save_user_message=False)
+        pending = self._memory.user_message(request.client_message_id, request.text)
+        return self._turn(request, window, [*recent, pending], save_user_message=True, user_tokens=pending.tokens)
 
-    def _prompt(self, history: list[StoredMessage]) -> list[LLMMessage]:
-        window = [m for m in history if m.role in ("user", "assistant") and m.text][-self._history_messages - 1:]
-        system = [LLMMessage("system", self._system_prompt)] if self._system_prompt else []
-        return system + [LLMMessage("user" if m.role == "user" else "assistant", m.text) for m in window]
+    def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
+              save_user_message: bool, replaces: str | None = None, user_tokens: int | None = None) -> Turn:
+        """The prompt within the token budget: system prompt, saved facts, summary, recent window."""
+        context = self._memory.context(window, history)
+        return Turn(request, context.messages, save_user_message, replaces, context=context, user_tokens=user_tokens)
 
     async def run_turn(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         if turn.replay is not None:
@@ -104,76 +155,104 @@ class ChatService:
                 yield event
             return
         request = turn.request
+        started = time.perf_counter()
         now = utcnow()
         assistant = Message(id=new_id(), thread_id=request.thread_id, role="assistant", parts=[], text="",
                             status="streaming", request_id=request.request_id,
                             created_at=now + timedelta(microseconds=1))
         user = Message(id=new_id(), thread_id=request.thread_id, client_id=request.client_message_id,
                        role="user", text=request.text, parts=[{"type": "text", "text": request.text}],
-                       status="complete", request_id=request.request_id, created_at=now)
+                       status="complete", request_id=request.request_id, created_at=now, tokens=turn.user_tokens)
         save = self._tasks.spawn(self._store.begin_turn(
             user_id=request.principal.id, thread_id=request.thread_id, title=request.text[:TITLE_CHARS],
             user_message=user if turn.save_user_message else None, assistant_message=assistant,
             replaces=turn.replaces,
         ), name=f"begin-turn:{request.request_id}")
-        generation = Generation(self._router, CompletionRequest(turn.history, request_id=request.request_id))
+        transcript = Transcript()
+        max_reply = turn.reservation.max_reply if turn.reservation is not None else None  # the tier's cap
+        context = ToolContext(request.principal, request.thread_id, request.request_id)
         status = "aborted"
         try:
             yield TurnStarted(assistant.id, request.thread_id, request.request_id)
-            yield StepStarted()
-            async for event in generation.events():
+            async for event in self._agent.run(turn.history, context, transcript, max_reply):
                 yield event
-            status = "error" if generation.error_code else "complete"
+            status = "error" if transcript.error_code else "complete"
         finally:
-            finish = self._tasks.spawn(self._finish(request, assistant.id, save, generation, status),
+            if self._budget is not None:
+                self._tasks.spawn(self._budget.settle(turn.reservation, transcript.tokens_in, transcript.tokens_out,
+                                                      transcript.text), name=f"settle:{request.request_id}")
+            finish = self._tasks.spawn(self._finish(request, assistant.id, save, transcript, status, started),
                                        name=f"finish-turn:{request.request_id}")
         stored = await asyncio.shield(finish)
-        metadata = {**generation.metadata(), "requestId": request.request_id}
-        if generation.error_code:
-            yield TurnFailed(generation.error_code, generation.error_message or "", metadata)
+        if stored:  # after the last token: fold what leaves the window into the summary, if due
+            self._memory.after_turn(request.thread_id, request.request_id, turn.context,
+                                    (turn.user_tokens or 0) + transcript.tokens_out)
+        metadata = {**transcript.metadata(), "requestId": request.request_id}
+        if transcript.error_code:
+            yield TurnFailed(transcript.error_code, transcript.error_message or "", metadata)
         elif not stored:
             yield TurnFailed("storage_failed", "The answer could not be saved. Please retry.", metadata)
         else:
-            yield StepFinished()
-            yield TurnFinished(generation.finish_reason, metadata)
+            yield TurnFinished(transcript.finish_reason, metadata)
 
     async def _finish(self, request: TurnRequest, message_id: str, save: asyncio.Task[None],
-                      generation: Generation, status: str) -> bool:
+                      transcript: Transcript, status: str, started: float) -> bool:
         """Stores the answer (partial if aborted) and its usage; returns whether it was stored."""
-        usage = generation.tokens()
-        text = generation.text
+        text = transcript.text
         try:
             await save
             await self._store.finish_message(
-                message_id, text=text, parts=[{"type": "text", "text": text}] if text else [],
-                status=status, provider=generation.provider, model=generation.model,
-                tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, error=generation.error_code,
+                message_id, text=text, parts=transcript.parts, status=status, provider=transcript.provider,
+                model=transcript.model, tokens_in=transcript.tokens_in, tokens_out=transcript.tokens_out,
+                error=transcript.error_code, tokens=self._memory.count(render_answer(transcript.parts, text)),
             )
         except Exception:
             log.exception("could not store the answer of request %s (%s); its text was: %r",
                           request.request_id, status, text)
             return False
-        if generation.provider is not None:
+        if transcript.provider is not None:
             await self._ledger.record(UsageRecord(
                 request_id=request.request_id, user_id=request.principal.id, thread_id=request.thread_id,
-                provider=generation.provider, model=generation.model, tokens_in=usage.tokens_in,
-                tokens_out=usage.tokens_out, ttft_ms=generation.ttft_ms, total_ms=generation.elapsed_ms(),
-                status=status,
+                provider=transcript.provider, model=transcript.model, tokens_in=transcript.tokens_in,
+                tokens_out=transcript.tokens_out, ttft_ms=transcript.ttft_ms,
+                total_ms=(time.perf_counter() - started) * 1000, status=status,
             ))
         return True
 
 
-def _pending_user_message(request: TurnRequest) -> StoredMessage:
-    return StoredMessage(id="", client_id=request.client_message_id, role="user", text=request.text,
-                         parts=[], status="complete", created_at=utcnow(), meta={})
+def render_answer(parts: list[dict[str, Any]], text: str) -> list[LLMMessage]:
+    """An assistant message as model messages: tool calls and their results paired, as the model made them."""
+    return parts_to_messages(parts) or ([LLMMessage("assistant", text)] if text else [])
+
+
+def render_stored(message: StoredMessage) -> list[LLMMessage]:
+    """A stored message as the model sees it in a prompt (the memory's `render`)."""
+    if message.role == "user":
+        return [LLMMessage("user", message.text)]
+    return render_answer(message.parts, message.text)
 
 
 async def replay(message: StoredMessage, thread_id: str, request_id: str) -> AsyncIterator[ChatEvent]:
     """A stored answer as the events that produced it."""
     yield TurnStarted(message.id, thread_id, request_id)
-    yield StepStarted()
-    if message.text:
-        yield TextChunk(message.text)
+    parts = message.parts or ([{"type": "text", "text": message.text}] if message.text else [])
+    in_step = False
+    for part in [{"type": "step-start"}] * (not parts or parts[0].get("type") != "step-start") + parts:
+        kind = part.get("type", "")
+        if kind == "step-start":
+            if in_step:
+                yield StepFinished()
+            in_step = True
+            yield StepStarted()
+        elif kind == "text":
+            yield TextChunk(part.get("text", ""))
+        elif kind.startswith("tool-"):
+            call_id = part.get("toolCallId", "")
+            yield ToolInputReady(call_id, kind.removeprefix("tool-"), part.get("input"))
+            if part.get("state") == "output-available":
+                yield ToolOutput(call_id, part.get("output"), part.get("durationMs", 0.0))
+            else:
+                yield ToolFailed(call_id, part.get("errorText", ""), part.get("durationMs", 0.0))
     if message.status == "error":
         yield TurnFailed(message.meta.get("error") or "provider_error", "This answer failed. You can retry.")
     elif message.status == "aborted":

@@ -72,6 +72,49 @@ class Message(Base):
     tokens_out: Mapped[int | None] = mapped_column(Integer, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    tokens: Mapped[int | None] = mapped_column(Integer, default=None)  # its size in a prompt, counted once
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Summary(Base):
+    """A thread's rolling summary: everything up to and including one message, folded into text."""
+
+    __tablename__ = "summaries"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "covers_through_message_id", name="uq_summaries_thread_cover"),
+        Index("ix_summaries_thread_latest", "thread_id", "covers_through_at", "covers_through_message_id"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    covers_through_message_id: Mapped[str] = mapped_column(String(36))
+    covers_through_at: Mapped[datetime] = mapped_column()  # that message's created_at
+    text: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SummaryLease(Base):
+    """Who is summarising a thread right now (one at a time, across processes), until when."""
+
+    __tablename__ = "summary_leases"
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class Memory(Base):
+    """A short fact about a user that the model saved with the `remember` tool."""
+
+    __tablename__ = "memories"
+    __table_args__ = (
+        UniqueConstraint("user_id", "text", name="uq_memories_user_text"),
+        Index("ix_memories_user_recent", "user_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(500))
+    tokens: Mapped[int] = mapped_column(Integer)
+    thread_id: Mapped[str | None] = mapped_column(String(128), default=None)  # where it was learnt
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

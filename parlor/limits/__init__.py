@@ -1,5 +1,15 @@
-"""Budgets: usage and cost ledger (request limits and token budgets grow here)."""
+"""Budgets: request limits, token budgets, tiers, and the usage and cost ledger."""
 
+from parlor.limits.budget import BudgetExhausted, Reservation, TokenBudget, estimate_tokens
+from parlor.limits.guard import Limits, RequestGuard, build_limits
 from parlor.limits.ledger import UsageLedger, UsageRecord
+from parlor.limits.limiter import Decision, LimitsUnavailable, Window, WindowState
+from parlor.limits.pricing import PriceTable
+from parlor.limits.report import UsageReport
+from parlor.limits.tiers import ModelNotAllowed, Tiers
 
-__all__ = ["UsageLedger", "UsageRecord"]
+__all__ = [
+    "BudgetExhausted", "Decision", "Limits", "LimitsUnavailable", "ModelNotAllowed", "PriceTable",
+    "RequestGuard", "Reservation", "Tiers", "TokenBudget", "UsageLedger", "UsageRecord", "UsageReport",
+    "Window", "WindowState", "build_limits", "estimate_tokens",
+]

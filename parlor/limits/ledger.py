@@ -1,13 +1,14 @@
-"""The usage ledger: one row per request that reached a model."""
+"""The usage ledger: one row per request that reached a model, priced from the price table."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.db import Usage, new_id, utcnow
+from parlor.limits.pricing import PriceTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,13 @@ class UsageRecord:
 
 
 class UsageLedger:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], prices: PriceTable | None = None):
         self._sessions = sessions
+        self._prices = prices or PriceTable({})
 
     async def record(self, record: UsageRecord) -> None:
+        if not record.cost_usd:
+            cost = self._prices.cost(record.provider, record.model, record.tokens_in, record.tokens_out)
+            record = replace(record, cost_usd=cost)
         async with self._sessions.begin() as session:
             await session.execute(insert(Usage).values(id=new_id(), created_at=utcnow(), **asdict(record)))

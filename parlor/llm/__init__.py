@@ -1,8 +1,11 @@
 """LLM providers behind one protocol, and the router that chains them."""
 
+from pathlib import Path
+
 from parlor.config import ProviderConfig
+from parlor.llm.breaker import BreakerPolicy, BreakerState, MemoryBreakerStore, RedisBreakerStore
 from parlor.llm.openai import OpenAIProvider
-from parlor.llm.router import AllProvidersFailed, Answering, Router
+from parlor.llm.router import AllProvidersFailed, Answering, Resilience, Router
 from parlor.llm.scripted import ScriptedProvider
 from parlor.llm.types import (
     CompletionRequest,
@@ -19,7 +22,20 @@ from parlor.llm.types import (
 )
 
 
-def build_provider(config: ProviderConfig) -> Provider:
+def resilience(config: ProviderConfig) -> Resilience:
+    return Resilience(first_token=config.first_token_timeout, idle=config.idle_timeout, total=config.total_timeout,
+                      retries=config.retries, breaker=BreakerPolicy(config.breaker_threshold, config.breaker_window,
+                                                                    config.breaker_cooldown))
+
+
+def build_provider(config: ProviderConfig, data_dir: Path = Path("data")) -> Provider:
+    if config.kind == "local":
+        from parlor.llm.local import LocalProvider  # the runtime is imported only when a local model is used
+
+        return LocalProvider(config.name, config.model, model_path=config.model_path,
+                             models_dir=config.models_dir or data_dir / "models", threads=config.threads,
+                             context_size=config.context_size, parallel=config.parallel,
+                             queue_size=config.queue_size)
     if config.kind == "openai":
         assert config.base_url is not None  # checked by ProviderConfig
         return OpenAIProvider(
@@ -32,8 +48,27 @@ def build_provider(config: ProviderConfig) -> Provider:
 
 
 __all__ = [
-    "AllProvidersFailed", "Answering", "CompletionRequest", "Delta", "FinishDelta", "LLMMessage",
-    "OpenAIProvider", "Provider", "ProviderError", "Router", "ScriptedProvider", "TextDelta", "ToolCall",
-    "ToolCallDelta", "Usage", "UsageDelta",
+    "AllProvidersFailed",
+    "Answering",
+    "BreakerPolicy",
+    "BreakerState",
+    "CompletionRequest",
+    "Delta",
+    "FinishDelta",
+    "LLMMessage",
+    "MemoryBreakerStore",
+    "OpenAIProvider",
+    "Provider",
+    "ProviderError",
+    "RedisBreakerStore",
+    "Resilience",
+    "Router",
+    "ScriptedProvider",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "UsageDelta",
     "build_provider",
+    "resilience",
 ]

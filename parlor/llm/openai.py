@@ -94,6 +94,8 @@ class OpenAIProvider:
                                                   "parameters": t.parameters}}
                 for t in request.tools
             ]
+        if request.tools and request.tool_choice is not None:
+            payload["tool_choice"] = request.tool_choice
         if request.temperature is not None:
             payload["temperature"] = request.temperature
         if request.max_tokens is not None:

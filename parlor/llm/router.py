@@ -1,17 +1,24 @@
-"""Routes a request to the providers in fallback order.
+"""Routes a request to the providers in fallback order, each behind its timeouts, retries and
+circuit breaker.
 
-Before the first delta reaches the caller a failure moves on to the next provider; after it
-there is no silent switch: the error goes up, with the partial answer already delivered.
-"""
+Before the first delta reaches the caller a failure moves on (after a retry, when it is worth one) to
+the next provider; after it there is no silent switch: the error goes up, with the partial answer
+already delivered. An open breaker skips its provider without waiting."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from parlor.llm.types import CompletionRequest, Delta, Provider, ProviderError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from parlor.llm.breaker import BreakerPolicy, BreakerState, BreakerStore, MemoryBreakerStore
+from parlor.llm.types import CompletionRequest, Delta, Provider, ProviderError, TextDelta, ToolCallDelta
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +31,18 @@ class Answering:
     model: str
 
 
+@dataclass(frozen=True, slots=True)
+class Resilience:
+    """How long a provider may take, how often it is retried, when its breaker opens."""
+
+    first_token: float = 20.0  # seconds from the request to the first text or tool-call delta
+    idle: float = 30.0  # longest gap between deltas after that
+    total: float = 600.0
+    retries: int = 1  # more attempts on the same provider, before its first token only
+    max_retry_wait: float = 4.0  # a longer Retry-After moves on to the next provider instead
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+
+
 class AllProvidersFailed(ProviderError):
     def __init__(self, errors: list[ProviderError]):
         super().__init__("router", "unavailable", "every provider failed: " + "; ".join(map(str, errors)))
@@ -31,10 +50,13 @@ class AllProvidersFailed(ProviderError):
 
 
 class Router:
-    def __init__(self, providers: Sequence[Provider]):
+    def __init__(self, providers: Sequence[Provider], resilience: dict[str, Resilience] | None = None,
+                 breakers: BreakerStore | None = None):
         if not providers:
             raise ValueError("the router needs at least one provider")
         self.providers = list(providers)
+        self._resilience = resilience or {}
+        self._breakers = breakers or MemoryBreakerStore()
 
     def find(self, name_or_model: str) -> Provider | None:
         for provider in self.providers:
@@ -42,29 +64,87 @@ class Router:
                 return provider
         return None
 
+    def resilience(self, provider: Provider) -> Resilience:
+        return self._resilience.get(provider.name) or Resilience()
+
+    async def breaker_states(self) -> dict[str, BreakerState]:
+        now = time.time()
+        return {p.name: await self._breakers.state(p.name, self.resilience(p).breaker, now) for p in self.providers}
+
     async def stream(
         self, request: CompletionRequest, first: Provider | None = None
     ) -> AsyncIterator[Answering | Delta]:
         chain = self.providers if first is None else [first, *(p for p in self.providers if p is not first)]
         errors: list[ProviderError] = []
         for provider in chain:
+            policy = self.resilience(provider)
+            if not await self._breakers.allow(provider.name, policy.breaker, time.time()):
+                errors.append(ProviderError(provider.name, "unavailable", "circuit open, skipped"))
+                continue
             started = False
             try:
-                # aclosing: a consumer that stops early closes the upstream call now, not at GC
-                async with aclosing(provider.stream(request)) as deltas:
-                    async for delta in deltas:
-                        if not started:
-                            started = True
-                            yield Answering(provider.name, provider.model)
-                        yield delta
+                async for attempt in self._attempts(policy, lambda: not started):  # noqa: B023 (read late, on purpose)
+                    with attempt:
+                        async with aclosing(_guarded(provider, request, policy)) as deltas:
+                            async for delta in deltas:
+                                if not started:
+                                    started = True
+                                    yield Answering(provider.name, provider.model)
+                                yield delta
+                await self._breakers.success(provider.name)
                 return
             except ProviderError as exc:
+                if exc.kind not in ("rejected", "busy"):  # a refused request or a full queue: not ill health
+                    state = await self._breakers.failure(provider.name, policy.breaker, time.time())
+                    if state is BreakerState.OPEN:
+                        log.warning("circuit opened for provider %s after: %s", provider.name, exc)
                 if started:
                     raise
                 log.warning("provider %s failed before its first token: %s", provider.name, exc)
                 errors.append(exc)
         raise AllProvidersFailed(errors)
 
+    @staticmethod
+    def _attempts(policy: Resilience, before_first_token: Callable[[], bool]) -> AsyncRetrying:
+        def retryable(exc: BaseException) -> bool:
+            if not isinstance(exc, ProviderError) or not before_first_token():
+                return False
+            if exc.kind == "rate_limited":
+                return exc.retry_after is None or exc.retry_after <= policy.max_retry_wait
+            return exc.kind == "unavailable"
+
+        return AsyncRetrying(stop=stop_after_attempt(policy.retries + 1), wait=_backoff,
+                             retry=retry_if_exception(retryable), reraise=True)
+
     async def aclose(self) -> None:
         for provider in self.providers:
             await provider.aclose()
+
+
+def _backoff(state: RetryCallState) -> float:
+    """Full jitter on an exponential base, or the provider's own Retry-After when it gave one."""
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, ProviderError) and error.retry_after is not None:
+        return error.retry_after
+    return random.uniform(0, min(2.0, 0.1 * 2**state.attempt_number))
+
+
+async def _guarded(provider: Provider, request: CompletionRequest, policy: Resilience) -> AsyncGenerator[Delta, None]:
+    """The provider's stream under its time to first token, idle gap and total time limits."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + policy.total
+    waiting_for_first = True
+    async with aclosing(provider.stream(request)) as deltas:
+        while True:
+            limit = min(policy.first_token if waiting_for_first else policy.idle, deadline - loop.time())
+            try:
+                async with asyncio.timeout(max(limit, 0)):
+                    delta = await anext(deltas)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                what = "first token" if waiting_for_first else "next token"
+                raise ProviderError(provider.name, "timeout", f"no {what} within {limit:.1f} s") from None
+            if isinstance(delta, TextDelta | ToolCallDelta):
+                waiting_for_first = False
+            yield delta

@@ -36,6 +36,7 @@ class ToolSpec:
 class CompletionRequest:
     messages: list[LLMMessage]
     tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     stop: list[str] = field(default_factory=list)
@@ -75,7 +76,7 @@ class FinishDelta:
 
 Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta
 
-ErrorKind = Literal["timeout", "unavailable", "rate_limited", "rejected", "broken_stream"]
+ErrorKind = Literal["timeout", "unavailable", "rate_limited", "rejected", "broken_stream", "busy"]  # busy: queue full
 
 
 class ProviderError(Exception):

@@ -1,5 +1,16 @@
-"""Conversation memory: threads and messages, and the history a turn sends to the model."""
+"""Conversation memory: threads and messages, the token-budgeted context window, rolling summaries,
+token counting, and the facts the bot remembers about a user."""
 
+from parlor.memory.context import Budget, Context, ContextReader, ThreadWindow, build_context
+from parlor.memory.conversation import ConversationMemory, counter_from_settings, memory_from_settings
+from parlor.memory.facts import FactStore, MemoryFull, SavedFact
 from parlor.memory.store import MessageStore, StoredMessage, ThreadNotFound, ThreadPage, ThreadState
+from parlor.memory.summaries import Summariser, SummaryPolicy, SummaryStore
+from parlor.memory.tokens import EstimateCounter, TokenCounter, build_counter
 
-__all__ = ["MessageStore", "StoredMessage", "ThreadNotFound", "ThreadPage", "ThreadState"]
+__all__ = [
+    "Budget", "Context", "ContextReader", "ConversationMemory", "EstimateCounter", "FactStore", "MemoryFull",
+    "MessageStore", "SavedFact", "StoredMessage", "Summariser", "SummaryPolicy", "SummaryStore", "ThreadNotFound",
+    "ThreadPage", "ThreadState", "ThreadWindow", "TokenCounter", "build_context", "build_counter",
+    "counter_from_settings", "memory_from_settings",
+]

@@ -30,6 +30,7 @@ class StoredMessage:
     status: str
     created_at: datetime
     meta: dict[str, Any]
+    tokens: int | None = None  # its size in a prompt, counted when it was stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class ThreadPage:
 def _stored(m: Message) -> StoredMessage:
     meta = {k: v for k, v in (("provider", m.provider), ("model", m.model), ("tokens_in", m.tokens_in),
                               ("tokens_out", m.tokens_out), ("error", m.error)) if v is not None}
-    return StoredMessage(m.id, m.client_id, m.role, m.text, m.parts, m.status, m.created_at, meta)
+    return StoredMessage(m.id, m.client_id, m.role, m.text, m.parts, m.status, m.created_at, meta, m.tokens)
 
 
 def _summary(t: Thread) -> ThreadSummary:

@@ -1,6 +1,6 @@
 import { generateId } from 'ai'
 import { useCallback, useEffect, useState } from 'react'
-import Chat from './components/Chat'
+import ChatLoader from './components/ChatLoader'
 import SignIn from './components/SignIn'
 import { clearApiKey, fetchMe, loadApiKey, saveApiKey, type Me } from './lib/api'
 
@@ -12,8 +12,12 @@ type Session =
 
 export default function App() {
   const [session, setSession] = useState<Session>({ state: 'loading' })
-  // A new id per new chat: the server uses it as the thread id.
-  const [chatId, setChatId] = useState(() => generateId())
+  // The chat id is the thread id, kept in the address (/t/{id}) so a reload or a link reopens it.
+  // A chat opened from the address may have history; a new one (`fresh`) has none to load.
+  const [chat, setChat] = useState(() => {
+    const linked = chatIdFromPath()
+    return linked ? { id: linked, fresh: false } : { id: newChatPath(), fresh: true }
+  })
 
   useEffect(() => {
     const controller = new AbortController()
@@ -61,7 +65,7 @@ export default function App() {
             <h1 className="font-semibold text-slate-900">Parlor</h1>
             <button
               type="button"
-              onClick={() => setChatId(generateId())}
+              onClick={() => setChat({ id: newChatPath(), fresh: true })}
               className="rounded-md border border-slate-300 px-2 py-1 text-xs text-slate-700 hover:bg-slate-100"
             >
               New chat
@@ -79,8 +83,19 @@ export default function App() {
               </button>
             )}
           </header>
-          <Chat key={chatId} chatId={chatId} apiKey={session.apiKey} />
+          <ChatLoader key={chat.id} chatId={chat.id} fresh={chat.fresh} apiKey={session.apiKey} />
         </div>
       )
   }
+}
+
+function chatIdFromPath(): string | null {
+  const match = /^\/t\/([A-Za-z0-9_.:-]{1,128})$/.exec(window.location.pathname)
+  return match ? match[1] : null
+}
+
+function newChatPath(): string {
+  const id = generateId()
+  window.history.pushState(null, '', `/t/${id}`)
+  return id
 }

@@ -1,19 +1,31 @@
 import { useChat } from '@ai-sdk/react'
 import { DefaultChatTransport, type UIMessage } from 'ai'
 import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react'
-import { authHeaders, errorMessage } from '../lib/api'
+import { authHeaders, errorMessage, stopChat } from '../lib/api'
+import { ToolCard } from './ToolCard'
 
 type Props = {
   /** The chat (thread) id; the server keys history on it. */
   chatId: string
   apiKey: string | null
+  initialMessages: UIMessage[]
 }
 
-function messageText(message: UIMessage): string {
-  return message.parts.map((part) => (part.type === 'text' ? part.text : '')).join('')
+function MessageParts({ message }: { message: UIMessage }) {
+  return (
+    <>
+      {message.parts.map((part, index) =>
+        part.type === 'text' ? (
+          <span key={index}>{part.text}</span>
+        ) : (
+          <ToolCard key={index} part={part} />
+        ),
+      )}
+    </>
+  )
 }
 
-export default function Chat({ chatId, apiKey }: Props) {
+export default function Chat({ chatId, apiKey, initialMessages }: Props) {
   const transport = useMemo(
     () =>
       new DefaultChatTransport({
@@ -23,7 +35,13 @@ export default function Chat({ chatId, apiKey }: Props) {
       }),
     [apiKey],
   )
-  const { messages, sendMessage, status, stop, error } = useChat({ id: chatId, transport })
+  // resume: an answer still being generated (say, after a reload) is replayed and followed live.
+  const { messages, sendMessage, status, stop, error } = useChat({
+    id: chatId,
+    transport,
+    messages: initialMessages,
+    resume: true,
+  })
   const [input, setInput] = useState('')
   const listRef = useRef<HTMLOListElement>(null)
   const inputRef = useRef<HTMLTextAreaElement>(null)
@@ -78,7 +96,7 @@ export default function Chat({ chatId, apiKey }: Props) {
                     : 'border border-slate-200 bg-white text-slate-900')
                 }
               >
-                {messageText(message)}
+                <MessageParts message={message} />
               </div>
             </li>
           )
@@ -121,6 +139,8 @@ export default function Chat({ chatId, apiKey }: Props) {
             type="button"
             data-testid="stop-button"
             onClick={() => {
+              // Leaving the stream is not stopping (it would run on, for a later resume): ask the server.
+              void stopChat(chatId, apiKey)
               void stop()
               inputRef.current?.focus()
             }}

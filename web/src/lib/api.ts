@@ -1,3 +1,5 @@
+import type { UIMessage } from 'ai'
+
 // Small client for Parlor's own HTTP routes (not the chat stream: useChat owns that).
 
 const KEY_STORAGE = 'parlor.apiKey'
@@ -60,4 +62,19 @@ export function errorMessage(raw: string): string {
     // not JSON: show as is
   }
   return raw
+}
+
+/** The stored messages of a thread, to seed useChat; an unknown thread is a new, empty chat. */
+export async function fetchThreadMessages(chatId: string, key: string | null): Promise<UIMessage[]> {
+  const res = await fetch(`/api/threads/${encodeURIComponent(chatId)}`, { headers: authHeaders(key) })
+  if (res.status === 404) return []
+  if (!res.ok) throw new Error(errorMessage(await res.text()) || `loading the chat failed (${res.status})`)
+  const thread = (await res.json()) as { messages: (UIMessage & { metadata?: { status?: string } })[] }
+  // An answer still being generated comes back through the resumed stream, from its start.
+  return thread.messages.filter((m) => m.metadata?.status !== 'streaming')
+}
+
+/** Stops the chat's generation on the server (wherever it runs); the partial answer is kept. */
+export async function stopChat(chatId: string, key: string | null): Promise<void> {
+  await fetch(`/api/chat/${encodeURIComponent(chatId)}/stop`, { method: 'POST', headers: authHeaders(key) })
 }

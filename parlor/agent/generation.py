@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from parlor.chat.events import ChatEvent, TextChunk, ToolCallChunk
+from parlor.agent.events import AgentEvent, TextChunk, ToolCallChunk
 from parlor.llm import (
     AllProvidersFailed,
     Answering,
@@ -24,6 +24,7 @@ from parlor.llm.types import FinishReason
 
 UNAVAILABLE = "The assistant is unavailable right now. Please try again in a minute."
 INTERRUPTED = "The answer was interrupted by the model provider. You can retry."
+BUSY = "The local model is busy with other answers. Please try again in a moment."
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Generation:
     error_code: str | None = None
     error_message: str | None = None
 
-    async def events(self) -> AsyncIterator[ChatEvent]:
+    async def events(self) -> AsyncIterator[AgentEvent]:
         """Yields text and tool-call chunks; a provider failure ends it with `error_code` set."""
         try:
             async for delta in self.router.stream(self.request, self.first):
@@ -60,8 +61,11 @@ class Generation:
                     self.finish_reason = delta.reason
                 elif isinstance(delta, Answering):
                     self.provider, self.model = delta.provider, delta.model
-        except AllProvidersFailed:
-            self._fail("providers_unavailable", UNAVAILABLE)
+        except AllProvidersFailed as exc:
+            if exc.errors and all(e.kind == "busy" for e in exc.errors):  # a local model's queue is full
+                self._fail("local_model_busy", BUSY)
+            else:
+                self._fail("providers_unavailable", UNAVAILABLE)
         except ProviderError:
             self._fail("provider_error", INTERRUPTED)
 

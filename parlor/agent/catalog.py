@@ -1,0 +1,24 @@
+"""Which tools a deployment offers: configuration, not code."""
+
+from __future__ import annotations
+
+import httpx
+
+from parlor.agent.builtin import UserFacts, builtin_tools
+from parlor.agent.http_tools import http_tool
+from parlor.agent.remember import Facts, remember_tool
+from parlor.agent.tools import Tool
+from parlor.config import Settings
+
+
+def configured_tools(settings: Settings, facts: UserFacts, client: httpx.AsyncClient,
+                     memories: Facts | None = None) -> list[Tool]:
+    available = builtin_tools(facts, settings.tool_timeout)
+    if memories is not None and settings.memory == "on":
+        available["remember"] = remember_tool(memories, settings.tool_timeout)
+    else:  # memory off: `remember` is quietly not offered
+        settings = settings.model_copy(update={"tools": [n for n in settings.tools if n != "remember"]})
+    unknown = [name for name in settings.tools if name not in available]
+    if unknown:
+        raise ValueError(f"PARLOR_TOOLS: unknown tool(s) {', '.join(unknown)}; built in: {', '.join(available)}")
+    return [available[name] for name in settings.tools] + [http_tool(c, client) for c in settings.http_tools]

@@ -1,0 +1,126 @@
+"""The tool-calling loop: the model answers, or asks for tools; tools run (concurrently within a
+step), their results go back to the model, and so on until it answers or the step budget is spent."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from parlor.agent.events import (
+    AgentEvent,
+    StepFinished,
+    StepStarted,
+    TextChunk,
+    ToolCallChunk,
+    ToolFailed,
+    ToolInputDelta,
+    ToolInputInvalid,
+    ToolInputReady,
+    ToolInputStarted,
+    ToolOutput,
+)
+from parlor.agent.generation import Generation
+from parlor.agent.tools import ToolContext, ToolError, ToolRegistry, ToolResult
+from parlor.agent.transcript import Transcript
+from parlor.llm import CompletionRequest, LLMMessage, Router, ToolCall
+
+LAST_STEP = ("You have used every tool step this turn allows. Do not call tools; answer the user now "
+             "with what you have, and say briefly what you could not finish.")
+
+
+@dataclass
+class PendingCall:
+    id: str
+    name: str = ""
+    arguments: str = ""
+
+
+class AgentLoop:
+    def __init__(self, router: Router, tools: ToolRegistry, max_steps: int):
+        self._router = router
+        self._tools = tools
+        self._max_steps = max_steps
+
+    async def run(self, history: list[LLMMessage], context: ToolContext, transcript: Transcript,
+                  max_tokens: int | None = None) -> AsyncIterator[AgentEvent]:
+        """Streams the turn's events; `transcript` holds the outcome (an error ends it with error_code)."""
+        messages = list(history)
+        for step in range(self._max_steps + 1):
+            last = step == self._max_steps
+            specs = [] if last else self._tools.specs()
+            if last:
+                messages.append(LLMMessage("system", LAST_STEP))
+            yield StepStarted()
+            transcript.start_step()
+            generation = Generation(self._router, CompletionRequest(messages, tools=specs, max_tokens=max_tokens,
+                                                                    request_id=context.request_id))
+            calls: dict[int, PendingCall] = {}
+            step_text: list[str] = []
+            async for event in generation.events():
+                if isinstance(event, TextChunk):
+                    step_text.append(event.text)
+                    transcript.add_text(event.text)
+                    yield event
+                elif isinstance(event, ToolCallChunk) and specs:
+                    for out in _assemble(calls, event):
+                        yield out
+            transcript.absorb(generation)
+            if generation.error_code or not calls:
+                if not generation.error_code:
+                    yield StepFinished()
+                return
+            messages.append(LLMMessage("assistant", "".join(step_text), tuple(
+                ToolCall(c.id, c.name, c.arguments) for c in calls.values())))
+            async for out in self._run_tools(list(calls.values()), context, transcript, messages):
+                yield out
+            yield StepFinished()
+
+    async def _run_tools(self, calls: list[PendingCall], context: ToolContext, transcript: Transcript,
+                         messages: list[LLMMessage]) -> AsyncIterator[AgentEvent]:
+        results: dict[str, ToolResult] = {}
+        inputs: dict[str, Any] = {}
+        running: dict[asyncio.Task[ToolResult], str] = {}
+        try:
+            for call in calls:
+                try:
+                    inputs[call.id], arguments = self._tools.parse(call.name, call.arguments)
+                except ToolError as exc:
+                    inputs[call.id] = call.arguments
+                    results[call.id] = ToolResult(False, str(exc), 0.0)
+                    yield ToolInputInvalid(call.id, call.name, call.arguments, str(exc))
+                    continue
+                yield ToolInputReady(call.id, call.name, inputs[call.id])
+                running[asyncio.create_task(self._tools.call(call.name, arguments, context))] = call.id
+            pending = set(running)
+            while pending:  # results stream out as each tool finishes
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    call_id, result = running[task], task.result()
+                    results[call_id] = result
+                    yield (ToolOutput(call_id, result.output, result.duration_ms) if result.ok
+                           else ToolFailed(call_id, str(result.output), result.duration_ms))
+        finally:
+            for task in running:
+                task.cancel()
+        for call in calls:
+            transcript.add_tool(call.id, call.name, inputs[call.id], results[call.id])
+            messages.append(LLMMessage("tool", results[call.id].for_model(), tool_call_id=call.id))
+
+
+def _assemble(calls: dict[int, PendingCall], chunk: ToolCallChunk) -> list[AgentEvent]:
+    """Joins argument fragments by index; announces a call once its name is known."""
+    events: list[AgentEvent] = []
+    call = calls.get(chunk.index)
+    if call is None:
+        call = calls[chunk.index] = PendingCall(chunk.id or f"call_{uuid.uuid4().hex[:24]}")
+    if chunk.name and not call.name:
+        call.name = chunk.name
+        events.append(ToolInputStarted(call.id, call.name))
+    if chunk.arguments:
+        call.arguments += chunk.arguments
+        if call.name:
+            events.append(ToolInputDelta(call.id, chunk.arguments))
+    return events

@@ -1,0 +1,48 @@
+"""What the bot remembers about the caller (`GET /api/memories`), and forgetting it (`DELETE`).
+
+Facts are saved by the model's `remember` tool; each user sees and deletes only their own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from parlor.api.deps import PrincipalDep, ServicesDep
+from parlor.api.errors import ApiError
+from parlor.memory import FactStore, SavedFact
+
+router = APIRouter(prefix="/api/memories", tags=["memories"])
+NOT_FOUND = ApiError(404, "memory_not_found", "No such memory.")
+
+
+def _facts(svc: Any) -> FactStore:
+    if svc.memories is None:
+        raise ApiError(404, "memory_off", "Memory is not available on this server.")
+    facts: FactStore = svc.memories
+    return facts
+
+
+def _json(fact: SavedFact) -> dict[str, Any]:
+    created: datetime = fact.created_at if fact.created_at.tzinfo else fact.created_at.replace(tzinfo=UTC)
+    return {"id": fact.id, "text": fact.text, "thread_id": fact.thread_id, "created_at": created.isoformat()}
+
+
+@router.get("")
+async def list_memories(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    facts = await _facts(svc).saved(who.id)
+    return {"memories": [_json(f) for f in facts], "enabled": svc.settings.memory == "on"}
+
+
+@router.delete("/{memory_id}", status_code=204)
+async def delete_memory(memory_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+    if not await _facts(svc).delete(who.id, memory_id):
+        raise NOT_FOUND
+    return Response(status_code=204)
+
+
+@router.delete("", status_code=204)
+async def forget_everything(svc: ServicesDep, who: PrincipalDep) -> Response:
+    await _facts(svc).clear(who.id)
+    return Response(status_code=204)

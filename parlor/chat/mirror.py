@@ -1,0 +1,120 @@
+"""Runs seen from every replica, through Redis: each run's UI stream chunks go to a Redis Stream (so
+a client can resume on any replica), an `active` key says which run a thread has (so a retried POST
+on another replica attaches instead of generating twice), and stop requests travel over pub/sub to
+the replica that is generating. Redis keys are all made here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from parlor.chat.encoders import UIStreamEncoder, coalesce
+from parlor.chat.runs import Run
+
+log = logging.getLogger(__name__)
+END = b"end"
+BLOCK_MS = 1_000  # short blocking reads: a client with short socket timeouts can serve them
+REDIS_DOWN = (RedisError, OSError, TimeoutError)
+
+
+class RunMirror:
+    def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:", ttl: int = 600):
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl
+
+    def _stream(self, key: tuple[str, str]) -> str:
+        return f"{self._prefix}run:{key[0]}:{key[1]}"
+
+    def _active(self, key: tuple[str, str]) -> str:
+        return f"{self._prefix}active:{key[0]}:{key[1]}"
+
+    @property
+    def _stops(self) -> str:
+        return f"{self._prefix}stop"
+
+    async def publish(self, run: Run) -> None:
+        """Copies a run's chunks to its stream until the run ends (runs as the run's own tracked task).
+        Without Redis the run goes on, resumable on this replica only."""
+        try:
+            await self._publish(run)
+        except REDIS_DOWN as exc:
+            log.warning("run %s is not mirrored to Redis: %s", run.key[1], exc)
+
+    async def _publish(self, run: Run) -> None:
+        stream, active = self._stream(run.key), self._active(run.key)
+        await self._redis.delete(stream)
+        await self._redis.set(active, run.client_id or "", ex=self._ttl)
+        encoder = UIStreamEncoder()
+        try:
+            async for batch in run.follow():
+                chunks = [orjson.dumps(c) for e in coalesce(batch) for c in encoder.encode(e)]
+                if chunks:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for chunk in chunks:
+                            pipe.xadd(stream, {"c": chunk})
+                        pipe.expire(stream, self._ttl)
+                        await pipe.execute()
+        finally:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(stream, {"c": END})
+                pipe.expire(stream, self._ttl)
+                pipe.delete(active)
+                await asyncio.shield(pipe.execute())
+
+    async def active_client_id(self, key: tuple[str, str]) -> str | None:
+        """The client message id of the run a thread has on any replica, or None."""
+        try:
+            value = await self._redis.get(self._active(key))
+        except REDIS_DOWN as exc:
+            log.warning("cannot see other replicas' runs: %s", exc)
+            return None
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def follow(self, key: tuple[str, str]) -> AsyncIterator[dict[str, Any]] | None:
+        """The active run's chunks from its start, then live; None when the thread has no active run."""
+        if await self.active_client_id(key) is None:
+            return None
+        return self._read(key)
+
+    async def _read(self, key: tuple[str, str]) -> AsyncIterator[dict[str, Any]]:
+        stream, position = self._stream(key), "0"
+        while True:
+            answer: Any = await self._redis.xread({stream: position}, block=BLOCK_MS, count=500)
+            if not answer:
+                if await self._redis.exists(self._active(key)):
+                    continue  # a slow model: still running
+                return  # no end marker and no active run: the generating replica is gone
+            for entry_id, fields in answer[0][1]:
+                position = entry_id
+                if fields[b"c"] == END:
+                    return
+                yield orjson.loads(fields[b"c"])
+
+    async def request_stop(self, key: tuple[str, str]) -> None:
+        try:
+            await self._redis.publish(self._stops, orjson.dumps(list(key)))
+        except REDIS_DOWN as exc:
+            log.warning("could not pass a stop to the other replicas: %s", exc)
+
+    async def listen_for_stops(self, stop: Callable[[tuple[str, str]], object]) -> None:
+        """Calls `stop` for each stop request any replica publishes (runs for the app's life,
+        reconnecting after a Redis outage)."""
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self._stops)
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if message is not None and message["type"] == "message":
+                            user, thread = orjson.loads(message["data"])
+                            stop((user, thread))
+            except REDIS_DOWN as exc:
+                log.warning("stop requests from other replicas are not heard: %s", exc)
+                await asyncio.sleep(2)

@@ -1,0 +1,34 @@
+"""What the `get_user_data` tool tells a user about their own account (read for the caller only)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parlor.accounts import Principal
+from parlor.db import Thread, Usage, utcnow
+
+
+class AccountFacts:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._sessions = sessions
+
+    async def __call__(self, who: Principal) -> dict[str, Any]:
+        midnight = datetime.combine(utcnow().date(), time.min, tzinfo=utcnow().tzinfo)
+        usage = select(func.count(), func.coalesce(func.sum(Usage.tokens_in), 0),
+                       func.coalesce(func.sum(Usage.tokens_out), 0), func.coalesce(func.sum(Usage.cost_usd), 0))
+        async with self._sessions() as session:
+            requests, tokens_in, tokens_out, cost = (await session.execute(
+                usage.where(Usage.user_id == who.id, Usage.created_at >= midnight))).one()
+            threads = (await session.execute(
+                select(func.count()).select_from(Thread).where(Thread.user_id == who.id))).scalar_one()
+        return {
+            "name": who.name, "tier": who.tier, "role": who.role,
+            "usage_today": {"requests": requests, "input_tokens": int(tokens_in), "output_tokens": int(tokens_out),
+                            "cost_usd": round(float(cost), 6)},
+            "threads": threads,
+            "documents": [],
+        }
