@@ -23,6 +23,7 @@ from httpx_sse import connect_sse
 
 from parlor.llm.local import CATALOG, BundledModel, LocalProvider, ModelFileError, model_file, parse_tool_calls
 from parlor.llm.local.files import locate_parts
+from parlor.llm.local.toolcalls import prompt_messages, scan_stream
 from parlor.llm.types import (
     CompletionRequest,
     FinishDelta,
@@ -100,6 +101,34 @@ def test_parser_leaves_anything_else_as_text(output: str) -> None:
 
 def test_parser_without_tools_finds_nothing() -> None:
     assert parse_tool_calls(RECORDED["bare"], []).calls == []
+
+
+@pytest.mark.parametrize(("text", "held", "sendable"), [
+    ("Sure, let me compute.\n<tool_call>\n{", 22, 22),
+    ('{"name": "calculator", "arg', 0, 0),
+    ("To find it:\n```json\n{\"name\": \"calculator\"", 12, 12),
+    ("Here:\n```python\nprint(1 + 1)\n```\nDone.", None, 38),  # a code block streams
+    ("Here:\n```py", None, 6),  # cannot tell yet: the fence waits
+    ("1\n2\n3\n", None, 6),
+    ("Use {braces} freely", None, 19),
+    ("Hello <tool_", None, 6),  # a marker may be arriving
+    ("   ", None, 0),
+])
+def test_streaming_holds_back_only_what_may_be_a_call(text: str, held: int | None, sendable: int) -> None:
+    assert scan_stream(text) == (held, sendable)
+
+
+def test_a_tool_result_goes_back_as_a_user_message_without_the_tool_list() -> None:
+    call = ToolCall("call_1", "calculator", '{"expression": "2+2"}')
+    wire = prompt_messages([LLMMessage("system", "Be brief."), LLMMessage("user", "what is 2+2?"),
+                            LLMMessage("assistant", "", (call,)), LLMMessage("tool", "4", tool_call_id="call_1")],
+                           [CALCULATOR])
+    assert [m["role"] for m in wire] == ["system", "user", "assistant", "user"]
+    assert "<tools>" not in wire[0]["content"] and "<tool_call>" in wire[2]["content"]
+    assert wire[3]["content"] == ("The calculator tool returned: 4\n\n"
+                                  "Using this result, answer my question: what is 2+2?")
+    asking = prompt_messages([LLMMessage("system", "Be brief."), LLMMessage("user", "hi")], [CALCULATOR])
+    assert asking[0]["content"].startswith("Be brief.\n\n# Tools") and '"name": "calculator"' in asking[0]["content"]
 
 
 # ---- joining and verifying the model file ----

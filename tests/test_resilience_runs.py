@@ -45,7 +45,10 @@ def wait_until(check: Any, seconds: float = 10) -> Any:
 def answer_with(url: str, key: str, thread_id: str, status: str) -> dict[str, Any]:
     """The thread's last message, once it has `status`."""
     def check() -> dict[str, Any] | None:
-        last = stored(url, key, thread_id)[-1]
+        response = httpx.get(f"{url}/api/threads/{thread_id}", headers=auth(key))
+        if response.status_code != 200 or not response.json()["messages"]:
+            return None  # not there yet (or the database is still coming back)
+        last: dict[str, Any] = response.json()["messages"][-1]
         return last if last["metadata"]["status"] == status else None
 
     found: dict[str, Any] = wait_until(check)
@@ -232,3 +235,42 @@ def test_replicas_resume_stop_and_attach_across_each_other(replicas: tuple[Parlo
     assert '"type":"abort"' in rest
     answer = answer_with(a.url, key, other, "aborted")
     assert text_of(answer) and len(text_of(answer)) < len("".join(SLOW))
+
+
+def test_a_database_outage_mid_stream_loses_nothing(upstream: Upstream, tmp_path: Path, marker: str) -> None:
+    from tests.pgcluster import PgCluster
+
+    with PgCluster() as database:
+        assert parlor("migrate", env={"PARLOR_DATABASE_URL": database.url}).returncode == 0
+        process = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=database.url).start()
+        try:
+            key = process.create_user("unlucky")
+            upstream.push(Script(tokens=SLOW[:20], token_delay=0.05), match=marker)
+            thread_id = uuid.uuid4().hex
+            with httpx.Client(base_url=process.url, headers=auth(key), timeout=30) as client, client.stream(
+                "POST", "/api/chat", json=chat_body(thread_id, f"outage {marker}")
+            ) as response:
+                lines = response.iter_lines()
+                while '"text-delta"' not in next(lines):
+                    pass
+                database.stop()  # the database goes away while the answer streams
+                result = "".join(lines)
+            assert '"type":"finish"' in result  # the stream finished regardless
+            time.sleep(1)
+            database.start()  # ... and comes back: the answer's write, retried, lands
+            answer = answer_with(process.url, key, thread_id, "complete")
+            assert text_of(answer) == "".join(SLOW[:20])
+        finally:
+            process.stop()
+
+
+def test_an_upstream_dying_mid_answer_ends_with_an_error_and_keeps_the_partial(
+        server: RunningServer, upstream: Upstream, marker: str) -> None:
+    upstream.push(Script(tokens=SLOW[:10], token_delay=0.02, disconnect_after=4), match=marker)
+    thread_id = uuid.uuid4().hex
+    result = chat(server.url, server.api_key, thread_id, f"die {marker}")
+    assert result.done and result.types[-1] == "error" and result.text == "".join(SLOW[:4])
+    answer = answer_with(server.url, server.api_key, thread_id, "error")
+    assert text_of(answer) == "".join(SLOW[:4]) and answer["metadata"]["error"] == "provider_error"
+    # no silent switch after the first token: one request only, the client may retry
+    assert len([r for r in upstream.requests if f"die {marker}" in str(r["messages"][-1])]) == 1

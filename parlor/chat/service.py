@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from parlor.accounts import Principal
 from parlor.agent import AgentLoop, ToolContext, Transcript, parts_to_messages
@@ -34,10 +38,12 @@ from parlor.chat.streams import TurnStream, ui_chunks
 from parlor.db import Message, new_id, utcnow
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
 from parlor.llm import LLMMessage
-from parlor.memory import Context, ConversationMemory, MessageStore, StoredMessage, ThreadWindow
+from parlor.memory import Context, ConversationMemory, MessageStore, StoredMessage, ThreadNotFound, ThreadWindow
 from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
+WRITE_RETRY_SECONDS = 30.0
+FINISH_WAIT_SECONDS = 2.0
 TITLE_CHARS = 80
 
 
@@ -163,11 +169,10 @@ class ChatService:
         user = Message(id=new_id(), thread_id=request.thread_id, client_id=request.client_message_id,
                        role="user", text=request.text, parts=[{"type": "text", "text": request.text}],
                        status="complete", request_id=request.request_id, created_at=now, tokens=turn.user_tokens)
-        save = self._tasks.spawn(self._store.begin_turn(
-            user_id=request.principal.id, thread_id=request.thread_id, title=request.text[:TITLE_CHARS],
-            user_message=user if turn.save_user_message else None, assistant_message=assistant,
-            replaces=turn.replaces,
-        ), name=f"begin-turn:{request.request_id}")
+        begin = partial(self._store.begin_turn, user_id=request.principal.id, thread_id=request.thread_id,
+                        title=request.text[:TITLE_CHARS], user_message=user if turn.save_user_message else None,
+                        assistant_message=assistant, replaces=turn.replaces)
+        save = self._tasks.spawn(begin(), name=f"begin-turn:{request.request_id}")
         transcript = Transcript()
         max_reply = turn.reservation.max_reply if turn.reservation is not None else None  # the tier's cap
         context = ToolContext(request.principal, request.thread_id, request.request_id)
@@ -181,43 +186,66 @@ class ChatService:
             if self._budget is not None:
                 self._tasks.spawn(self._budget.settle(turn.reservation, transcript.tokens_in, transcript.tokens_out,
                                                       transcript.text), name=f"settle:{request.request_id}")
-            finish = self._tasks.spawn(self._finish(request, assistant.id, save, transcript, status, started),
+            finish = self._tasks.spawn(self._finish(request, assistant.id, (save, begin), transcript, status,
+                                                            started),
                                        name=f"finish-turn:{request.request_id}")
-        stored = await asyncio.shield(finish)
+        try:  # normally the answer is stored before the client hears `finish`...
+            stored: bool | None = await asyncio.wait_for(asyncio.shield(finish), FINISH_WAIT_SECONDS)
+        except TimeoutError:  # ...but a database outage must not hold the stream: the write retries on
+            stored = None
         if stored:  # after the last token: fold what leaves the window into the summary, if due
             self._memory.after_turn(request.thread_id, request.request_id, turn.context,
                                     (turn.user_tokens or 0) + transcript.tokens_out)
         metadata = {**transcript.metadata(), "requestId": request.request_id}
         if transcript.error_code:
             yield TurnFailed(transcript.error_code, transcript.error_message or "", metadata)
-        elif not stored:
+        elif stored is False:
             yield TurnFailed("storage_failed", "The answer could not be saved. Please retry.", metadata)
         else:
             yield TurnFinished(transcript.finish_reason, metadata)
 
-    async def _finish(self, request: TurnRequest, message_id: str, save: asyncio.Task[None],
-                      transcript: Transcript, status: str, started: float) -> bool:
-        """Stores the answer (partial if aborted) and its usage; returns whether it was stored."""
+    async def _finish(self, request: TurnRequest, message_id: str,
+                      save: tuple[asyncio.Task[None], Callable[[], Awaitable[None]]], transcript: Transcript,
+                      status: str, started: float) -> bool:
+        """Stores the answer (partial if aborted) and its usage, retrying through a database outage;
+        returns whether it was stored (if not, the full text is in the log with the request id)."""
         text = transcript.text
+        first_try, begin = save
         try:
-            await save
-            await self._store.finish_message(
+            try:
+                await first_try
+            except ThreadNotFound:
+                raise
+            except Exception as exc:
+                log.warning("saving the turn of request %s failed, retrying: %s", request.request_id, exc)
+                await with_retries(begin)
+            await with_retries(lambda: self._store.finish_message(
                 message_id, text=text, parts=transcript.parts, status=status, provider=transcript.provider,
                 model=transcript.model, tokens_in=transcript.tokens_in, tokens_out=transcript.tokens_out,
                 error=transcript.error_code, tokens=self._memory.count(render_answer(transcript.parts, text)),
-            )
+            ))
         except Exception:
             log.exception("could not store the answer of request %s (%s); its text was: %r",
                           request.request_id, status, text)
             return False
         if transcript.provider is not None:
-            await self._ledger.record(UsageRecord(
+            await with_retries(lambda: self._ledger.record(UsageRecord(
                 request_id=request.request_id, user_id=request.principal.id, thread_id=request.thread_id,
                 provider=transcript.provider, model=transcript.model, tokens_in=transcript.tokens_in,
                 tokens_out=transcript.tokens_out, ttft_ms=transcript.ttft_ms,
                 total_ms=(time.perf_counter() - started) * 1000, status=status,
-            ))
+            )))
         return True
+
+
+async def with_retries(write: Callable[[], Awaitable[None]]) -> None:
+    """A write retried with jittered backoff for up to WRITE_RETRY_SECONDS: a database that restarts
+    mid-turn delays the write, it does not lose it."""
+    retrying = AsyncRetrying(stop=stop_after_delay(WRITE_RETRY_SECONDS), wait=wait_exponential_jitter(0.2, 2),
+                             retry=retry_if_exception_type((DBAPIError, OSError)), reraise=True)
+    async for attempt in retrying:
+        with attempt:
+            await write()
 
 
 def render_answer(parts: list[dict[str, Any]], text: str) -> list[LLMMessage]:

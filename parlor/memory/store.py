@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -110,7 +110,8 @@ class MessageStore:
                 await session.execute(delete(Message).where(Message.id == replaces, Message.thread_id == thread_id))
             if user_message is not None:
                 await _insert_ignoring_duplicate(session, user_message)
-            await session.execute(insert(Message).values(**_values(assistant_message)))
+            await session.execute(_insert(session, Message).values(**_values(assistant_message))
+                                  .on_conflict_do_nothing(index_elements=["id"]))  # a retried write adds nothing
 
     async def finish_message(self, message_id: str, **values: Any) -> None:
         async with self._sessions.begin() as session:

@@ -28,7 +28,7 @@ from typing import Any
 
 from parlor.llm.local.files import ModelFileError, resolve
 from parlor.llm.local.gguf import GGUFError, build_tokenizer, read_metadata
-from parlor.llm.local.toolcalls import CALL_START, parse_tool_calls, prompt_messages
+from parlor.llm.local.toolcalls import parse_tool_calls, prompt_messages, scan_stream
 from parlor.llm.types import (
     CompletionRequest,
     Delta,
@@ -43,7 +43,6 @@ from parlor.llm.types import (
 
 log = logging.getLogger(__name__)
 FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "tool-calls"}
-_MARKERS = ("<tool_call>", "```")
 
 
 @dataclass(eq=False)
@@ -217,9 +216,9 @@ class LocalProvider:
                     sent = len(text)
                     yield TextDelta(piece)
                     continue
-                if held is None and (match := CALL_START.search(text)):
-                    held = match.start()
-                upto = held if held is not None else _safe_end(text)
+                if held is not None:
+                    continue
+                held, upto = scan_stream(text, sent)
                 if upto > sent:
                     yield TextDelta(text[sent:upto])
                     sent = upto
@@ -293,18 +292,6 @@ class LocalProvider:
         for worker in self._workers:
             worker.join(timeout=30)
         self._runtime = None  # the runtime's destructor stops its loop and frees the model
-
-
-def _safe_end(text: str) -> int:
-    """How much of `text` can go out now: all but a tail that may be the start of a tool-call marker,
-    or all of it but leading whitespace (a bare JSON call may follow)."""
-    if not text.strip():
-        return 0
-    for size in range(min(len(text), 11), 0, -1):
-        tail = text[-size:]
-        if any(marker.startswith(tail) for marker in _MARKERS):
-            return len(text) - size
-    return len(text)
 
 
 def _one_line(text: str) -> str:

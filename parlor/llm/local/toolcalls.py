@@ -19,8 +19,11 @@ from parlor.llm.types import LLMMessage, ToolSpec
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 _FENCED = re.compile(r"```[ \t]*(?:json|JSON|tool_call)?[ \t]*\n?(.*?)(?:```|$)", re.S)
-# where a tool call may begin in streamed text: everything from here on is held back until the end
-CALL_START = re.compile(r"<tool_call>|```|^\s*[\[{]|\n\s*[\[{]")
+# where a tool call may begin in streamed text
+_CANDIDATE = re.compile(r"<tool_call>|```|^[ \t]*[\[{]", re.M)
+_OPENING = re.compile(r'\[?\s*\{\s*"(?:name|function|type|tool)"')
+_OPENING_CHARS = re.compile(r'[\[{\s"a-z]*')
+_MARKERS = ("<tool_call>", "```")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +143,14 @@ def tool_prompt(tools: Sequence[ToolSpec]) -> str:
 
 
 def prompt_messages(messages: Sequence[LLMMessage], tools: Sequence[ToolSpec]) -> list[dict[str, str]]:
-    """The conversation as plain system/user/assistant messages for a model that calls tools in text."""
+    """The conversation as plain system/user/assistant messages for a model that calls tools in text.
+
+    Right after tool results the tool list is left out and the question is asked again with the results:
+    small models then answer from them (with the list, or with the template's `tool` role, they call the
+    same tool again)."""
     wire: list[dict[str, str]] = []
-    names = {}
+    names: dict[str, str] = {}
+    question = ""
     for message in messages:
         if message.role == "assistant" and message.tool_calls:
             calls = "\n".join(f'<tool_call>\n{{"name": {json.dumps(c.name)}, "arguments": {c.arguments or "{}"}}}'
@@ -150,12 +158,16 @@ def prompt_messages(messages: Sequence[LLMMessage], tools: Sequence[ToolSpec]) -
             names.update({c.id: c.name for c in message.tool_calls})
             wire.append({"role": "assistant", "content": f"{message.content}\n{calls}".strip()})
         elif message.role == "tool":
-            name = names.get(message.tool_call_id or "", "the tool")
-            wire.append({"role": "user", "content": f"The {name} tool returned: {message.content}\n"
-                                                    "Using this result, answer my previous question."})
+            name = names.get(message.tool_call_id or "", "the")
+            wire.append({"role": "user", "content": f"The {name} tool returned: {message.content}"})
         else:
+            if message.role == "user":
+                question = message.content
             wire.append({"role": message.role, "content": message.content})
-    if tools:
+    answering = bool(messages) and messages[-1].role == "tool"
+    if answering:
+        wire.append({"role": "user", "content": f"Using this result, answer my question: {question}"})
+    if tools and not answering:
         prompt = tool_prompt(tools)
         if wire and wire[0]["role"] == "system":
             wire[0] = {"role": "system", "content": f"{wire[0]['content']}\n\n{prompt}"}
@@ -172,3 +184,49 @@ def _merge_same_role(wire: list[dict[str, str]]) -> list[dict[str, str]]:
         else:
             merged.append(message)
     return merged
+
+
+def _opening(body: str) -> bool | None:
+    """Whether text starting with `{` or `[` opens a tool call: True, False, or None (cannot tell yet)."""
+    if _OPENING.match(body):
+        return True
+    if len(body) < 32 and _OPENING_CHARS.fullmatch(body):
+        return None
+    return False
+
+
+def scan_stream(text: str, start: int = 0) -> tuple[int | None, int]:
+    """For text being streamed from `start` on: (where a tool call begins, or None; how far the text can
+    be sent now). Text from a call's beginning is held back for `parse_tool_calls` at the end; text that
+    may still turn out to begin one (a fence whose first line has not come yet, a partial marker) waits."""
+    pos = start
+    while match := _CANDIDATE.search(text, pos):
+        found = match.group()
+        if found == "<tool_call>":
+            return match.start(), match.start()
+        if found == "```":
+            rest = text[match.end():]
+            newline = rest.find("\n")
+            if newline < 0:
+                if len(rest) <= 12:
+                    return None, match.start()  # the fence's language is still coming
+                pos = match.end()
+                continue
+            if rest[:newline].strip().lower() not in ("", "json", "tool_call"):
+                pos = match.end()  # a code block in some language: plain text
+                continue
+            body = rest[newline + 1:].lstrip()
+            opening = _opening(body) if body[:1] in ("{", "[") else (None if not body else False)
+        else:  # a line starting with { or [
+            opening = _opening(text[match.end() - 1:])
+        if opening is True:
+            return match.start(), match.start()
+        if opening is None:
+            return None, match.start()
+        pos = match.end()
+    if not text[start:].strip():
+        return None, start  # only whitespace so far: a bare call may follow
+    for size in range(min(len(text) - start, 11), 0, -1):  # a marker may be arriving in pieces
+        if any(marker.startswith(text[-size:]) for marker in _MARKERS):
+            return None, len(text) - size
+    return None, len(text)
