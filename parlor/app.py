@@ -41,7 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
             await migrate(settings.database_url)  # an embedded database sets itself up
         engine = create_engine(settings.database_url)
         # Short timeouts: an unreachable Redis must degrade a request, never hang it.
-        redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1,
+        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1,
                                   health_check_interval=10) if settings.redis_url else None
         breakers = RedisBreakerStore(redis, settings.limits_key_prefix) if redis else MemoryBreakerStore()
         router = Router([build_provider(p, settings.data_dir) for p in settings.providers],
@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         limits = build_limits(settings)
         counter = await asyncio.to_thread(counter_from_settings, settings, router.providers[0])
         services = build_services(settings, engine, router, tasks, redis, tools, limits, counter)
-        tools.extend(configured_tools(settings, AccountFacts(session_factory(engine)), tools_client,
+        tools.extend(configured_tools(settings, AccountFacts(session_factory(engine), limits.budget), tools_client,
                                       services.memories))
         tools.extend(await mcp.start(settings.mcp_servers))
         if settings.auth == "off":

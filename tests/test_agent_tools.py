@@ -44,6 +44,9 @@ def agent_server(upstream: Upstream, backend: ToolBackend,
            {"name": "downmcp", "transport": "stdio", "command": "/nonexistent/mcp-server", "timeout": 5}]
     process = ParlorServer(tmp_path_factory.mktemp("agent"), [upstream_provider(upstream)],
                            PARLOR_HTTP_TOOLS=json.dumps(tools), PARLOR_MCP_SERVERS=json.dumps(mcp),
+                           PARLOR_TIERS=json.dumps({"roomy": {"requests_per_minute": 1000, "requests_per_hour": 5000,
+                                                              "tokens_per_day": 10_000_000}}),
+                           PARLOR_DEFAULT_TIER="roomy",
                            PARLOR_MAX_TOOL_STEPS=str(MAX_STEPS), PARLOR_TEST_TOOL_KEY="s3cret").start()
     try:
         yield RunningServer(process, process.create_user("agent-alice"))
@@ -174,6 +177,8 @@ def test_get_user_data_is_always_the_callers(agent_server: RunningServer, upstre
     output = chunks_of(result, "tool-output-available")[0]["output"]
     assert output["name"] == "agent-alice" and bob["name"] not in json.dumps(output)
     assert output["usage_today"]["requests"] >= 1 and output["threads"] >= 1
+    assert output["tier"] == "roomy" and output["requests_left"]["minute"] < 1000
+    assert output["requests_left"]["hour"] < 5000 and 0 < output["tokens_left_today"] < 10_000_000
 
 
 def test_an_mcp_tool_is_listed_and_called(agent_server: RunningServer, upstream: Upstream, marker: str) -> None:

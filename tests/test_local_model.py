@@ -263,7 +263,7 @@ async def test_a_live_tool_prompt_becomes_a_tool_call(provider: LocalProvider) -
         LLMMessage("tool", "9449772114007", tool_call_id=calls[0].id),
     ], tools=[CALCULATOR, WEATHER], temperature=0, max_tokens=80))
     text = "".join(d.text for d in answer if isinstance(d, TextDelta)).replace(",", "")
-    assert "9449772114007" in text and not any(isinstance(d, ToolCallDelta) for d in answer)
+    assert "9449772114007" in text and not any(isinstance(d, ToolCallDelta) for d in answer), text
 
 
 async def test_stopping_frees_the_model_at_once_and_a_full_queue_is_busy(provider: LocalProvider) -> None:
@@ -306,7 +306,8 @@ async def test_the_event_loop_stays_free_while_the_model_generates(provider: Loc
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ParlorServer, str]]:
     providers = [{"name": "local", "kind": "local", "model": SMALL, "models_dir": str(MODELS_DIR), "queue_size": 2}]
-    process = ParlorServer(tmp_path_factory.mktemp("parlor-local"), providers).start(timeout=120)
+    # no tools: these tests are about streaming, stopping and queueing (the 0.5B model calls tools at random)
+    process = ParlorServer(tmp_path_factory.mktemp("parlor-local"), providers, PARLOR_TOOLS="[]").start(timeout=120)
     try:
         yield process, process.create_user(f"local-{uuid.uuid4().hex[:6]}")
     finally:

@@ -121,6 +121,25 @@ def test_a_failing_summariser_breaks_no_turn_and_is_retried(
     assert "failed; retrying" in memory_server.log.read_text()
 
 
+def test_a_slow_summariser_never_delays_a_turn(
+        memory_server: ParlorServer, upstream: Upstream, summary_marker: str, marker: str) -> None:
+    upstream.push(Script(text="Summary slow: done at last.", ttft=3.0), match=summary_marker)
+    key = memory_server.create_user(f"slow-{marker}")
+    thread = uuid.uuid4().hex
+    for i in range(60):
+        text = f"Message {i}: some words to fill the window up a little faster than usual. {marker}"
+        assert chat(memory_server.url, key, thread, text).status == 200
+        if summary_requests(upstream, summary_marker):
+            break
+    else:
+        pytest.fail("no summary was started")
+    started = time.monotonic()  # the summariser is now busy for three seconds
+    text = f"And one more while it summarises. {marker}"
+    result = chat(memory_server.url, key, thread, text)
+    assert result.status == 200 and time.monotonic() - started < 1.0
+    assert "Summary slow" not in request_for(upstream, text)["messages"][0]["content"]  # the plain window
+
+
 def test_remember_saves_for_the_caller_only(memory_server: ParlorServer, upstream: Upstream, marker: str) -> None:
     alice, bob = memory_server.create_user(f"alice-{marker}"), memory_server.create_user(f"bob-{marker}")
     bob_id = httpx.get(f"{memory_server.url}/api/me", headers=auth(bob)).json()["id"]

@@ -13,7 +13,7 @@ from parlor.accounts import Principal
 from parlor.agent.calculator import CalculatorError, evaluate, format_result
 from parlor.agent.tools import Tool, ToolContext, ToolError, pydantic_tool
 
-UserFacts = Callable[[Principal], Awaitable[dict[str, Any]]]
+UserFacts = Callable[[Principal, dict[str, int]], Awaitable[dict[str, Any]]]  # who, requests left
 
 
 class CalculatorArgs(BaseModel):
@@ -49,7 +49,7 @@ class NoArgs(BaseModel):
 
 def get_user_data_tool(facts: UserFacts, timeout: float) -> Tool:
     async def run(context: ToolContext, _: NoArgs) -> dict[str, Any]:
-        return await facts(context.principal)
+        return await facts(context.principal, context.requests_left)
 
     return pydantic_tool(
         "get_user_data",

@@ -29,6 +29,7 @@ class ToolContext:
     principal: Principal
     thread_id: str | None
     request_id: str
+    requests_left: dict[str, int] = field(default_factory=dict)  # per request window, after this turn
 
 
 Validator = Callable[[dict[str, Any]], Any]

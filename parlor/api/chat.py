@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from parlor.api.context import current_request_id
-from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep
+from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, requests_left
 from parlor.api.errors import ApiError
 from parlor.api.schemas import ChatBody
 from parlor.api.sse import draining, ui_stream
@@ -31,7 +31,7 @@ def _respond(svc: Services, stream: TurnStream) -> EventSourceResponse:
 
 
 @router.post("/api/chat", response_class=EventSourceResponse)
-async def chat(body: ChatBody, svc: ServicesDep, who: LimitedDep) -> EventSourceResponse:
+async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep) -> EventSourceResponse:
     if draining():
         raise ApiError(503, "shutting_down", "This server is shutting down; retry in a moment.",
                        {"Retry-After": "1"})
@@ -45,7 +45,8 @@ async def chat(body: ChatBody, svc: ServicesDep, who: LimitedDep) -> EventSource
         raise ApiError(413, "message_too_long",
                        f"The message is over {svc.settings.max_message_chars} characters.")
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
-                          request_id=current_request_id(), regenerate=body.trigger == "regenerate-message")
+                          request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
+                          requests_left=requests_left(http))
     try:
         stream = await svc.chat.submit(request)
     except ThreadNotFound:

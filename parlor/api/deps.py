@@ -72,14 +72,21 @@ async def _count_invalid_key(request: Request, svc: Services) -> None:
         raise rate_limited(decision, "invalid API keys")
 
 
-async def limited(svc: ServicesDep, who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def limited(request: Request, svc: ServicesDep, who: Annotated[Principal, Depends(principal)]) -> Principal:
     """The caller, admitted by their tier's request limits (429 `rate_limited` otherwise): one
     round trip to the limit store, before any other work. Allowed responses carry what is left."""
     decision = await svc.limits.guard.admit(who)
     if not decision.allowed:
         raise rate_limited(decision)
     add_headers(headers_for(decision))
+    request.state.requests_left = {s.window.name: s.remaining for s in decision.states}
     return who
+
+
+def requests_left(request: Request) -> dict[str, int]:
+    """What the caller has left in each request window, as admitted by `limited`."""
+    left: dict[str, int] = getattr(request.state, "requests_left", {})
+    return left
 
 
 def is_admin_token(svc: Services, token: str | None) -> bool:

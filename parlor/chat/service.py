@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -55,6 +55,7 @@ class TurnRequest:
     text: str
     request_id: str
     regenerate: bool = False
+    requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +176,7 @@ class ChatService:
         save = self._tasks.spawn(begin(), name=f"begin-turn:{request.request_id}")
         transcript = Transcript()
         max_reply = turn.reservation.max_reply if turn.reservation is not None else None  # the tier's cap
-        context = ToolContext(request.principal, request.thread_id, request.request_id)
+        context = ToolContext(request.principal, request.thread_id, request.request_id, request.requests_left)
         status = "aborted"
         try:
             yield TurnStarted(assistant.id, request.thread_id, request.request_id)

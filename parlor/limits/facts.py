@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.accounts import Principal
 from parlor.db import Thread, Usage, utcnow
+from parlor.limits.budget import TokenBudget
 
 
 class AccountFacts:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], budget: TokenBudget | None = None):
         self._sessions = sessions
+        self._budget = budget
 
-    async def __call__(self, who: Principal) -> dict[str, Any]:
+    async def __call__(self, who: Principal, requests_left: dict[str, int]) -> dict[str, Any]:
         midnight = datetime.combine(utcnow().date(), time.min, tzinfo=utcnow().tzinfo)
         usage = select(func.count(), func.coalesce(func.sum(Usage.tokens_in), 0),
                        func.coalesce(func.sum(Usage.tokens_out), 0), func.coalesce(func.sum(Usage.cost_usd), 0))
@@ -29,6 +31,15 @@ class AccountFacts:
             "name": who.name, "tier": who.tier, "role": who.role,
             "usage_today": {"requests": requests, "input_tokens": int(tokens_in), "output_tokens": int(tokens_out),
                             "cost_usd": round(float(cost), 6)},
+            "requests_left": requests_left,  # per window of the tier, after this request
+            "tokens_left_today": await self._tokens_left(who),
             "threads": threads,
             "documents": [],
         }
+
+    async def _tokens_left(self, who: Principal) -> int | None:
+        """Tokens the daily budget still allows (None: the tier has no daily budget)."""
+        if self._budget is None:
+            return None
+        limit, used = await self._budget.used_today(who)
+        return None if limit is None else max(0, limit - used)

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -166,7 +166,7 @@ class RedisBreakerStore:
 
     async def state(self, name: str, policy: BreakerPolicy, now: float) -> BreakerState:
         try:
-            opened = await self._redis.hget(self._keys(name)[0], "opened_at")
+            opened: Any = await self._redis.hget(self._keys(name)[0], "opened_at")  # type: ignore[misc]
         except REDIS_DOWN as exc:
             self._degrade(exc)
             return await self._local.state(name, policy, now)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Integer, String, Text, bindparam, literal, null, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -87,7 +88,7 @@ class ContextReader:
         for kind, id_, client_id, role, text, parts, status, tokens, at, *extra in rows:
             if kind == _MESSAGE:
                 meta = {k: v for k, v in zip(_META, extra, strict=True) if v is not None}
-                recent.append(StoredMessage(id_, client_id, role, text, parts, status, at, meta, tokens))
+                recent.append(StoredMessage(id_, client_id, role, text, _json(parts), status, at, meta, tokens))
             elif kind == _SUMMARY:
                 found = SummaryRecord(text, tokens, id_, at)
             elif kind == _FACT:
@@ -106,8 +107,8 @@ def _window_query(with_facts: bool) -> Any:
               .limit(bindparam("messages", type_=Integer)).subquery())
     parts: list[Any] = [select(
         literal(_MESSAGE, Integer).label("kind"), newest.c.id, newest.c.client_id, newest.c.role, newest.c.text,
-        newest.c.parts, newest.c.status, newest.c.tokens, newest.c.created_at, newest.c.provider,
-        newest.c.model, newest.c.tokens_in, newest.c.tokens_out, newest.c.error)]
+        type_coerce(newest.c.parts, Text).label("parts"), newest.c.status, newest.c.tokens, newest.c.created_at,
+        newest.c.provider, newest.c.model, newest.c.tokens_in, newest.c.tokens_out, newest.c.error)]
     summary = (select(Summary).where(Summary.thread_id == thread_id)
                .order_by(Summary.covers_through_at.desc(), Summary.covers_through_message_id.desc())
                .limit(1).subquery())
@@ -120,6 +121,11 @@ def _window_query(with_facts: bool) -> Any:
         parts.append(_row(_FACT, saved.c.id, saved.c.text, saved.c.tokens, saved.c.created_at).select_from(saved))
     parts.append(_row(_THREAD, Thread.user_id, null(), null(), null()).where(Thread.id == thread_id))
     return union_all(*parts)
+
+
+def _json(raw: Any) -> Any:
+    """Message parts, read as text and parsed here (orjson: a few times faster than the driver's json)."""
+    return orjson.loads(raw) if isinstance(raw, str | bytes) else raw
 
 
 def _row(kind: int, id_: Any, text: Any, tokens: Any, created_at: Any) -> Any:

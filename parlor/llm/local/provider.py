@@ -167,7 +167,8 @@ class LocalProvider:
             self._waiting.append(job)
             self._cond.notify()
         try:
-            async for delta in self._deltas(job, {t.name for t in request.tools}):
+            answering = bool(request.messages) and request.messages[-1].role == "tool"  # see prompt_messages
+            async for delta in self._deltas(job, set() if answering else {t.name for t in request.tools}):
                 yield delta
         finally:
             job.cancelled.set()  # the worker stops at the next token
