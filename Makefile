@@ -49,6 +49,7 @@ test: setup-dev web model-small ## every check: lint, types, web types, services
 	$(VENV)/bin/ruff check parlor tests bench
 	$(VENV)/bin/mypy parlor
 	npm --prefix web run typecheck
+	npm --prefix web test
 	$(VENV)/bin/pytest -q
 
 bench: setup-dev ## latency benchmarks against the scripted upstream

@@ -27,7 +27,11 @@ from parlor.db import create_engine, migrate, session_factory
 from parlor.limits import Limits, PriceTable, UsageLedger, UsageReport, build_limits
 from parlor.limits.facts import AccountFacts
 from parlor.llm import MemoryBreakerStore, RedisBreakerStore, Router, build_provider, resilience
+from parlor.llm.breaker import BreakerState
 from parlor.memory import EstimateCounter, MessageStore, TokenCounter, counter_from_settings, memory_from_settings
+from parlor.observability import Metrics, Telemetry
+from parlor.rag import knowledge_or_none
+from parlor.rag.retrieval import knowledge_tool
 from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,9 @@ DRAIN_SECONDS = 10.0
 
 
 def create_app(settings: Settings) -> FastAPI:
+    prices = PriceTable(settings.prices)
+    telemetry = Telemetry.from_settings(settings, prices.cost)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.embedded:
@@ -45,16 +52,23 @@ def create_app(settings: Settings) -> FastAPI:
                                   health_check_interval=10) if settings.redis_url else None
         breakers = RedisBreakerStore(redis, settings.limits_key_prefix) if redis else MemoryBreakerStore()
         router = Router([build_provider(p, settings.data_dir) for p in settings.providers],
-                        {p.name: resilience(p) for p in settings.providers}, breakers)
+                        {p.name: resilience(p) for p in settings.providers}, breakers, telemetry.metrics)
         tasks = TaskTracker()
+        telemetry.start(engine, redis, session_factory(engine), tasks, prices.cost)
+        telemetry.metrics.on_scrape(lambda metrics: _breaker_states(metrics, router))
         tools = ToolRegistry()
         tools_client = httpx.AsyncClient(follow_redirects=False)  # shared by every HTTP tool
         mcp = McpTools()
         limits = build_limits(settings)
         counter = await asyncio.to_thread(counter_from_settings, settings, router.providers[0])
         services = build_services(settings, engine, router, tasks, redis, tools, limits, counter)
+        services.chat.recorder = telemetry.recorder
+        knowledge = await knowledge_or_none(settings, engine, redis)  # documents: upload, ingest, search
+        app.state.documents = knowledge.documents if knowledge else None
         tools.extend(configured_tools(settings, AccountFacts(session_factory(engine), limits.budget), tools_client,
-                                      services.memories))
+                                      services.memories,
+                                      knowledge_tool(knowledge.retriever, knowledge.repo, settings.tool_timeout)
+                                      if knowledge else None))
         tools.extend(await mcp.start(settings.mcp_servers))
         if settings.auth == "off":
             services.local_user = await services.accounts.local_user(settings.default_tier)
@@ -66,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
             stops.cancel()
             await services.runs.drain(settings.drain_seconds)  # running turns finish, or end stored as aborted
             await tasks.drain(DRAIN_SECONDS)
+            if knowledge is not None:
+                await knowledge.aclose()
             await router.aclose()
             await mcp.aclose()
             await tools_client.aclose()
@@ -73,8 +89,16 @@ def create_app(settings: Settings) -> FastAPI:
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            telemetry.close()
 
-    return create_api(lifespan, settings.max_body_bytes, settings.web_dir)
+    app = create_api(lifespan, settings.max_body_bytes, settings.web_dir, telemetry.metrics,
+                     max_upload_bytes=settings.max_upload_bytes)
+    app.state.telemetry = telemetry
+    return app
+
+
+async def _breaker_states(metrics: Metrics, router: Router) -> None:
+    metrics.breakers({name: state.value for name, state in (await router.breaker_states()).items()})
 
 
 def build_services(settings: Settings, engine: AsyncEngine, router: Router, tasks: TaskTracker,
@@ -99,6 +123,13 @@ def build_services(settings: Settings, engine: AsyncEngine, router: Router, task
             await redis.ping()
 
         checks["redis"] = redis_ping
+
+    async def providers() -> None:  # ready while at least one provider's circuit is not open
+        states = await router.breaker_states()
+        if all(state is BreakerState.OPEN for state in states.values()):
+            raise RuntimeError(f"every provider's circuit is open: {', '.join(states)}")
+
+    checks["providers"] = providers
     return Services(settings=settings, accounts=AccountStore(sessions), store=store, chat=chat, runs=runs,
                     gateway=Gateway(router, ledger, tasks, limits.budget), limits=limits, usage=UsageReport(sessions),
                     checks=checks, memories=memory.facts)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -44,12 +44,24 @@ def serve(host: str | None, port: int | None) -> None:
     from parlor.app import create_app
 
     settings = _settings(host=host, port=port)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(settings)
     providers = ", ".join(f"{p.name} ({p.kind}, {p.model})" for p in settings.providers)
     click.echo(f"Parlor listening on http://{settings.host}:{settings.port} — {settings.mode} mode, "
                f"auth {settings.auth}, providers: {providers}", err=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
                 timeout_graceful_shutdown=int(settings.drain_seconds) + 5, lifespan="on")
+
+
+def _configure_logging(settings: Settings) -> None:
+    """JSON lines in distributed mode, a console format in embedded mode (PARLOR_LOG_FORMAT overrides);
+    secrets masked on every line (the admin and metrics tokens, the providers' keys, any API key)."""
+    from parlor.observability import configure_logging
+
+    fmt = settings.log_format if settings.log_format != "auto" else (
+        "console" if settings.mode == "embedded" else "json")
+    secrets = [s.get_secret_value() for s in (settings.admin_token, settings.metrics_token) if s is not None]
+    secrets += [p.api_key.get_secret_value() for p in settings.providers if p.api_key is not None]
+    configure_logging(settings.log_level, fmt, secrets, settings.log_content)
 
 
 @main.command("migrate")
@@ -58,6 +70,38 @@ def migrate_command() -> None:
     settings = _settings()
     asyncio.run(migrate(settings.database_url))
     click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--concurrency", type=int, help="Jobs run at once (default: PARLOR_JOBS_CONCURRENCY or 1).")
+def worker(concurrency: int | None) -> None:
+    """Run background jobs (document ingestion) from the Redis queue, until SIGTERM."""
+    from parlor.rag.worker import run_worker
+
+    settings = _settings(jobs_concurrency=concurrency)
+    if not settings.redis_url:
+        raise click.ClickException("parlor worker reads its jobs from Redis: set PARLOR_REDIS_URL")
+    _configure_logging(settings)
+    click.echo(f"Parlor worker: jobs from {settings.jobs_queue} on Redis, {settings.jobs_concurrency} at once",
+               err=True)
+    asyncio.run(run_worker(settings))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", "user", required=True, help="The owner: a user name or id.")
+@click.option("--thread", help="Scope the documents to this thread (default: the user's library).")
+def ingest(files: tuple[Path, ...], user: str, thread: str | None) -> None:
+    """Add FILES to USER's knowledge base (waits for them in embedded mode)."""
+    from parlor.rag.worker import ingest_files
+
+    settings = _settings()
+    try:
+        failed = asyncio.run(ingest_files(settings, user, list(files), thread, click.echo))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if failed:
+        raise click.ClickException(f"{failed} document(s) failed")
 
 
 @main.group()

@@ -151,7 +151,8 @@ class Settings(BaseSettings):
     budget_timezone: str = "UTC"
     auth_failures_per_minute: int | None = Field(default=30, ge=1)  # invalid keys from one address
     system_prompt: str = "You are Parlor, a helpful assistant. Answer clearly and concisely."
-    tools: list[str] = Field(default_factory=lambda: ["calculator", "current_time", "get_user_data", "remember"])
+    tools: list[str] = Field(default_factory=lambda: ["calculator", "current_time", "get_user_data", "remember",
+                                                      "search_knowledge_base"])
     max_tool_steps: int = Field(default=5, ge=0, le=50)
     on_disconnect: Literal["continue", "cancel"] = "continue"  # continue: generate on, for a later resume
     drain_seconds: float = Field(default=10.0, ge=0, le=600)  # on SIGTERM, running turns get this long
@@ -179,6 +180,31 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     web_dir: Path = Path("web/dist")
     log_level: str = "info"
+    # observability: logs, traces, metrics (README "Observability")
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: console when embedded, JSON lines otherwise
+    log_content: bool = False  # debugging only: message text may appear in logs (the `parlor.content` logger)
+    tracing: Literal["auto", "on", "off"] = "auto"  # auto: on when an OTLP endpoint is set
+    otlp_endpoint: str | None = None  # e.g. http://collector:4318 (OTLP over HTTP); or OTEL_EXPORTER_OTLP_ENDPOINT
+    metrics_token: SecretStr | None = None  # when set, GET /metrics needs `Authorization: Bearer <it>`
+    # knowledge: uploaded documents, parsed, chunked and embedded in the background; searched by a tool
+    documents_dir: Path | None = None  # where uploads are kept (default: PARLOR_DATA_DIR/documents)
+    max_upload_bytes: int = Field(default=50_000_000, ge=1024)
+    max_document_pages: int = Field(default=500, ge=1)
+    chunk_tokens: int = Field(default=128, ge=32, le=512)  # all-MiniLM-L6-v2 was trained on 128-token texts
+    chunk_overlap_tokens: int = Field(default=24, ge=0, le=256)
+    embedding: Literal["bundled", "openai"] = "bundled"  # bundled: all-MiniLM-L6-v2 (int8 ONNX, offline)
+    embedding_url: str | None = None  # an OpenAI-compatible /v1 base URL, for embedding=openai
+    embedding_model: str = "text-embedding-3-small"
+    embedding_api_key: SecretStr | None = None
+    embedding_dimensions: int = Field(default=1536, ge=1)  # of embedding=openai's model
+    embedding_threads: int | None = Field(default=None, ge=1)  # the bundled model's threads (default: cores - 1)
+    vector_store: Literal["auto", "sqlite", "pgvector"] = "auto"  # auto: pgvector on PostgreSQL, else sqlite
+    vector_url: str | None = None  # pgvector's PostgreSQL (default: PARLOR_DATABASE_URL)
+    jobs_queue: str = Field(default="parlor:jobs", max_length=128)  # the Redis stream of ingestion jobs
+    jobs_reclaim_seconds: float = Field(default=300.0, gt=0)  # a job unacknowledged this long is run again
+    jobs_retries: int = Field(default=3, ge=0, le=20)  # on transient errors, with exponential backoff
+    jobs_concurrency: int = Field(default=1, ge=1, le=64)  # jobs one process runs at once
+    jobs_in_process: bool | None = None  # default: in-process without Redis; `parlor worker` with it
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -196,7 +222,16 @@ class Settings(BaseSettings):
         if self.auth == "off" and not is_loopback(self.host):
             raise ValueError(f"PARLOR_AUTH=off is allowed only on a loopback address, not on {self.host!r}")
         self._check_memory(names)
+        self._check_knowledge()
         return self
+
+    def _check_knowledge(self) -> None:
+        if self.embedding == "openai" and not self.embedding_url:
+            raise ValueError("PARLOR_EMBEDDING=openai needs PARLOR_EMBEDDING_URL")
+        if self.jobs_in_process is False and not self.redis_url:
+            raise ValueError("PARLOR_JOBS_IN_PROCESS=false needs PARLOR_REDIS_URL (the queue `parlor worker` reads)")
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("PARLOR_CHUNK_OVERLAP_TOKENS must be smaller than PARLOR_CHUNK_TOKENS")
 
     def _check_memory(self, providers: list[str]) -> None:
         if self.history_messages is not None and "window_messages" not in self.model_fields_set:
@@ -216,6 +251,14 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def run_jobs_in_process(self) -> bool:
+        return self.jobs_in_process if self.jobs_in_process is not None else not self.redis_url
 
     @property
     def mode(self) -> str:

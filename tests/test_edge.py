@@ -73,7 +73,9 @@ def test_oversized_input_is_refused_and_nothing_written(server: RunningServer) -
 def test_health_and_readiness(server: RunningServer) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": True}
+    checks = ready.json()["checks"]
+    assert ready.status_code == 200 and checks["database"] is True and checks["providers"] is True
+    assert all(checks.values())
 
 
 def test_unknown_api_routes_are_404_envelopes(server: RunningServer) -> None:

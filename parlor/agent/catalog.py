@@ -12,8 +12,12 @@ from parlor.config import Settings
 
 
 def configured_tools(settings: Settings, facts: UserFacts, client: httpx.AsyncClient,
-                     memories: Facts | None = None) -> list[Tool]:
+                     memories: Facts | None = None, knowledge: Tool | None = None) -> list[Tool]:
     available = builtin_tools(facts, settings.tool_timeout)
+    if knowledge is not None:  # search_knowledge_base: offered when the knowledge base is built
+        available[knowledge.name] = knowledge
+    elif "search_knowledge_base" in settings.tools:
+        settings = settings.model_copy(update={"tools": [n for n in settings.tools if n != "search_knowledge_base"]})
     if memories is not None and settings.memory == "on":
         available["remember"] = remember_tool(memories, settings.tool_timeout)
     else:  # memory off: `remember` is quietly not offered

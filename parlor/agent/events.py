@@ -72,7 +72,17 @@ class ToolFailed:
     duration_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class SourceDocument:
+    """A document a tool's result cites (e.g. a retrieved passage's file and page)."""
+
+    source_id: str
+    media_type: str
+    title: str
+    filename: str | None = None
+
+
 AgentEvent = (
     StepStarted | StepFinished | TextChunk | ToolCallChunk | ToolInputStarted | ToolInputDelta | ToolInputReady
-    | ToolInputInvalid | ToolOutput | ToolFailed
+    | ToolInputInvalid | ToolOutput | ToolFailed | SourceDocument
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from parlor.agent.events import (
     AgentEvent,
+    SourceDocument,
     StepFinished,
     StepStarted,
     TextChunk,
@@ -26,6 +27,7 @@ from parlor.agent.generation import Generation
 from parlor.agent.tools import ToolContext, ToolError, ToolRegistry, ToolResult
 from parlor.agent.transcript import Transcript
 from parlor.llm import CompletionRequest, LLMMessage, Router, ToolCall
+from parlor.observability.tracing import traced_tool
 
 LAST_STEP = ("You have used every tool step this turn allows. Do not call tools; answer the user now "
              "with what you have, and say briefly what you could not finish.")
@@ -93,7 +95,8 @@ class AgentLoop:
                     yield ToolInputInvalid(call.id, call.name, call.arguments, str(exc))
                     continue
                 yield ToolInputReady(call.id, call.name, inputs[call.id])
-                running[asyncio.create_task(self._tools.call(call.name, arguments, context))] = call.id
+                running[asyncio.create_task(traced_tool(call.id, call.name,
+                                                        self._tools.call(call.name, arguments, context)))] = call.id
             pending = set(running)
             while pending:  # results stream out as each tool finishes
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -102,6 +105,8 @@ class AgentLoop:
                     results[call_id] = result
                     yield (ToolOutput(call_id, result.output, result.duration_ms) if result.ok
                            else ToolFailed(call_id, str(result.output), result.duration_ms))
+                    for source in result.sources:
+                        yield SourceDocument(source.id, source.media_type, source.title, source.filename)
         finally:
             for task in running:
                 task.cancel()

@@ -67,10 +67,29 @@ def pydantic_tool(name: str, description: str, arguments: type[BaseModel], run: 
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """A document a tool's result cites (shown by the client as a `source-document` part)."""
+
+    id: str
+    media_type: str
+    title: str
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cited:
+    """What a tool returns to cite sources: its output (for the model) and the sources (for the client)."""
+
+    output: Any
+    sources: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ToolResult:
     ok: bool
     output: Any  # the result, or the error message when not ok
     duration_ms: float
+    sources: tuple[Source, ...] = ()
 
     def for_model(self) -> str:
         """What the model reads back: JSON for results, a plain error line for failures."""
@@ -122,6 +141,8 @@ class ToolRegistry:
         started = time.perf_counter()
         try:
             output = await asyncio.wait_for(tool.run(context, arguments), tool.timeout)
+            if isinstance(output, Cited):
+                return ToolResult(True, output.output, _ms(started), output.sources)
             return ToolResult(True, output, _ms(started))
         except TimeoutError:
             return ToolResult(False, f"the tool timed out after {tool.timeout:g} s", _ms(started))

@@ -42,6 +42,10 @@ class Transcript:
         else:
             part.update(state="output-error", errorText=str(result.output))
         self.parts.append(part)
+        for source in result.sources:  # citations, as the AI SDK keeps them in a message
+            cited = {"type": "source-document", "sourceId": source.id, "mediaType": source.media_type,
+                     "title": source.title}
+            self.parts.append({**cited, "filename": source.filename} if source.filename else cited)
 
     def absorb(self, generation: Generation) -> None:
         """Adds one model call's provider, timing, usage and outcome."""

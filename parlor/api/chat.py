@@ -46,6 +46,8 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
                        f"The message is over {svc.settings.max_message_chars} characters.")
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
+                          # useChat's sendMessage({messageId}) replaces that user message: edit and resend
+                          edit=body.trigger == "submit-message" and body.messageId == newest.id,
                           requests_left=requests_left(http))
     try:
         stream = await svc.chat.submit(request)

@@ -21,9 +21,10 @@ def current_request_id() -> str:
 class RequestContextMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware), so streaming responses pass through untouched."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, upload_bytes: dict[str, int] | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.upload_bytes = upload_bytes or {}  # larger limits for POSTs to upload routes, by exact path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,16 +40,19 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
+        limit = self.max_body_bytes
+        if scope.get("method") == "POST":
+            limit = self.upload_bytes.get(scope["path"], limit)
         try:
             length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await self._too_large(send_with_id, request_id)
+            if length is not None and length.isdigit() and int(length) > limit:
+                await self._too_large(send_with_id, request_id, limit)
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive, limit), send_with_id)
         finally:
             _request_id.reset(token)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def limited() -> Message:
@@ -56,15 +60,15 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 
         return limited
 
-    async def _too_large(self, send: Send, request_id: str) -> None:
+    async def _too_large(self, send: Send, request_id: str, limit: int) -> None:
         body = orjson.dumps({"error": {"code": "payload_too_large", "request_id": request_id,
-                                       "message": f"The request body is over {self.max_body_bytes} bytes."}})
+                                       "message": f"The request body is over {limit} bytes."}})
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from parlor.agent.events import SourceDocument
 from parlor.chat.events import (
     ChatEvent,
     StepFinished,
@@ -97,6 +98,10 @@ def _tool_chunks(event: ChatEvent) -> list[Chunk]:
         return [{"type": "tool-output-available", "toolCallId": event.call_id, "output": event.output}]
     if isinstance(event, ToolFailed):
         return [{"type": "tool-output-error", "toolCallId": event.call_id, "errorText": event.error}]
+    if isinstance(event, SourceDocument):
+        chunk = {"type": "source-document", "sourceId": event.source_id, "mediaType": event.media_type,
+                 "title": event.title}
+        return [{**chunk, "filename": event.filename} if event.filename else chunk]
     return []
 
 

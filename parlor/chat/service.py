@@ -39,9 +39,12 @@ from parlor.db import Message, new_id, utcnow
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
 from parlor.llm import LLMMessage
 from parlor.memory import Context, ConversationMemory, MessageStore, StoredMessage, ThreadNotFound, ThreadWindow
+from parlor.observability import RunRecorder, TurnOutcome, annotate, phase, traced
+from parlor.observability.logs import CONTENT_LOGGER
 from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
+content_log = logging.getLogger(CONTENT_LOGGER)  # message text: off unless PARLOR_LOG_CONTENT=true
 WRITE_RETRY_SECONDS = 30.0
 FINISH_WAIT_SECONDS = 2.0
 TITLE_CHARS = 80
@@ -55,6 +58,7 @@ class TurnRequest:
     text: str
     request_id: str
     regenerate: bool = False
+    edit: bool = False  # the client replaced its message `client_message_id` (edit and resend)
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
 
 
@@ -65,7 +69,7 @@ class Turn:
     request: TurnRequest
     history: list[LLMMessage]
     save_user_message: bool
-    replaces: str | None = None
+    replaces: str | tuple[str, ...] | None = None
     replay: StoredMessage | None = None
     reservation: Reservation | None = None  # tokens held against the user's daily budget
     context: Context | None = None  # how the prompt was built (for the summary check after the turn)
@@ -84,24 +88,32 @@ class ChatService:
         self._ledger = ledger
         self._tasks = tasks
         self._memory = memory
+        self.recorder: RunRecorder | None = None  # writes each turn's run record (set by the composition root)
 
     async def submit(self, request: TurnRequest) -> TurnStream:
         """Starts the turn as a run, or attaches to the run a retried POST of the same message started
         (here or on another replica). Raises ThreadNotFound (someone else's thread) or ThreadBusy."""
         key = (request.principal.id, request.thread_id)
+        annotate(request.principal.id, request.thread_id)
         active = self._runs.active(key)
-        if active is not None and active.client_id == request.client_message_id and not request.regenerate:
+        if (active is not None and active.client_id == request.client_message_id and not request.regenerate
+                and not request.edit):
             return TurnStream(ui_chunks(active), active)
         if active is None and self._mirror is not None:
             elsewhere = await self._mirror.active_client_id(key)
             if elsewhere is not None:
                 chunks = await self._mirror.follow(key) if elsewhere == request.client_message_id else None
-                if chunks is None or request.regenerate:
+                if chunks is None or request.regenerate or request.edit:
                     raise ThreadBusy(request.thread_id)
                 return TurnStream(chunks)
-        turn = await self._reserve(await self.prepare(request))
+        with phase("context"):
+            prepared = await self.prepare(request)
+        with phase("reserve"):
+            turn = await self._reserve(prepared)
         try:
-            run = self._runs.start(key, self.run_turn(turn), request.client_message_id)
+            run = self._runs.start(key, traced(self.run_turn(turn), "invoke_agent parlor", **{
+                "gen_ai.operation.name": "invoke_agent", "parlor.request_id": request.request_id,
+                "parlor.thread_id": request.thread_id}), request.client_message_id)
         except ThreadBusy:
             if self._budget is not None:
                 await self._budget.release(turn.reservation)
@@ -142,6 +154,11 @@ class ChatService:
             history = recent[:-1] if replaces else recent
             return self._turn(request, window, history, save_user_message=False, replaces=replaces)
         for index, message in enumerate(recent):
+            if message.role == "user" and message.client_id == request.client_message_id and request.edit:
+                # Edit and resend: the edited question and everything after it give way to the new one.
+                pending = self._memory.user_message(request.client_message_id, request.text)
+                return self._turn(request, window, [*recent[:index], pending], save_user_message=True,
+                                  replaces=tuple(m.id for m in recent[index:]), user_tokens=pending.tokens)
             if message.role == "user" and message.client_id == request.client_message_id:
                 answer = next((m for m in recent[index + 1:] if m.role == "assistant"), None)
                 if answer is not None:  # a retried POST: the answer exists, send it again
@@ -151,7 +168,8 @@ class ChatService:
         return self._turn(request, window, [*recent, pending], save_user_message=True, user_tokens=pending.tokens)
 
     def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
-              save_user_message: bool, replaces: str | None = None, user_tokens: int | None = None) -> Turn:
+              save_user_message: bool, replaces: str | tuple[str, ...] | None = None,
+              user_tokens: int | None = None) -> Turn:
         """The prompt within the token budget: system prompt, saved facts, summary, recent window."""
         context = self._memory.context(window, history)
         return Turn(request, context.messages, save_user_message, replaces, context=context, user_tokens=user_tokens)
@@ -190,6 +208,11 @@ class ChatService:
             finish = self._tasks.spawn(self._finish(request, assistant.id, (save, begin), transcript, status,
                                                             started),
                                        name=f"finish-turn:{request.request_id}")
+            if self.recorder is not None:  # after the last token: the run record, once the answer is stored
+                self.recorder.after_turn(TurnOutcome(
+                    request.request_id, request.principal.id, request.thread_id, status, transcript.error_code,
+                    transcript.provider, transcript.model, transcript.tokens_in, transcript.tokens_out,
+                    transcript.ttft_ms, (time.perf_counter() - started) * 1000), finish)
         try:  # normally the answer is stored before the client hears `finish`...
             stored: bool | None = await asyncio.wait_for(asyncio.shield(finish), FINISH_WAIT_SECONDS)
         except TimeoutError:  # ...but a database outage must not hold the stream: the write retries on
@@ -209,7 +232,8 @@ class ChatService:
                       save: tuple[asyncio.Task[None], Callable[[], Awaitable[None]]], transcript: Transcript,
                       status: str, started: float) -> bool:
         """Stores the answer (partial if aborted) and its usage, retrying through a database outage;
-        returns whether it was stored (if not, the full text is in the log with the request id)."""
+        returns whether it was stored (if not, the full text is logged with the request id to the
+        `parlor.content` logger, which PARLOR_LOG_CONTENT=true turns on)."""
         text = transcript.text
         first_try, begin = save
         try:
@@ -226,8 +250,8 @@ class ChatService:
                 error=transcript.error_code, tokens=self._memory.count(render_answer(transcript.parts, text)),
             ))
         except Exception:
-            log.exception("could not store the answer of request %s (%s); its text was: %r",
-                          request.request_id, status, text)
+            log.exception("could not store the answer of request %s (%s)", request.request_id, status)
+            content_log.error("the unsaved answer of request %s was: %r", request.request_id, text)
             return False
         if transcript.provider is not None:
             await with_retries(lambda: self._ledger.record(UsageRecord(

@@ -1,7 +1,20 @@
 from parlor.db.engine import create_engine, migrate, session_factory
-from parlor.db.models import ApiKey, Base, Memory, Message, Summary, SummaryLease, Thread, Usage, User, new_id, utcnow
+from parlor.db.models import (
+    ApiKey,
+    Base,
+    Document,
+    Memory,
+    Message,
+    Summary,
+    SummaryLease,
+    Thread,
+    Usage,
+    User,
+    new_id,
+    utcnow,
+)
 
 __all__ = [
-    "ApiKey", "Base", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",
+    "ApiKey", "Base", "Document", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",
     "create_engine", "migrate", "new_id", "session_factory", "utcnow",
 ]

@@ -134,3 +134,61 @@ class Usage(Base):
     total_ms: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), default=None)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    """An uploaded file of a user's (their library, or one thread's when `thread_id` is set); its chunks
+    and vectors live in the vector store. One per user and content (sha256)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("user_id", "sha256", name="uq_documents_user_sha256"),
+        Index("ix_documents_user_recent", "user_id", "created_at"),
+        Index("ix_documents_status", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    thread_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|ready|failed
+    stage: Mapped[str] = mapped_column(String(32), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # 0-100
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    pages: Mapped[int | None] = mapped_column(Integer, default=None)
+    chunks: Mapped[int | None] = mapped_column(Integer, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunRecord(Base):
+    """What one chat turn did, written after it ended (the run inspector): phase timings, the providers
+    tried, tool calls, tokens, cost, outcome. Its `request_id` ties it to the logs, the trace and `usage`."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_user_time", "user_id", "created_at"),
+        Index("ix_runs_status_time", "status", "created_at"),
+        Index("ix_runs_time", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    trace_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    thread_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    status: Mapped[str] = mapped_column(String(16))  # complete|error|aborted
+    error: Mapped[str | None] = mapped_column(String(64), default=None)  # the error code
+    provider: Mapped[str | None] = mapped_column(String(64), default=None)  # the one that answered
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Numeric(14, 8, asdecimal=False), default=0.0)
+    ttft_ms: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), default=None)
+    total_ms: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), default=None)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # phase -> milliseconds
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # providers tried, tools, retrieval
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.accounts import Principal
-from parlor.db import Thread, Usage, utcnow
+from parlor.db import Document, Thread, Usage, utcnow
 from parlor.limits.budget import TokenBudget
+
+MAX_DOCUMENTS = 50  # the newest of the user's documents, with their status
 
 
 class AccountFacts:
@@ -27,6 +29,9 @@ class AccountFacts:
                 usage.where(Usage.user_id == who.id, Usage.created_at >= midnight))).one()
             threads = (await session.execute(
                 select(func.count()).select_from(Thread).where(Thread.user_id == who.id))).scalar_one()
+            documents = (await session.execute(  # "is my document ready?": the newest first
+                select(Document).where(Document.user_id == who.id)
+                .order_by(Document.created_at.desc()).limit(MAX_DOCUMENTS))).scalars().all()
         return {
             "name": who.name, "tier": who.tier, "role": who.role,
             "usage_today": {"requests": requests, "input_tokens": int(tokens_in), "output_tokens": int(tokens_out),
@@ -34,7 +39,9 @@ class AccountFacts:
             "requests_left": requests_left,  # per window of the tier, after this request
             "tokens_left_today": await self._tokens_left(who),
             "threads": threads,
-            "documents": [],
+            "documents": [{"id": d.id, "filename": d.filename, "status": d.status, "stage": d.stage,
+                           "progress": d.progress, "error": d.error, "pages": d.pages, "chunks": d.chunks,
+                           "thread_id": d.thread_id} for d in documents],
         }
 
     async def _tokens_left(self, who: Principal) -> int | None:

@@ -166,7 +166,8 @@ class RedisBreakerStore:
 
     async def state(self, name: str, policy: BreakerPolicy, now: float) -> BreakerState:
         try:
-            opened: Any = await self._redis.hget(self._keys(name)[0], "opened_at")  # type: ignore[misc]
+            pending: Any = self._redis.hget(self._keys(name)[0], "opened_at")  # redis-py types it loosely
+            opened = await pending
         except REDIS_DOWN as exc:
             self._degrade(exc)
             return await self._local.state(name, policy, now)

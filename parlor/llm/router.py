@@ -18,7 +18,18 @@ from dataclasses import dataclass, field
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from parlor.llm.breaker import BreakerPolicy, BreakerState, BreakerStore, MemoryBreakerStore
-from parlor.llm.types import CompletionRequest, Delta, Provider, ProviderError, TextDelta, ToolCallDelta
+from parlor.llm.types import (
+    CompletionRequest,
+    Delta,
+    FinishDelta,
+    Provider,
+    ProviderError,
+    TextDelta,
+    ToolCallDelta,
+    UsageDelta,
+)
+from parlor.observability.genai import ModelCallObserver, skipped
+from parlor.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +62,13 @@ class AllProvidersFailed(ProviderError):
 
 class Router:
     def __init__(self, providers: Sequence[Provider], resilience: dict[str, Resilience] | None = None,
-                 breakers: BreakerStore | None = None):
+                 breakers: BreakerStore | None = None, metrics: Metrics | None = None):
         if not providers:
             raise ValueError("the router needs at least one provider")
         self.providers = list(providers)
         self._resilience = resilience or {}
         self._breakers = breakers or MemoryBreakerStore()
+        self._metrics = metrics  # each provider tried: a span, histograms, the run record's chain
 
     def find(self, name_or_model: str) -> Provider | None:
         for provider in self.providers:
@@ -79,9 +91,13 @@ class Router:
         for provider in chain:
             policy = self.resilience(provider)
             if not await self._breakers.allow(provider.name, policy.breaker, time.time()):
+                skipped(self._metrics, provider.name, provider.model, _system(provider), "circuit_open")
                 errors.append(ProviderError(provider.name, "unavailable", "circuit open, skipped"))
                 continue
             started = False
+            observed = ModelCallObserver(self._metrics, provider.name, provider.model, _system(provider),
+                                         request.max_tokens, request.request_id)
+            outcome: str | None = "aborted"  # the caller stopped reading (stop, disconnect)
             try:
                 async for attempt in self._attempts(policy, lambda: not started):  # noqa: B023 (read late, on purpose)
                     with attempt:
@@ -89,11 +105,20 @@ class Router:
                             async for delta in deltas:
                                 if not started:
                                     started = True
+                                    observed.first_token()
                                     yield Answering(provider.name, provider.model)
+                                if isinstance(delta, TextDelta):
+                                    observed.chunk()
+                                elif isinstance(delta, UsageDelta):
+                                    observed.usage(delta.usage.tokens_in, delta.usage.tokens_out)
+                                elif isinstance(delta, FinishDelta):
+                                    observed.finish(delta.reason)
                                 yield delta
+                outcome = None
                 await self._breakers.success(provider.name)
                 return
             except ProviderError as exc:
+                outcome = exc.kind
                 if exc.kind not in ("rejected", "busy"):  # a refused request or a full queue: not ill health
                     state = await self._breakers.failure(provider.name, policy.breaker, time.time())
                     if state is BreakerState.OPEN:
@@ -102,6 +127,8 @@ class Router:
                     raise
                 log.warning("provider %s failed before its first token: %s", provider.name, exc)
                 errors.append(exc)
+            finally:
+                observed.end(outcome)
         raise AllProvidersFailed(errors)
 
     @staticmethod
@@ -119,6 +146,12 @@ class Router:
     async def aclose(self) -> None:
         for provider in self.providers:
             await provider.aclose()
+
+
+def _system(provider: Provider) -> str:
+    """The GenAI `system` of a provider: its own `system` attribute, else its class (OpenAIProvider: openai)."""
+    system = getattr(provider, "system", None)
+    return system if isinstance(system, str) else type(provider).__name__.removesuffix("Provider").lower()
 
 
 def _backoff(state: RetryCallState) -> float:

@@ -4,6 +4,7 @@ never grants access, and another user's thread is simply not found."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -91,10 +92,11 @@ class MessageStore:
 
     async def begin_turn(
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
-        assistant_message: Message, replaces: str | None = None,
+        assistant_message: Message, replaces: str | Sequence[str] | None = None,
     ) -> None:
         """One transaction: the thread (created on first use), the user message (once per client id)
-        and the assistant message that will stream."""
+        and the assistant message that will stream. `replaces`: the message(s) this turn supersedes
+        (a regenerated answer; an edited question and what followed it), deleted first."""
         now = utcnow()
         async with self._sessions.begin() as session:
             # Insert-or-nothing, then read the owner: concurrent first turns (or two users picking
@@ -107,7 +109,8 @@ class MessageStore:
                 raise ThreadNotFound(thread_id)
             await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now))
             if replaces:
-                await session.execute(delete(Message).where(Message.id == replaces, Message.thread_id == thread_id))
+                ids = [replaces] if isinstance(replaces, str) else list(replaces)
+                await session.execute(delete(Message).where(Message.id.in_(ids), Message.thread_id == thread_id))
             if user_message is not None:
                 await _insert_ignoring_duplicate(session, user_message)
             await session.execute(_insert(session, Message).values(**_values(assistant_message))

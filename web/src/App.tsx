@@ -1,8 +1,19 @@
 import { generateId } from 'ai'
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
 import ChatLoader from './components/ChatLoader'
+import { Sidebar } from './components/Sidebar'
 import SignIn from './components/SignIn'
-import { clearApiKey, fetchMe, loadApiKey, saveApiKey, type Me } from './lib/api'
+import {
+  clearApiKey,
+  deleteThread,
+  fetchMe,
+  listThreads,
+  loadApiKey,
+  renameThread,
+  saveApiKey,
+  type Me,
+} from './lib/api'
+import { emptyThreads, threadsReducer, titleFrom } from './lib/threads'
 
 type Session =
   | { state: 'loading' }
@@ -12,12 +23,6 @@ type Session =
 
 export default function App() {
   const [session, setSession] = useState<Session>({ state: 'loading' })
-  // The chat id is the thread id, kept in the address (/t/{id}) so a reload or a link reopens it.
-  // A chat opened from the address may have history; a new one (`fresh`) has none to load.
-  const [chat, setChat] = useState(() => {
-    const linked = chatIdFromPath()
-    return linked ? { id: linked, fresh: false } : { id: newChatPath(), fresh: true }
-  })
 
   useEffect(() => {
     const controller = new AbortController()
@@ -49,53 +54,227 @@ export default function App() {
 
   switch (session.state) {
     case 'loading':
-      return <p className="p-6 text-sm text-slate-500">Loading…</p>
+      return (
+        <p className="p-6 text-sm text-muted" role="status">
+          Loading…
+        </p>
+      )
     case 'failed':
       return (
-        <p role="alert" className="p-6 text-sm text-red-700">
+        <p role="alert" className="p-6 text-sm text-danger">
           Could not reach the server: {session.message}
         </p>
       )
     case 'signed-out':
       return <SignIn onSubmit={signIn} initialError={session.message} />
     case 'signed-in':
-      return (
-        <div className="flex h-dvh flex-col bg-slate-50">
-          <header className="flex items-center gap-3 border-b border-slate-200 bg-white px-4 py-2">
-            <h1 className="font-semibold text-slate-900">Parlor</h1>
-            <button
-              type="button"
-              onClick={() => setChat({ id: newChatPath(), fresh: true })}
-              className="rounded-md border border-slate-300 px-2 py-1 text-xs text-slate-700 hover:bg-slate-100"
-            >
-              New chat
-            </button>
-            <span className="ml-auto text-xs text-slate-500" data-testid="current-user">
-              {session.me.name}
-            </span>
-            {session.apiKey && (
-              <button
-                type="button"
-                onClick={signOut}
-                className="text-xs text-slate-600 underline hover:text-slate-900"
-              >
-                Sign out
-              </button>
-            )}
-          </header>
-          <ChatLoader key={chat.id} chatId={chat.id} fresh={chat.fresh} apiKey={session.apiKey} />
-        </div>
-      )
+      return <Workspace me={session.me} apiKey={session.apiKey} onSignOut={session.apiKey ? signOut : null} />
   }
 }
+
+type OpenChat = { id: string; fresh: boolean }
 
 function chatIdFromPath(): string | null {
   const match = /^\/t\/([A-Za-z0-9_.:-]{1,128})$/.exec(window.location.pathname)
   return match ? match[1] : null
 }
 
-function newChatPath(): string {
+/** The chat from the address (/t/{id}), or a new one (its id put in the address, so a reload keeps it). */
+function chatFromAddress(): OpenChat {
+  const linked = chatIdFromPath()
+  if (linked) return { id: linked, fresh: false }
   const id = generateId()
-  window.history.pushState(null, '', `/t/${id}`)
-  return id
+  window.history.replaceState(null, '', `/t/${id}`)
+  return { id, fresh: true }
+}
+
+function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; onSignOut: (() => void) | null }) {
+  const [chat, setChat] = useState<OpenChat>(chatFromAddress)
+  const [threads, dispatch] = useReducer(threadsReducer, emptyThreads)
+  const [loadError, setLoadError] = useState<string | null>(null)
+  const [drawerOpen, setDrawerOpen] = useState(false)
+  const menuButton = useRef<HTMLButtonElement>(null)
+
+  const refresh = useCallback(async () => {
+    try {
+      dispatch({ type: 'first-page', page: await listThreads(apiKey) })
+      setLoadError(null)
+    } catch (err) {
+      setLoadError(err instanceof Error ? err.message : String(err))
+    }
+  }, [apiKey])
+
+  useEffect(() => {
+    void refresh()
+  }, [refresh])
+
+  // Back and forward move between chats.
+  useEffect(() => {
+    const onPop = () => {
+      const id = chatIdFromPath()
+      setChat(id ? { id, fresh: false } : chatFromAddress())
+    }
+    window.addEventListener('popstate', onPop)
+    return () => window.removeEventListener('popstate', onPop)
+  }, [])
+
+  const open = useCallback((id: string) => {
+    setDrawerOpen(false)
+    setChat((current) => {
+      if (current.id === id) return current
+      window.history.pushState(null, '', `/t/${id}`)
+      return { id, fresh: false }
+    })
+  }, [])
+
+  const newChat = useCallback(() => {
+    setDrawerOpen(false)
+    const id = generateId()
+    window.history.pushState(null, '', `/t/${id}`)
+    setChat({ id, fresh: true })
+    requestAnimationFrame(() => document.getElementById('message-input')?.focus())
+  }, [])
+
+  // Ctrl/⌘+Shift+O: new chat.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === 'o') {
+        e.preventDefault()
+        newChat()
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [newChat])
+
+  const onSent = useCallback((id: string, text: string) => {
+    dispatch({ type: 'touch', id, title: titleFrom(text), at: new Date().toISOString() })
+  }, [])
+  const onSettled = useCallback(() => void refresh(), [refresh])
+
+  const rename = useCallback(
+    async (id: string, title: string) => {
+      const before = threads.threads.find((t) => t.id === id)
+      dispatch({ type: 'rename', id, title })
+      try {
+        await renameThread(apiKey, id, title)
+      } catch (err) {
+        if (before) dispatch({ type: 'rename', id, title: before.title })
+        throw err
+      }
+    },
+    [apiKey, threads.threads],
+  )
+
+  const remove = useCallback(
+    async (id: string) => {
+      const index = threads.threads.findIndex((t) => t.id === id)
+      const before = threads.threads[index]
+      dispatch({ type: 'remove', id })
+      try {
+        await deleteThread(apiKey, id)
+      } catch (err) {
+        if (before) dispatch({ type: 'restore', thread: before, index })
+        throw err
+      }
+      if (id === chat.id) newChat()
+    },
+    [apiKey, chat.id, newChat, threads.threads],
+  )
+
+  const loadMore = useCallback(async () => {
+    if (!threads.nextCursor) return
+    try {
+      dispatch({ type: 'next-page', page: await listThreads(apiKey, threads.nextCursor) })
+    } catch (err) {
+      setLoadError(err instanceof Error ? err.message : String(err))
+    }
+  }, [apiKey, threads.nextCursor])
+
+  // The drawer (phone width): Esc closes it and focus goes back to the menu button.
+  useEffect(() => {
+    if (!drawerOpen) return
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        setDrawerOpen(false)
+        menuButton.current?.focus()
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [drawerOpen])
+
+  const [loadedTitle, setLoadedTitle] = useState<{ id: string; title: string } | null>(null)
+  const onTitle = useCallback((id: string, title: string) => setLoadedTitle({ id, title }), [])
+  const title =
+    threads.threads.find((t) => t.id === chat.id)?.title ??
+    (loadedTitle?.id === chat.id ? loadedTitle.title : chat.fresh ? 'New chat' : '')
+  useEffect(() => {
+    document.title = title && title !== 'New chat' ? `${title} · Parlor` : 'Parlor'
+  }, [title])
+  const sidebar = (onClose?: () => void) => (
+    <Sidebar
+      me={me}
+      threads={threads.threads}
+      loaded={threads.loaded}
+      loadError={loadError}
+      hasMore={threads.nextCursor != null}
+      currentId={chat.id}
+      onOpen={open}
+      onNew={newChat}
+      onRename={rename}
+      onDelete={remove}
+      onLoadMore={() => void loadMore()}
+      onSignOut={onSignOut}
+      onClose={onClose}
+    />
+  )
+
+  return (
+    <div className="app">
+      <div className="sidebar-desktop">{sidebar()}</div>
+      {drawerOpen && (
+        <div className="drawer" data-testid="drawer">
+          <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} aria-hidden="true" />
+          <div className="drawer-panel" role="dialog" aria-modal="true" aria-label="Chats">
+            {sidebar(() => {
+              setDrawerOpen(false)
+              menuButton.current?.focus()
+            })}
+          </div>
+        </div>
+      )}
+      <main className="chat-column">
+        <header className="chat-header">
+          <button
+            ref={menuButton}
+            type="button"
+            className="icon-button menu-button"
+            data-testid="menu-button"
+            aria-label="Open chat list"
+            aria-expanded={drawerOpen}
+            onClick={() => setDrawerOpen(true)}
+          >
+            <svg aria-hidden="true" viewBox="0 0 20 20" width="20" height="20" fill="none" stroke="currentColor" strokeWidth="1.8"><path d="M3 5h14M3 10h14M3 15h14" /></svg>
+          </button>
+          <h1 className="chat-title" data-testid="chat-title">
+            {title}
+          </h1>
+          <button type="button" className="icon-button menu-button" aria-label="New chat" onClick={newChat}>
+            <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="1.8"><path d="M10 4v12M4 10h12" /></svg>
+          </button>
+        </header>
+        <ChatLoader
+          key={chat.id}
+          chatId={chat.id}
+          fresh={chat.fresh}
+          apiKey={apiKey}
+          tier={me.tier}
+          onSent={onSent}
+          onSettled={onSettled}
+          onTitle={onTitle}
+        />
+      </main>
+    </div>
+  )
 }

@@ -73,6 +73,7 @@ class LocalProvider:
         self._parallel = parallel
         self._queue_size = queue_size
         self._waiting: deque[_Job] = deque()
+        self._running: set[_Job] = set()
         self._cond = threading.Condition()
         self._closing = False
         self._runtime: Any = None
@@ -168,7 +169,8 @@ class LocalProvider:
             self._cond.notify()
         try:
             answering = bool(request.messages) and request.messages[-1].role == "tool"  # see prompt_messages
-            async for delta in self._deltas(job, set() if answering else {t.name for t in request.tools}):
+            offered = set() if answering or request.tool_choice == "none" else {t.name for t in request.tools}
+            async for delta in self._deltas(job, offered):
                 yield delta
         finally:
             job.cancelled.set()  # the worker stops at the next token
@@ -178,7 +180,7 @@ class LocalProvider:
 
     def _body(self, request: CompletionRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "messages": prompt_messages(request.messages, request.tools),
+            "messages": prompt_messages(request.messages, [] if request.tool_choice == "none" else request.tools),
             "stream": True,
             "stream_options": {"include_usage": True},
             "cache_prompt": True,
@@ -247,12 +249,17 @@ class LocalProvider:
                 if self._closing:
                     return
                 job = self._waiting.popleft()
-            if job.cancelled.is_set():
-                continue
-            if self._error is not None or self._runtime is None:
-                job.post("error", ("unavailable", self._error or "the local model is not loaded"))
-                continue
-            self._run(job)
+                self._running.add(job)
+            try:
+                if job.cancelled.is_set():
+                    continue
+                if self._error is not None or self._runtime is None:
+                    job.post("error", ("unavailable", self._error or "the local model is not loaded"))
+                    continue
+                self._run(job)
+            finally:
+                with self._cond:
+                    self._running.discard(job)
 
     def _run(self, job: _Job) -> None:
         failed: list[dict[str, Any]] = []
@@ -283,8 +290,8 @@ class LocalProvider:
     async def aclose(self) -> None:
         with self._cond:
             self._closing = True
-            for job in self._waiting:
-                job.cancelled.set()
+            for job in [*self._waiting, *self._running]:
+                job.cancelled.set()  # running ones stop at their next token
             self._waiting.clear()
             self._cond.notify_all()
         await asyncio.to_thread(self._join)

@@ -1,164 +1,240 @@
 import { useChat } from '@ai-sdk/react'
-import { DefaultChatTransport, type UIMessage } from 'ai'
-import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react'
-import { authHeaders, errorMessage, stopChat } from '../lib/api'
-import { ToolCard } from './ToolCard'
+import type { UIMessage } from 'ai'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { authHeaders, fetchThreadMessages, stopChat } from '../lib/api'
+import { classifyChatError, type HttpFailure } from '../lib/errors'
+import { TimedChatTransport } from '../lib/toolTimes'
+import { Composer } from './Composer'
+import { ErrorNotice } from './ErrorNotice'
+import { messageText } from './Message'
+import { MessageList } from './MessageList'
 
 type Props = {
   /** The chat (thread) id; the server keys history on it. */
   chatId: string
   apiKey: string | null
   initialMessages: UIMessage[]
+  tier: string | null
+  /** A turn was sent (the thread is new or moves to the top of the list). */
+  onSent?: (chatId: string, text: string) => void
+  /** A turn ended (its title and order may have changed on the server). */
+  onSettled?: (chatId: string) => void
 }
 
-function MessageParts({ message }: { message: UIMessage }) {
-  return (
-    <>
-      {message.parts.map((part, index) =>
-        part.type === 'text' ? (
-          <span key={index}>{part.text}</span>
-        ) : (
-          <ToolCard key={index} part={part} />
-        ),
-      )}
-    </>
-  )
+function lastUserText(messages: UIMessage[]): string | null {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i].role === 'user') return messageText(messages[i])
+  return null
 }
 
-export default function Chat({ chatId, apiKey, initialMessages }: Props) {
+function useOnline(): boolean {
+  const [online, setOnline] = useState(() => (typeof navigator === 'undefined' ? true : navigator.onLine))
+  useEffect(() => {
+    const up = () => setOnline(true)
+    const down = () => setOnline(false)
+    window.addEventListener('online', up)
+    window.addEventListener('offline', down)
+    return () => {
+      window.removeEventListener('online', up)
+      window.removeEventListener('offline', down)
+    }
+  }, [])
+  return online
+}
+
+export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, onSettled }: Props) {
+  // useChat keeps only a failed answer's body; the 429's Retry-After and RateLimit headers are read here.
+  const lastFailure = useRef<HttpFailure | null>(null)
   const transport = useMemo(
     () =>
-      new DefaultChatTransport({
+      new TimedChatTransport({
         api: '/api/chat',
         // A function, so every request reads the current key.
         headers: () => authHeaders(apiKey),
+        fetch: async (input, init) => {
+          const response = await fetch(input, init)
+          lastFailure.current = response.ok
+            ? null
+            : {
+                status: response.status,
+                retryAfter: response.headers.get('Retry-After'),
+                rateLimit: response.headers.get('RateLimit'),
+                rateLimitPolicy: response.headers.get('RateLimit-Policy'),
+                at: Date.now(),
+              }
+          return response
+        },
       }),
     [apiKey],
   )
   // resume: an answer still being generated (say, after a reload) is replayed and followed live.
-  const { messages, sendMessage, status, stop, error } = useChat({
+  const { messages, sendMessage, status, stop, error, regenerate, clearError, setMessages, resumeStream } = useChat({
     id: chatId,
     transport,
     messages: initialMessages,
     resume: true,
+    experimental_throttle: 40,
+    onFinish: () => onSettled?.(chatId),
   })
-  const [input, setInput] = useState('')
-  const listRef = useRef<HTMLOListElement>(null)
+  const messagesRef = useRef(messages)
+  useEffect(() => {
+    messagesRef.current = messages
+  }, [messages])
+  const [followKey, setFollowKey] = useState(0)
+  const [reconnecting, setReconnecting] = useState(false)
   const inputRef = useRef<HTMLTextAreaElement>(null)
+  const online = useOnline()
 
   const busy = status === 'submitted' || status === 'streaming'
+  const failure = useMemo(() => (error ? classifyChatError(error, lastFailure.current) : null), [error])
+  const lostConnection = !online || failure?.kind === 'network'
 
-  useEffect(() => {
-    const list = listRef.current
-    if (list) list.scrollTop = list.scrollHeight
-  }, [messages, status])
+  const send = useCallback(
+    (text: string) => {
+      setFollowKey((k) => k + 1)
+      onSent?.(chatId, text)
+      void sendMessage({ text })
+    },
+    [chatId, onSent, sendMessage],
+  )
 
-  function send() {
-    const text = input.trim()
-    if (!text || busy) return
-    setInput('')
-    void sendMessage({ text })
-  }
+  const doStop = useCallback(() => {
+    // Leaving the stream is not stopping (it would run on, for a later resume): ask the server.
+    void stopChat(chatId, apiKey)
+    void stop()
+    inputRef.current?.focus()
+  }, [apiKey, chatId, stop])
 
-  function handleSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault()
-    send()
-  }
+  const doRegenerate = useCallback(() => {
+    setFollowKey((k) => k + 1)
+    onSent?.(chatId, '')
+    void regenerate()
+  }, [chatId, onSent, regenerate])
 
-  function handleKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
-      event.preventDefault()
-      send()
+  const doEdit = useCallback(
+    (messageId: string, text: string) => {
+      setFollowKey((k) => k + 1)
+      onSent?.(chatId, text)
+      // Same message id + `messageId` in the body: the server replaces that message and what followed.
+      void sendMessage({ text, messageId })
+    },
+    [chatId, onSent, sendMessage],
+  )
+
+  // Retry after a failure: what to resend depends on whether the server stored the turn.
+  const retry = useCallback(() => {
+    if (!failure) return
+    const last = messages[messages.length - 1]
+    setFollowKey((k) => k + 1)
+    if (failure.kind === 'provider') {
+      // The stream started: the question (and a failed answer) are stored; make a new answer.
+      void regenerate()
+    } else if (last?.role === 'user') {
+      // Refused before any work (429, 503…): nothing was stored; send the same message again.
+      void sendMessage({ text: messageText(last), messageId: last.id })
+    } else {
+      clearError()
     }
-  }
+  }, [clearError, failure, messages, regenerate, sendMessage])
+
+  // A lost connection: once the browser is back online, pick the answer up where the server has it.
+  const attempts = useRef(0)
+  const resync = useCallback(async () => {
+    setReconnecting(true)
+    attempts.current += 1
+    try {
+      const stored = await fetchThreadMessages(chatId, apiKey)
+      const unsent = lastUserText(messagesRef.current)
+      // The server's copy wins (the answer may have finished meanwhile); a still running answer is
+      // left out of it and comes back through the resumed stream, replayed from its start.
+      setMessages(stored)
+      clearError()
+      attempts.current = 0
+      if (unsent != null && unsent !== lastUserText(stored)) {
+        // The question never reached the server (it was down, or the line dropped as it was sent).
+        await sendMessage({ text: unsent })
+      } else {
+        await resumeStream()
+      }
+    } catch {
+      // the server is still out of reach: the banner stays, and the effect below tries again
+    } finally {
+      setReconnecting(false)
+    }
+  }, [apiKey, chatId, clearError, resumeStream, sendMessage, setMessages])
+
+  // Back online (or the server reachable again): resync, backing off while it keeps failing.
+  useEffect(() => {
+    if (online && failure?.kind === 'network' && !reconnecting) {
+      const delay = Math.min(300 * 2 ** attempts.current, 10_000)
+      const timer = window.setTimeout(() => void resync(), delay)
+      return () => window.clearTimeout(timer)
+    }
+  }, [online, failure, reconnecting, resync])
+
+  // Esc stops the answer, from anywhere on the page.
+  useEffect(() => {
+    if (!busy) return
+    const onKey = (e: KeyboardEvent) => {
+      // (not when Esc is closing something else: a dialog, the phone's chat list)
+      if (e.key === 'Escape' && !e.defaultPrevented && !document.querySelector('dialog[open], [aria-modal="true"]')) {
+        e.preventDefault()
+        doStop()
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [busy, doStop])
 
   const last = messages[messages.length - 1]
   const waitingForFirstToken = status === 'submitted' && last?.role === 'user'
 
-  return (
-    <div className="flex min-h-0 flex-1 flex-col">
-      <ol ref={listRef} className="flex-1 space-y-3 overflow-y-auto p-4">
-        {messages.map((message) => {
-          const streaming = busy && message.id === last?.id && message.role === 'assistant'
-          return (
-            <li
-              key={message.id}
-              className={message.role === 'user' ? 'flex justify-end' : 'flex justify-start'}
-            >
-              <div
-                data-testid={`message-${message.role}`}
-                aria-live={message.role === 'assistant' ? 'polite' : undefined}
-                aria-busy={streaming || undefined}
-                className={
-                  'max-w-[80ch] rounded-lg px-3 py-2 text-sm whitespace-pre-wrap break-words ' +
-                  (message.role === 'user'
-                    ? 'bg-indigo-600 text-white'
-                    : 'border border-slate-200 bg-white text-slate-900')
-                }
-              >
-                <MessageParts message={message} />
-              </div>
-            </li>
-          )
-        })}
-        {waitingForFirstToken && (
-          <li className="text-sm text-slate-500" aria-live="polite">
-            Thinking…
-          </li>
-        )}
-      </ol>
-
-      {error && (
-        <div
-          role="alert"
-          data-testid="chat-error"
-          className="mx-4 mb-2 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800"
-        >
-          {errorMessage(error.message) || 'Something went wrong.'}
+  const footer = (
+    <>
+      {waitingForFirstToken && (
+        <div className="thinking pb-4" role="status">
+          Thinking…
         </div>
       )}
+      {failure && failure.kind !== 'network' && (
+        <ErrorNotice failure={failure} tier={tier} onRetry={retry} onDismiss={clearError} />
+      )}
+    </>
+  )
 
-      <form onSubmit={handleSubmit} className="flex items-end gap-2 border-t border-slate-200 bg-white p-3">
-        <label htmlFor="message-input" className="sr-only">
-          Message
-        </label>
-        <textarea
-          ref={inputRef}
-          id="message-input"
-          data-testid="message-input"
-          rows={2}
-          autoFocus
-          placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
-          value={input}
-          onChange={(e) => setInput(e.target.value)}
-          onKeyDown={handleKeyDown}
-          className="block flex-1 resize-none rounded-md border border-slate-300 px-3 py-2 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+  return (
+    <div className="flex min-h-0 flex-1 flex-col">
+      {lostConnection && (
+        <div role="status" data-testid="connection-banner" className="banner-warn">
+          {online
+            ? reconnecting
+              ? 'Reconnecting… the answer will continue.'
+              : 'The connection dropped. Reconnecting…'
+            : 'You are offline. The answer keeps going on the server and will continue here when you are back.'}
+        </div>
+      )}
+      {messages.length === 0 && !busy ? (
+        <div className="flex min-h-0 flex-1 flex-col items-center justify-center px-6 text-center">
+          <h2 className="text-2xl font-semibold text-fg">How can I help?</h2>
+          <p className="mt-2 text-sm text-muted">
+            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered.
+          </p>
+          {failure && failure.kind !== 'network' && (
+            <div className="mt-4 w-full max-w-xl text-left">
+              <ErrorNotice failure={failure} tier={tier} onRetry={retry} onDismiss={clearError} />
+            </div>
+          )}
+        </div>
+      ) : (
+        <MessageList
+          messages={messages}
+          busy={busy}
+          onRegenerate={doRegenerate}
+          onEdit={doEdit}
+          footer={footer}
+          followKey={followKey}
         />
-        {busy ? (
-          <button
-            type="button"
-            data-testid="stop-button"
-            onClick={() => {
-              // Leaving the stream is not stopping (it would run on, for a later resume): ask the server.
-              void stopChat(chatId, apiKey)
-              void stop()
-              inputRef.current?.focus()
-            }}
-            className="rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-800 hover:bg-slate-100"
-          >
-            Stop
-          </button>
-        ) : (
-          <button
-            type="submit"
-            data-testid="send-button"
-            disabled={!input.trim()}
-            className="rounded-md bg-indigo-600 px-4 py-2 text-sm font-medium text-white hover:bg-indigo-700 disabled:opacity-50"
-          >
-            Send
-          </button>
-        )}
-      </form>
+      )}
+      <Composer ref={inputRef} busy={busy} onSend={send} onStop={doStop} disabled={!online} />
     </div>
   )
 }

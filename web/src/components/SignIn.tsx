@@ -27,14 +27,20 @@ export default function SignIn({ onSubmit, initialError = null }: Props) {
   }
 
   return (
-    <main className="flex min-h-dvh items-center justify-center bg-slate-50 p-4">
+    <main className="flex min-h-dvh items-center justify-center bg-panel p-4">
       <form
         onSubmit={handleSubmit}
-        className="w-full max-w-sm space-y-4 rounded-xl border border-slate-200 bg-white p-6 shadow-sm"
+        className="w-full max-w-sm space-y-4 rounded-2xl border border-border bg-surface p-6 shadow-sm"
+        aria-labelledby="signin-title"
       >
-        <h1 className="text-lg font-semibold text-slate-900">Sign in to Parlor</h1>
+        <div>
+          <h1 id="signin-title" className="text-lg font-semibold text-fg">
+            Sign in to Parlor
+          </h1>
+          <p className="mt-1 text-sm text-muted">Paste the API key your administrator gave you. It stays in this browser.</p>
+        </div>
         <div className="space-y-1">
-          <label htmlFor="signin-key" className="block text-sm font-medium text-slate-700">
+          <label htmlFor="signin-key" className="block text-sm font-medium text-fg">
             API key
           </label>
           <input
@@ -46,11 +52,11 @@ export default function SignIn({ onSubmit, initialError = null }: Props) {
             required
             value={key}
             onChange={(e) => setKey(e.target.value)}
-            className="w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-200"
+            className="w-full rounded-lg border border-border bg-bg px-3 py-2 text-sm text-fg"
           />
         </div>
         {error && (
-          <p role="alert" data-testid="signin-error" className="text-sm text-red-700">
+          <p role="alert" data-testid="signin-error" className="text-sm text-danger">
             {error}
           </p>
         )}
@@ -58,7 +64,7 @@ export default function SignIn({ onSubmit, initialError = null }: Props) {
           type="submit"
           data-testid="signin-button"
           disabled={busy || !key.trim()}
-          className="w-full rounded-md bg-indigo-600 px-3 py-2 text-sm font-medium text-white hover:bg-indigo-700 disabled:opacity-50"
+          className="btn-primary w-full py-2"
         >
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

@@ -1,4 +1,7 @@
 import { getToolName, isToolUIPart, type UIMessage } from 'ai'
+import { useSyncExternalStore } from 'react'
+import { formatDuration } from '../lib/errors'
+import { liveDuration, onDurations } from '../lib/toolTimes'
 
 type Part = UIMessage['parts'][number]
 
@@ -7,34 +10,72 @@ function pretty(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value, null, 2)
 }
 
-/** A tool call as a compact card: name and state on one line, arguments and result when opened. */
+/** One line of arguments for the closed card: `expression: "1234567 * 7654321"`. */
+export function argumentsPreview(input: unknown, max = 60): string {
+  if (input === undefined || input === null) return ''
+  let text: string
+  if (typeof input === 'object' && !Array.isArray(input)) {
+    text = Object.entries(input as Record<string, unknown>)
+      .map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v)}`)
+      .join(', ')
+  } else {
+    text = typeof input === 'string' ? input : JSON.stringify(input)
+  }
+  return text.length > max ? text.slice(0, max - 1) + '…' : text
+}
+
+function useDuration(part: Part): number | null {
+  const stored = (part as { durationMs?: unknown }).durationMs
+  const id = isToolUIPart(part) ? part.toolCallId : ''
+  const live = useSyncExternalStore(onDurations, () => liveDuration(id))
+  return typeof stored === 'number' ? stored : live
+}
+
+/** A tool call as a compact card: name, arguments, state and duration on one line; the rest when opened. */
 export function ToolCard({ part }: { part: Part }) {
+  const duration = useDuration(part)
   if (!isToolUIPart(part)) return null
   const name = getToolName(part)
+  const title = (part as { title?: unknown }).title
   const failed = part.state === 'output-error'
   const done = part.state === 'output-available' || failed
-  const state = failed ? 'failed' : done ? 'done' : 'running…'
+  const state = failed ? 'failed' : done ? 'done' : 'running'
   return (
-    <details
-      data-testid="tool-card"
-      data-tool={name}
-      data-state={part.state}
-      className={
-        'my-1 rounded-md border px-2 py-1 text-xs ' +
-        (failed ? 'border-red-200 bg-red-50' : 'border-slate-200 bg-slate-50')
-      }
-    >
-      <summary className="cursor-pointer select-none font-mono">
-        <span className="font-semibold">{name}</span> <span className="text-slate-500">· {state}</span>
+    <details data-testid="tool-card" data-tool={name} data-state={part.state} className={'tool-card ' + state}>
+      <summary>
+        <span className="tool-icon" aria-hidden="true">
+          {failed ? '!' : done ? '✓' : <span className="spinner" />}
+        </span>
+        <span className="tool-name" title={typeof title === 'string' ? title : undefined}>
+          {name}
+        </span>
+        <span className="tool-args">{argumentsPreview(part.input)}</span>
+        <span className="tool-meta">
+          {failed ? 'failed' : done ? (duration != null ? formatDuration(duration) : 'done') : 'running…'}
+        </span>
       </summary>
-      <div className="mt-1 space-y-1">
-        <pre className="overflow-x-auto whitespace-pre-wrap text-slate-700">{pretty(part.input)}</pre>
+      <div className="tool-body">
+        <div>
+          <div className="tool-label">Arguments</div>
+          <pre data-testid="tool-input">{pretty(part.input) || '(none)'}</pre>
+        </div>
         {part.state === 'output-available' && (
-          <pre data-testid="tool-output" className="overflow-x-auto whitespace-pre-wrap text-slate-900">
-            {pretty(part.output)}
-          </pre>
+          <div>
+            <div className="tool-label">Result</div>
+            <pre data-testid="tool-output">{pretty(part.output)}</pre>
+          </div>
         )}
-        {failed && <p className="text-red-800">{part.errorText}</p>}
+        {failed && (
+          <div>
+            <div className="tool-label">Error</div>
+            <pre data-testid="tool-error" className="tool-error-text">
+              {part.errorText}
+            </pre>
+          </div>
+        )}
+        {duration != null && done && (
+          <div className="tool-label">Took {formatDuration(duration)}</div>
+        )}
       </div>
     </details>
   )

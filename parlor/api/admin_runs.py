@@ -1,0 +1,71 @@
+"""The run inspector: `GET /api/admin/runs?user=&status=&since=` and `GET /api/admin/runs/{request_id}`
+(admin users and the ADMIN_TOKEN bearer: everything); `GET /api/runs` and `GET /api/runs/{request_id}`
+(a user's own runs: timings, tokens and outcome, without the admin-only fields)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from parlor.api.deps import AdminDep, PrincipalDep
+from parlor.api.errors import ApiError
+from parlor.api.metrics import telemetry_of
+from parlor.db import utcnow
+from parlor.observability import RunStore, record_json
+
+router = APIRouter(prefix="/api", tags=["runs"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+Status = Literal["complete", "error", "aborted"]
+
+
+def _store(request: Request) -> RunStore:
+    store = telemetry_of(request).records
+    if store is None:
+        raise ApiError(503, "unavailable", "Run records are not available yet.")
+    return store
+
+
+def _since(value: str | None) -> datetime | None:
+    """An ISO 8601 time, or a span back from now: `90s`, `15m`, `6h`, `7d`."""
+    if value is None:
+        return None
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return utcnow() - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, "invalid_request", "since: an ISO 8601 time or a span like 15m, 6h, 7d.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
+
+
+@router.get("/admin/runs")
+async def admin_runs(request: Request, _: AdminDep, user: str | None = None, status: Status | None = None,
+                     since: str | None = None, limit: Limit = 50) -> dict[str, Any]:
+    rows = await _store(request).list(user_id=user, status=status, since=_since(since), limit=limit)
+    return {"runs": [record_json(row, admin=True) for row in rows]}
+
+
+@router.get("/admin/runs/{request_id}")
+async def admin_run(request: Request, request_id: str, _: AdminDep) -> dict[str, Any]:
+    row = await _store(request).get(request_id)
+    if row is None:
+        raise ApiError(404, "run_not_found", "No run with that request id.")
+    return record_json(row, admin=True)
+
+
+@router.get("/runs")
+async def my_runs(request: Request, who: PrincipalDep, status: Status | None = None, since: str | None = None,
+                  limit: Limit = 50) -> dict[str, Any]:
+    rows = await _store(request).list(user_id=who.id, status=status, since=_since(since), limit=limit)
+    return {"runs": [record_json(row, admin=False) for row in rows]}
+
+
+@router.get("/runs/{request_id}")
+async def my_run(request: Request, request_id: str, who: PrincipalDep) -> dict[str, Any]:
+    row = await _store(request).get(request_id, user_id=who.id)
+    if row is None:
+        raise ApiError(404, "run_not_found", "No run with that request id.")
+    return record_json(row, admin=False)

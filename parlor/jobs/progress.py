@@ -1,0 +1,81 @@
+"""Progress events by topic (e.g. one document): published by jobs wherever they run, followed by
+whoever watches. In-process in embedded mode; Redis pub/sub when the jobs run in `parlor worker`.
+Events are hints: a watcher reads the current state from the database too, so a lost event only delays."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import orjson
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+Event = dict[str, Any]
+
+
+class ProgressBus(Protocol):
+    async def publish(self, topic: str, event: Event) -> None: ...
+
+    def subscribe(self, topic: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[Event]]: ...
+
+
+class LocalBus:
+    def __init__(self) -> None:
+        self._watchers: dict[str, set[asyncio.Queue[Event]]] = {}
+
+    async def publish(self, topic: str, event: Event) -> None:
+        for queue in self._watchers.get(topic, ()):
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._watchers.setdefault(topic, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            watchers = self._watchers.get(topic, set())
+            watchers.discard(queue)
+            if not watchers:
+                self._watchers.pop(topic, None)
+
+
+class RedisBus:
+    def __init__(self, redis: aioredis.Redis, prefix: str):
+        self._redis = redis
+        self._prefix = prefix
+
+    def _channel(self, topic: str) -> str:
+        return f"{self._prefix}progress:{topic}"
+
+    async def publish(self, topic: str, event: Event) -> None:
+        try:
+            await self._redis.publish(self._channel(topic), orjson.dumps(event))
+        except (aioredis.RedisError, OSError) as exc:  # watchers fall back to polling the database
+            log.warning("could not publish progress on %s: %s", topic, exc)
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self._channel(topic))
+
+        async def pump() -> None:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    queue.put_nowait(orjson.loads(message["data"]))
+
+        task = asyncio.create_task(pump(), name=f"progress:{topic}")
+        try:
+            yield queue
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aioredis.RedisError, OSError):
+                await task
+            with contextlib.suppress(aioredis.RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,64 @@
+"""The job queue seam, and the in-process queue of embedded mode (asyncio tasks; the jobs put their
+CPU work in worker threads themselves)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from parlor.jobs.runner import JobRunner
+
+log = logging.getLogger(__name__)
+
+Recover = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
+
+
+class JobQueue(Protocol):
+    async def start(self) -> None: ...
+
+    async def enqueue(self, name: str, arg: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class LocalQueue:
+    """Jobs run in this process by `concurrency` consumer tasks. Nothing is lost across a restart as
+    long as `recover` lists the jobs still to do (the documents left queued or processing)."""
+
+    def __init__(self, runner: JobRunner, concurrency: int = 1, recover: Recover | None = None):
+        self._runner = runner
+        self._concurrency = concurrency
+        self._recover = recover
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._consumers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if self._recover is not None:
+            for job in await self._recover():
+                self._queue.put_nowait(job)
+        self._consumers = [asyncio.create_task(self._consume(), name=f"jobs-{i}") for i in range(self._concurrency)]
+
+    async def enqueue(self, name: str, arg: str) -> None:
+        self._queue.put_nowait((name, arg))
+
+    async def _consume(self) -> None:
+        while True:
+            name, arg = await self._queue.get()
+            try:
+                await self._runner.run(name, arg)
+            except Exception:  # the runner logs and gives up by itself; this is a last resort
+                log.exception("job %s(%s) crashed", name, arg)
+            finally:
+                self._queue.task_done()
+
+    async def idle(self) -> None:
+        await self._queue.join()
+
+    async def aclose(self) -> None:
+        for task in self._consumers:
+            task.cancel()
+        if self._consumers:
+            await asyncio.wait(self._consumers, timeout=5)
+        self._consumers = []

@@ -1,0 +1,117 @@
+"""The distributed vector store: pgvector in PostgreSQL (HNSW index, cosine) plus full-text search
+(a generated tsvector with a GIN index). The store creates its own table (its width is the embedding
+model's, a runtime setting), under an advisory lock so a server and its workers may start together.
+
+Filtering is inside the query: with pgvector 0.8's iterative index scans the HNSW walk goes on until
+k rows of the caller's pass the filter, so a small user among large ones still gets k results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import numpy as np
+from sqlalchemy.engine import make_url
+
+from parlor.rag.store import ChunkRecord, Hit, Scope, keywords
+
+LIBRARY = ""
+TABLE = "rag_chunks"
+
+
+def _schema(dimensions: int) -> list[str]:
+    return [
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+              id bigserial PRIMARY KEY, document_id text NOT NULL, user_id text NOT NULL,
+              thread_id text NOT NULL DEFAULT '', ordinal integer NOT NULL, page integer, text text NOT NULL,
+              filename text NOT NULL, embedding vector({dimensions}) NOT NULL,
+              tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+              UNIQUE (document_id, ordinal))""",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_embedding ON {TABLE} USING hnsw (embedding vector_cosine_ops)",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_tsv ON {TABLE} USING gin (tsv)",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_owner ON {TABLE} (user_id, thread_id)",
+    ]
+
+
+def _vector(values: np.ndarray) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in np.asarray(values, np.float32)) + "]"
+
+
+def asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PgVectorStore:
+    def __init__(self, url: str, dimensions: int, pool_size: int = 5, ef_search: int = 100):  # ef >= the k asked
+        self._dsn = asyncpg_dsn(url)
+        self.dimensions = dimensions
+        self._pool_size = pool_size
+        self._ef_search = ef_search
+        self._pool: Any = None
+
+    async def setup(self) -> None:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._pool_size,
+                                                   init=self._init_connection)
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext('parlor.rag_chunks'))")
+            for statement in _schema(self.dimensions):
+                await connection.execute(statement)
+
+    async def _init_connection(self, connection: Any) -> None:
+        """Per connection, once: iterative HNSW scans (filters inside the walk) and the search width."""
+        await connection.execute(f"SET hnsw.iterative_scan = strict_order; SET hnsw.ef_search = {self._ef_search};"
+                                 " SET plan_cache_mode = force_custom_plan")
+
+    async def replace(self, document_id: str, chunks: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        rows = [(r.document_id, r.user_id, r.thread_id or LIBRARY, r.ordinal, r.page, r.text, r.filename, _vector(v))
+                for r, v in zip(chunks, vectors, strict=True)]
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(f"DELETE FROM {TABLE} WHERE document_id = $1", document_id)
+            await connection.executemany(
+                f"INSERT INTO {TABLE} (document_id, user_id, thread_id, ordinal, page, text, filename, embedding)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::vector)", rows)
+
+    async def delete(self, document_id: str) -> None:
+        async with self._pool.acquire() as connection:
+            await connection.execute(f"DELETE FROM {TABLE} WHERE document_id = $1", document_id)
+
+    async def count(self, document_id: str) -> int:
+        async with self._pool.acquire() as connection:
+            return int(await connection.fetchval(f"SELECT count(*) FROM {TABLE} WHERE document_id = $1",
+                                                 document_id))
+
+    async def vector_search(self, scope: Scope, vector: np.ndarray, k: int) -> list[Hit]:
+        async with self._pool.acquire() as connection:  # one round trip (settings: _init_connection)
+            rows = await connection.fetch(
+                f"SELECT document_id, ordinal, page, text, filename, 1 - (embedding <=> $1::vector) AS score"
+                f" FROM {TABLE} WHERE user_id = $2 AND thread_id IN ('', $3)"
+                " ORDER BY embedding <=> $1::vector LIMIT $4",
+                _vector(vector), scope.user_id, scope.thread_id or LIBRARY, k)
+        return [Hit(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
+
+    async def text_search(self, scope: Scope, query: str, k: int) -> list[Hit]:
+        words = keywords(query)
+        if not words:
+            return []
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(
+                f"SELECT document_id, ordinal, page, text, filename, ts_rank(tsv, q) AS score"
+                f" FROM {TABLE}, to_tsquery('english', $1) q"
+                " WHERE tsv @@ q AND user_id = $2 AND thread_id IN ('', $3) ORDER BY score DESC, id LIMIT $4",
+                " | ".join(words), scope.user_id, scope.thread_id or LIBRARY, k)
+        return [Hit(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
+
+    async def analyze(self) -> None:
+        """Refreshes the planner's statistics (after a bulk load; autovacuum does it in time anyway)."""
+        async with self._pool.acquire() as connection:
+            await connection.execute(f"ANALYZE {TABLE}")
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

@@ -1,0 +1,69 @@
+"""Hybrid retrieval (vector + keyword, fused by reciprocal rank), and the `search_knowledge_base`
+tool that hands the model numbered passages with document names and pages, and the client citations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parlor.agent.tools import Cited, Source, Tool, ToolContext, ToolError, pydantic_tool
+from parlor.rag.embed import Embedder
+from parlor.rag.repo import DocumentRepo, named
+from parlor.rag.store import Hit, Scope, VectorStore, fuse
+
+CANDIDATES = 25  # per ranking, before fusion
+TOOL_NAME = "search_knowledge_base"
+
+
+class Retriever:
+    def __init__(self, embedder: Embedder, store: VectorStore, candidates: int = CANDIDATES):
+        self._embedder = embedder
+        self._store = store
+        self._candidates = candidates
+
+    async def search(self, scope: Scope, query: str, k: int) -> list[Hit]:
+        vector = (await self._embedder.embed([query]))[0]
+        n = max(k, self._candidates)
+        by_meaning, by_words = await asyncio.gather(self._store.vector_search(scope, vector, n),
+                                                    self._store.text_search(scope, query, n))
+        return fuse([by_meaning, by_words], k)
+
+
+class SearchArgs(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # a user id the model made up is ignored: the caller is the context's
+
+    query: str = Field(min_length=1, max_length=1000,
+                       description="What to look for, in the words the documents would use.")
+    top_k: int = Field(default=5, ge=1, le=20, description="How many passages to return.")
+
+
+def knowledge_tool(retriever: Retriever, repo: DocumentRepo, timeout: float) -> Tool:
+    async def run(context: ToolContext, args: SearchArgs) -> Cited:
+        scope = Scope(context.principal.id, context.thread_id)
+        hits = await retriever.search(scope, args.query, args.top_k)
+        documents = await named(repo, context.principal.id, [h.document_id for h in hits])
+        hits = [h for h in hits if h.document_id in documents]
+        if not hits:
+            mine = await repo.list(context.principal.id, context.thread_id, limit=1)
+            if not mine:
+                raise ToolError("the user has no documents yet; they can upload some first")
+            return Cited({"query": args.query, "results": [], "note": "nothing relevant was found"}, ())
+        results: list[dict[str, Any]] = []
+        sources: list[Source] = []
+        for number, hit in enumerate(hits, start=1):
+            document = documents[hit.document_id]
+            where = f", page {hit.page}" if hit.page is not None else ""
+            results.append({"source": number, "document": document.filename, "page": hit.page, "text": hit.text})
+            sources.append(Source(f"{hit.document_id}:{hit.ordinal}", document.content_type,
+                                  f"{document.filename}{where}", document.filename))
+        return Cited({"query": args.query, "results": results,
+                      "how_to_cite": "Cite the passages you use as [document, page N]."}, tuple(sources))
+
+    return pydantic_tool(
+        TOOL_NAME,
+        "Search the user's uploaded documents (their knowledge base) for passages relevant to a question. "
+        "Use it when the user asks about the content of their documents or files; not for small talk. "
+        "Returns numbered passages with the document name and page; cite them in the answer.",
+        SearchArgs, run, timeout, title="Knowledge base")

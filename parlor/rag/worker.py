@@ -1,0 +1,79 @@
+"""`parlor worker` (jobs from the Redis queue until SIGTERM) and `parlor ingest` (files from the
+command line, through the same upload path as the API)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parlor.config import Settings
+from parlor.db import User, create_engine, migrate, session_factory
+from parlor.rag.knowledge import Knowledge, build_knowledge
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _knowledge(settings: Settings,
+                     worker: bool) -> AsyncIterator[tuple[Knowledge, async_sessionmaker[AsyncSession]]]:
+    if settings.embedded:
+        await migrate(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=2)
+    redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
+    built = await build_knowledge(settings, engine, redis, worker=worker)
+    try:
+        yield built, session_factory(engine)
+    finally:
+        await built.aclose()
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings) -> None:
+    """Runs ingestion jobs until SIGTERM or SIGINT, then lets the jobs under way finish."""
+    from parlor.jobs.redis_queue import RedisQueue
+
+    async with _knowledge(settings, worker=True) as (built, _):
+        assert isinstance(built.queue, RedisQueue)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker: reading jobs from %s", settings.jobs_queue)
+        await built.queue.work(stop)
+
+
+async def ingest_files(settings: Settings, user: str, paths: list[Path], thread_id: str | None,
+                       echo: Callable[[str], None]) -> int:
+    """Uploads files for USER (a name or an id); waits for them when jobs run in this process.
+    Returns how many failed."""
+    async with _knowledge(settings, worker=False) as (built, sessions):
+        async with sessions() as session:
+            user_id = (await session.execute(select(User.id).where(or_(User.name == user, User.id == user))))\
+                .scalar_one_or_none()
+        if user_id is None:
+            raise LookupError(f"no user {user!r}")
+        ids = []
+        for path in paths:
+            document, created = await built.documents.upload(user_id, path.name, path.read_bytes(), thread_id)
+            echo(f"{path}: {document.id} {'queued' if created else 'already uploaded: ' + document.status}")
+            ids.append(document.id)
+        if not settings.run_jobs_in_process:
+            return 0
+        failed = 0
+        for document_id in ids:
+            async for event in built.documents.events(user_id, document_id):
+                if event["status"] in ("ready", "failed"):
+                    detail = event["error"] or f"{event['pages'] or '-'} pages, {event['chunks']} chunks"
+                    echo(f"{document_id}: {event['status']} ({detail})")
+                    failed += event["status"] == "failed"
+        return failed

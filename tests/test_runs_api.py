@@ -1,0 +1,117 @@
+"""The run inspector: a turn's record exists only once the turn is over; admins (and ADMIN_TOKEN) see
+every field and filter by user, status and time; a user sees their own runs' timings, nobody else's."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import httpx
+from httpx_sse import connect_sse
+
+from tests.client import auth, chat, chat_body
+from tests.conftest import RunningServer
+from tests.upstream import Script, Upstream
+
+ADMIN_ONLY = {"user_id", "trace_id", "error", "provider", "cost_usd", "providers", "tools", "retrieved"}
+
+
+def admin(server: RunningServer) -> dict[str, str]:
+    return auth(server.process.admin_token)
+
+
+def record(server: RunningServer, request_id: str, seconds: float = 10) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{server.url}/api/admin/runs/{request_id}", headers=admin(server))
+        if response.status_code == 200:
+            found: dict[str, Any] = response.json()
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no run record for {request_id}")
+
+
+def me(server: RunningServer, key: str) -> str:
+    user_id: str = httpx.get(f"{server.url}/api/me", headers=auth(key)).json()["id"]
+    return user_id
+
+
+def test_the_record_is_written_after_the_turn_never_before_its_first_token(server: RunningServer,
+                                                                          upstream: Upstream, marker: str) -> None:
+    key = server.user()
+    upstream.push(Script(tokens=[f" t{i}" for i in range(30)], token_delay=0.03), match=marker)
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    seen_mid_stream: list[int] = []
+    with httpx.Client(base_url=server.url, timeout=30, headers={**auth(key), "X-Request-ID": request_id}) as client, \
+            connect_sse(client, "POST", "/api/chat", json=chat_body(uuid.uuid4().hex, f"slow {marker}")) as source:
+        for event in source.iter_sse():
+            if '"text-delta"' in event.data and not seen_mid_stream:
+                seen_mid_stream.append(httpx.get(f"{server.url}/api/admin/runs/{request_id}",
+                                                 headers=admin(server)).status_code)
+    assert seen_mid_stream == [404]
+    run = record(server, request_id)
+    assert run["status"] == "complete" and run["tokens_out"] > 0
+    timings = run["timings"]
+    assert 0 < timings["ttft"] <= timings["generation"] <= timings["total"]
+    assert {"context", "reserve", "store", "tools"} <= set(timings)
+
+
+def test_users_see_their_own_timings_and_admins_see_everything(server: RunningServer, upstream: Upstream,
+                                                               marker: str) -> None:
+    alice, bob = server.user("alice"), server.user("bob")
+    ok = chat(server.url, alice, uuid.uuid4().hex, f"fine {marker}")
+    upstream.push(Script(status=400, error_message="bad request"), match=f"broken {marker}")
+    failed = chat(server.url, alice, uuid.uuid4().hex, f"broken {marker}")
+    ok_id, failed_id = ok.headers["x-request-id"], failed.headers["x-request-id"]
+    assert record(server, ok_id)["status"] == "complete"
+    broken = record(server, failed_id)
+    assert broken["status"] == "error" and broken["error"] == "providers_unavailable"
+    assert [(p["provider"], p["error"]) for p in broken["providers"]] == [("up", "rejected")]
+
+    own = httpx.get(f"{server.url}/api/runs/{ok_id}", headers=auth(alice))
+    assert own.status_code == 200
+    assert not ADMIN_ONLY & set(own.json()) and own.json()["timings"]["ttft"] > 0
+    listed = httpx.get(f"{server.url}/api/runs", headers=auth(alice)).json()["runs"]
+    assert {r["request_id"] for r in listed} == {ok_id, failed_id}
+    assert httpx.get(f"{server.url}/api/runs/{ok_id}", headers=auth(bob)).status_code == 404
+    assert httpx.get(f"{server.url}/api/runs", headers=auth(bob)).json()["runs"] == []
+
+    user_id = me(server, alice)
+    everything = httpx.get(f"{server.url}/api/admin/runs", params={"user": user_id}, headers=admin(server))
+    assert {r["request_id"] for r in everything.json()["runs"]} == {ok_id, failed_id}
+    assert set(everything.json()["runs"][0]) >= ADMIN_ONLY
+    errors = httpx.get(f"{server.url}/api/admin/runs", params={"user": user_id, "status": "error", "since": "1h"},
+                       headers=admin(server)).json()["runs"]
+    assert [r["request_id"] for r in errors] == [failed_id]
+    later = httpx.get(f"{server.url}/api/admin/runs", params={"user": user_id, "since": "2999-01-01T00:00:00"},
+                      headers=admin(server)).json()["runs"]
+    assert later == []
+
+
+def test_only_admins_reach_the_admin_routes(server: RunningServer) -> None:
+    key = server.user()
+    assert httpx.get(f"{server.url}/api/admin/runs").status_code == 401
+    assert httpx.get(f"{server.url}/api/admin/runs", headers=auth(key)).status_code == 403
+    assert httpx.get(f"{server.url}/api/admin/runs/nope", headers=admin(server)).status_code == 404
+    bad = httpx.get(f"{server.url}/api/admin/runs", params={"since": "yesterday"}, headers=admin(server))
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+    assert httpx.get(f"{server.url}/api/runs").status_code == 401
+
+
+def test_concurrent_turns_each_get_their_own_record(server: RunningServer, marker: str) -> None:
+    key = server.user()
+    ids: list[str] = []
+
+    def one() -> None:
+        ids.append(chat(server.url, key, uuid.uuid4().hex, f"together {marker}").headers["x-request-id"])
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    threads_seen = {record(server, request_id)["thread_id"] for request_id in ids}
+    assert len(threads_seen) == 5
