@@ -197,7 +197,7 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_api_key: SecretStr | None = None
     embedding_dimensions: int = Field(default=1536, ge=1)  # of embedding=openai's model
-    embedding_threads: int | None = Field(default=None, ge=1)  # the bundled model's threads (default: cores - 1)
+    embedding_threads: int | None = Field(default=None, ge=1)  # the bundled model's CPU threads (default: all)
     vector_store: Literal["auto", "sqlite", "pgvector"] = "auto"  # auto: pgvector on PostgreSQL, else sqlite
     vector_url: str | None = None  # pgvector's PostgreSQL (default: PARLOR_DATABASE_URL)
     jobs_queue: str = Field(default="parlor:jobs", max_length=128)  # the Redis stream of ingestion jobs

@@ -65,9 +65,15 @@ class RedisBus:
         pubsub = self._redis.pubsub()
         await pubsub.subscribe(self._channel(topic))
 
-        async def pump() -> None:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
+        async def pump() -> None:  # polls: a client's socket timeout must not end a quiet subscription
+            while True:
+                try:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                except (aioredis.RedisError, OSError) as exc:
+                    log.warning("progress subscription on %s: %s", topic, exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                if message is not None and message.get("type") == "message":
                     queue.put_nowait(orjson.loads(message["data"]))
 
         task = asyncio.create_task(pump(), name=f"progress:{topic}")

@@ -7,7 +7,6 @@ and the database and Redis calls (the standard SQLAlchemy and Redis instrumentat
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
@@ -19,13 +18,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from parlor.observability.probe import ToolCallRecord, note_phase, note_tool_call
 
-log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("parlor")  # a proxy: follows whichever provider the composition root sets
 T = TypeVar("T")
-
-
-def tracer() -> trace.Tracer:
-    return _tracer
 
 
 def enabled() -> bool:
@@ -36,10 +30,6 @@ def enabled() -> bool:
 def trace_id_of(span: Span) -> str | None:
     context = span.get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
-
-
-def current_trace_id() -> str | None:
-    return trace_id_of(trace.get_current_span())
 
 
 @contextmanager
