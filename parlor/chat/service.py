@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import DBAPIError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
@@ -79,9 +81,10 @@ class Turn:
 class ChatService:
     def __init__(self, store: MessageStore, agent: AgentLoop, ledger: UsageLedger, tasks: TaskTracker,
                  runs: RunRegistry, memory: ConversationMemory, budget: TokenBudget | None = None,
-                 mirror: RunMirror | None = None):
+                 mirror: RunMirror | None = None, unsaved: Path | None = None):
         self._budget = budget
         self._mirror = mirror
+        self._unsaved = unsaved  # where an answer the database never took is kept (not in the logs)
         self._store = store
         self._runs = runs
         self._agent = agent
@@ -232,8 +235,8 @@ class ChatService:
                       save: tuple[asyncio.Task[None], Callable[[], Awaitable[None]]], transcript: Transcript,
                       status: str, started: float) -> bool:
         """Stores the answer (partial if aborted) and its usage, retrying through a database outage;
-        returns whether it was stored (if not, the full text is logged with the request id to the
-        `parlor.content` logger, which PARLOR_LOG_CONTENT=true turns on)."""
+        returns whether it was stored (if not, it is appended with its request id to the `unsaved`
+        file: nothing is lost, and no message text goes to the logs)."""
         text = transcript.text
         first_try, begin = save
         try:
@@ -250,8 +253,10 @@ class ChatService:
                 error=transcript.error_code, tokens=self._memory.count(render_answer(transcript.parts, text)),
             ))
         except Exception:
-            log.exception("could not store the answer of request %s (%s)", request.request_id, status)
+            log.exception("could not store the answer of request %s (%s); kept in %s", request.request_id,
+                          status, self._unsaved)
             content_log.error("the unsaved answer of request %s was: %r", request.request_id, text)
+            await self._keep_unsaved(request, message_id, status, transcript)
             return False
         if transcript.provider is not None:
             await with_retries(lambda: self._ledger.record(UsageRecord(
@@ -261,6 +266,25 @@ class ChatService:
                 total_ms=(time.perf_counter() - started) * 1000, status=status,
             )))
         return True
+
+
+    async def _keep_unsaved(self, request: TurnRequest, message_id: str, status: str, transcript: Transcript) -> None:
+        if self._unsaved is None:
+            return
+        line = orjson.dumps({"request_id": request.request_id, "user_id": request.principal.id,
+                             "thread_id": request.thread_id, "message_id": message_id, "status": status,
+                             "parts": transcript.parts, "at": utcnow()}, default=str) + b"\n"
+        path = self._unsaved
+
+        def append() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("ab") as file:
+                file.write(line)
+
+        try:
+            await asyncio.to_thread(append)
+        except OSError:
+            log.exception("could not keep the unsaved answer of request %s", request.request_id)
 
 
 async def with_retries(write: Callable[[], Awaitable[None]]) -> None:
