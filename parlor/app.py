@@ -112,7 +112,8 @@ def build_services(settings: Settings, engine: AsyncEngine, router: Router, task
     agent = AgentLoop(router, tools, settings.max_tool_steps)
     memory = memory_from_settings(settings, engine, router, tasks, counter or EstimateCounter(), render_stored)
     chat = ChatService(store, agent, ledger, tasks, runs, memory, limits.budget, mirror,
-                       unsaved=settings.data_dir / "unsaved-answers.jsonl")
+                       unsaved=settings.data_dir / "unsaved-answers.jsonl",
+                       write_retry_seconds=settings.write_retry_seconds)
 
     async def database() -> None:
         async with engine.connect() as connection:

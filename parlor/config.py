@@ -156,6 +156,7 @@ class Settings(BaseSettings):
     max_tool_steps: int = Field(default=5, ge=0, le=50)
     on_disconnect: Literal["continue", "cancel"] = "continue"  # continue: generate on, for a later resume
     drain_seconds: float = Field(default=10.0, ge=0, le=600)  # on SIGTERM, running turns get this long
+    write_retry_seconds: float = Field(default=30.0, ge=0, le=3600)  # a turn's writes retry this long
     run_ttl: int = Field(default=600, ge=10)  # seconds a finished run's stream stays resumable in Redis
     tool_timeout: float = Field(default=10.0, gt=0, le=600)
     http_tools: list[HttpToolConfig] = Field(default_factory=list)

@@ -274,3 +274,32 @@ def test_an_upstream_dying_mid_answer_ends_with_an_error_and_keeps_the_partial(
     assert text_of(answer) == "".join(SLOW[:4]) and answer["metadata"]["error"] == "provider_error"
     # no silent switch after the first token: one request only, the client may retry
     assert len([r for r in upstream.requests if f"die {marker}" in str(r["messages"][-1])]) == 1
+
+
+def test_an_answer_the_database_never_takes_is_kept(upstream: Upstream, tmp_path: Path, marker: str) -> None:
+    from tests.pgcluster import PgCluster
+
+    with PgCluster() as database:
+        assert parlor("migrate", env={"PARLOR_DATABASE_URL": database.url}).returncode == 0
+        process = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=database.url,
+                               PARLOR_WRITE_RETRY_SECONDS="2").start()
+        try:
+            key = process.create_user("lost")
+            upstream.push(Script(tokens=SLOW[:10], token_delay=0.05), match=marker)
+            thread_id = uuid.uuid4().hex
+            with httpx.Client(base_url=process.url, headers=auth(key), timeout=30) as client, client.stream(
+                "POST", "/api/chat", json=chat_body(thread_id, f"lost {marker}")
+            ) as response:
+                lines = response.iter_lines()
+                while '"text-delta"' not in next(lines):
+                    pass
+                database.stop()  # ... for good
+                rest = "".join(lines)
+            assert "could not be saved" in rest or '"type":"finish"' in rest
+            unsaved = tmp_path / "unsaved-answers.jsonl"
+            kept = wait_until(lambda: unsaved.is_file() and orjson.loads(unsaved.read_bytes().splitlines()[-1]))
+            assert kept["thread_id"] == thread_id and kept["status"] == "complete"
+            assert "".join(p["text"] for p in kept["parts"] if p["type"] == "text") == "".join(SLOW[:10])
+            assert "".join(SLOW[:10]).strip() not in process.log.read_text()  # kept, but not in the logs
+        finally:
+            process.stop()

@@ -47,7 +47,6 @@ from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
 content_log = logging.getLogger(CONTENT_LOGGER)  # message text: off unless PARLOR_LOG_CONTENT=true
-WRITE_RETRY_SECONDS = 30.0
 FINISH_WAIT_SECONDS = 2.0
 TITLE_CHARS = 80
 
@@ -81,10 +80,11 @@ class Turn:
 class ChatService:
     def __init__(self, store: MessageStore, agent: AgentLoop, ledger: UsageLedger, tasks: TaskTracker,
                  runs: RunRegistry, memory: ConversationMemory, budget: TokenBudget | None = None,
-                 mirror: RunMirror | None = None, unsaved: Path | None = None):
+                 mirror: RunMirror | None = None, unsaved: Path | None = None, write_retry_seconds: float = 30.0):
         self._budget = budget
         self._mirror = mirror
         self._unsaved = unsaved  # where an answer the database never took is kept (not in the logs)
+        self._retry_seconds = write_retry_seconds
         self._store = store
         self._runs = runs
         self._agent = agent
@@ -246,12 +246,12 @@ class ChatService:
                 raise
             except Exception as exc:
                 log.warning("saving the turn of request %s failed, retrying: %s", request.request_id, exc)
-                await with_retries(begin)
+                await with_retries(begin, self._retry_seconds)
             await with_retries(lambda: self._store.finish_message(
                 message_id, text=text, parts=transcript.parts, status=status, provider=transcript.provider,
                 model=transcript.model, tokens_in=transcript.tokens_in, tokens_out=transcript.tokens_out,
                 error=transcript.error_code, tokens=self._memory.count(render_answer(transcript.parts, text)),
-            ))
+            ), self._retry_seconds)
         except Exception:
             log.exception("could not store the answer of request %s (%s); kept in %s", request.request_id,
                           status, self._unsaved)
@@ -264,7 +264,7 @@ class ChatService:
                 provider=transcript.provider, model=transcript.model, tokens_in=transcript.tokens_in,
                 tokens_out=transcript.tokens_out, ttft_ms=transcript.ttft_ms,
                 total_ms=(time.perf_counter() - started) * 1000, status=status,
-            )))
+            )), self._retry_seconds)
         return True
 
 
@@ -287,10 +287,10 @@ class ChatService:
             log.exception("could not keep the unsaved answer of request %s", request.request_id)
 
 
-async def with_retries(write: Callable[[], Awaitable[None]]) -> None:
-    """A write retried with jittered backoff for up to WRITE_RETRY_SECONDS: a database that restarts
+async def with_retries(write: Callable[[], Awaitable[None]], seconds: float = 30.0) -> None:
+    """A write retried with jittered backoff for up to `seconds`: a database that restarts
     mid-turn delays the write, it does not lose it."""
-    retrying = AsyncRetrying(stop=stop_after_delay(WRITE_RETRY_SECONDS), wait=wait_exponential_jitter(0.2, 2),
+    retrying = AsyncRetrying(stop=stop_after_delay(seconds), wait=wait_exponential_jitter(0.2, 2),
                              retry=retry_if_exception_type((DBAPIError, OSError)), reraise=True)
     async for attempt in retrying:
         with attempt:

@@ -85,7 +85,8 @@ def configure_logging(level: str = "info", fmt: Literal["json", "console"] = "co
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    logging.getLogger(CONTENT_LOGGER).disabled = not log_content
+    # A level, not `.disabled`: uvicorn's dictConfig re-enables every existing logger it does not name.
+    logging.getLogger(CONTENT_LOGGER).setLevel(logging.DEBUG if log_content else logging.CRITICAL + 1)
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))  # a line per upstream call: noise
     for name in ("uvicorn", "uvicorn.error"):  # one format for the server's own lines too
         logging.getLogger(name).handlers = []
