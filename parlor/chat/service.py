@@ -127,7 +127,8 @@ class ChatService:
         """Holds the turn's tokens before the model call (raises BudgetExhausted): no database round trip."""
         if turn.replay is not None or self._budget is None:
             return turn
-        prompt = estimate_tokens(m.content for m in turn.history)
+        # the context's own count (stored per message) when there is one; a rough estimate otherwise
+        prompt = turn.context.tokens if turn.context is not None else estimate_tokens(m.content for m in turn.history)
         return replace(turn, reservation=await self._budget.reserve(turn.request.principal, prompt))
 
     async def resume(self, who: Principal, thread_id: str) -> TurnStream | None:
