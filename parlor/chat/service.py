@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy.exc import DBAPIError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from parlor.accounts import Principal
 from parlor.agent import AgentLoop, ToolContext, Transcript, parts_to_messages
@@ -291,7 +291,7 @@ class ChatService:
 async def with_retries(write: Callable[[], Awaitable[None]], seconds: float = 30.0) -> None:
     """A write retried with jittered backoff for up to `seconds`: a database that restarts
     mid-turn delays the write, it does not lose it."""
-    retrying = AsyncRetrying(stop=stop_after_delay(seconds), wait=wait_exponential_jitter(0.2, 2),
+    retrying = AsyncRetrying(stop=stop_after_delay(seconds), wait=wait_random_exponential(multiplier=0.2, max=2),
                              retry=retry_if_exception_type((DBAPIError, OSError)), reraise=True)
     async for attempt in retrying:
         with attempt:
