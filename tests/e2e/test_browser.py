@@ -59,7 +59,7 @@ async def test_first_chat_in_browser(server: Any, upstream: Any, tmp_path: Path)
     _require_browser_and_build()
     # The default echo reply, paced so the browser visibly streams it: Stop shows while waiting, and the
     # text grows token by token ("You", " said:", " hello", " browser").
-    upstream.push(Script(ttft=0.3, token_delay=0.1), match=PROMPT)
+    upstream.push(Script(ttft=1.5, token_delay=0.2), match=PROMPT)  # slow enough to see Stop, even on a cold browser
 
     page_errors: list[str] = []
     console_errors: list[str] = []
