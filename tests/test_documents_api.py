@@ -21,6 +21,7 @@ from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
 from tests.server import ParlorServer
 from tests.test_conformance import checker as sdk_checker
+from tests.test_runs_api import record
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
 MAX_UPLOAD = 400_000
@@ -138,6 +139,9 @@ def test_the_search_tool_cites_pages_to_the_model_and_the_client(kb: RunningServ
     assert results[0]["document"] == "handbook.pdf" and any(r["page"] == 1 for r in results)
     stored = httpx.get(f"{kb.url}/api/threads/{thread_id}", headers=auth(key)).json()["messages"][-1]["parts"]
     assert [p for p in stored if p["type"] == "source-document"]
+    run = record(kb, result.headers["x-request-id"])  # the run inspector shows what was retrieved
+    retrieved = run["retrieved"]
+    assert len(retrieved) == len(results) and all(r["chunk_id"].startswith(document["id"]) for r in retrieved)
 
 
 def test_get_user_data_answers_is_my_document_ready(kb: RunningServer, upstream: Upstream, marker: str) -> None:

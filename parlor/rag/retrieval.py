@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.agent.tools import Cited, Source, Tool, ToolContext, ToolError, pydantic_tool
+from parlor.observability.probe import note_retrieval
 from parlor.rag.embed import Embedder
 from parlor.rag.repo import DocumentRepo, named
 from parlor.rag.store import Hit, Scope, VectorStore, fuse
@@ -53,6 +54,7 @@ def knowledge_tool(retriever: Retriever, repo: DocumentRepo, timeout: float) -> 
         results: list[dict[str, Any]] = []
         sources: list[Source] = []
         for number, hit in enumerate(hits, start=1):
+            note_retrieval(f"{hit.document_id}:{hit.ordinal}", hit.score)  # shown in the turn's run record
             document = documents[hit.document_id]
             where = f", page {hit.page}" if hit.page is not None else ""
             results.append({"source": number, "document": document.filename, "page": hit.page, "text": hit.text})
