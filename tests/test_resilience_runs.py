@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -237,31 +238,42 @@ def test_replicas_resume_stop_and_attach_across_each_other(replicas: tuple[Parlo
     assert text_of(answer) and len(text_of(answer)) < len("".join(SLOW))
 
 
-def test_a_database_outage_mid_stream_loses_nothing(upstream: Upstream, tmp_path: Path, marker: str) -> None:
+@contextmanager
+def on_own_database(upstream: Upstream, data_dir: Path, **env: str) -> Iterator[tuple[ParlorServer, Any, str]]:
+    """A server on a PostgreSQL cluster of its own (so the test may stop it), and a user's key."""
     from tests.pgcluster import PgCluster
 
     with PgCluster() as database:
         assert parlor("migrate", env={"PARLOR_DATABASE_URL": database.url}).returncode == 0
-        process = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=database.url).start()
+        process = ParlorServer(data_dir, [upstream_provider(upstream)], database_url=database.url, **env).start()
         try:
-            key = process.create_user("unlucky")
-            upstream.push(Script(tokens=SLOW[:20], token_delay=0.05), match=marker)
-            thread_id = uuid.uuid4().hex
-            with httpx.Client(base_url=process.url, headers=auth(key), timeout=30) as client, client.stream(
-                "POST", "/api/chat", json=chat_body(thread_id, f"outage {marker}")
-            ) as response:
-                lines = response.iter_lines()
-                while '"text-delta"' not in next(lines):
-                    pass
-                database.stop()  # the database goes away while the answer streams
-                result = "".join(lines)
-            assert '"type":"finish"' in result  # the stream finished regardless
-            time.sleep(1)
-            database.start()  # ... and comes back: the answer's write, retried, lands
-            answer = answer_with(process.url, key, thread_id, "complete")
-            assert text_of(answer) == "".join(SLOW[:20])
+            yield process, database, process.create_user("unlucky")
         finally:
             process.stop()
+
+
+def stream_through(process: ParlorServer, key: str, thread_id: str, text: str, after_first_token: Any) -> str:
+    """Streams a turn, calls `after_first_token()` once text flows, and returns the rest of the stream."""
+    with httpx.Client(base_url=process.url, headers=auth(key), timeout=30) as client, client.stream(
+        "POST", "/api/chat", json=chat_body(thread_id, text)
+    ) as response:
+        lines = response.iter_lines()
+        while '"text-delta"' not in next(lines):
+            pass
+        after_first_token()
+        return "".join(lines)
+
+
+def test_a_database_outage_mid_stream_loses_nothing(upstream: Upstream, tmp_path: Path, marker: str) -> None:
+    with on_own_database(upstream, tmp_path) as (process, database, key):
+        upstream.push(Script(tokens=SLOW[:20], token_delay=0.05), match=marker)
+        thread_id = uuid.uuid4().hex
+        # the database goes away while the answer streams; the stream finishes regardless
+        assert '"type":"finish"' in stream_through(process, key, thread_id, f"outage {marker}", database.stop)
+        time.sleep(1)
+        database.start()  # ... and comes back: the answer's write, retried, lands
+        answer = answer_with(process.url, key, thread_id, "complete")
+        assert text_of(answer) == "".join(SLOW[:20])
 
 
 def test_an_upstream_dying_mid_answer_ends_with_an_error_and_keeps_the_partial(
@@ -277,29 +289,13 @@ def test_an_upstream_dying_mid_answer_ends_with_an_error_and_keeps_the_partial(
 
 
 def test_an_answer_the_database_never_takes_is_kept(upstream: Upstream, tmp_path: Path, marker: str) -> None:
-    from tests.pgcluster import PgCluster
-
-    with PgCluster() as database:
-        assert parlor("migrate", env={"PARLOR_DATABASE_URL": database.url}).returncode == 0
-        process = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=database.url,
-                               PARLOR_WRITE_RETRY_SECONDS="2").start()
-        try:
-            key = process.create_user("lost")
-            upstream.push(Script(tokens=SLOW[:10], token_delay=0.05), match=marker)
-            thread_id = uuid.uuid4().hex
-            with httpx.Client(base_url=process.url, headers=auth(key), timeout=30) as client, client.stream(
-                "POST", "/api/chat", json=chat_body(thread_id, f"lost {marker}")
-            ) as response:
-                lines = response.iter_lines()
-                while '"text-delta"' not in next(lines):
-                    pass
-                database.stop()  # ... for good
-                rest = "".join(lines)
-            assert "could not be saved" in rest or '"type":"finish"' in rest
-            unsaved = tmp_path / "unsaved-answers.jsonl"
-            kept = wait_until(lambda: unsaved.is_file() and orjson.loads(unsaved.read_bytes().splitlines()[-1]))
-            assert kept["thread_id"] == thread_id and kept["status"] == "complete"
-            assert "".join(p["text"] for p in kept["parts"] if p["type"] == "text") == "".join(SLOW[:10])
-            assert "".join(SLOW[:10]).strip() not in process.log.read_text()  # kept, but not in the logs
-        finally:
-            process.stop()
+    with on_own_database(upstream, tmp_path, PARLOR_WRITE_RETRY_SECONDS="2") as (process, database, key):
+        upstream.push(Script(tokens=SLOW[:10], token_delay=0.05), match=marker)
+        thread_id = uuid.uuid4().hex
+        rest = stream_through(process, key, thread_id, f"lost {marker}", database.stop)  # ... for good
+        assert "could not be saved" in rest or '"type":"finish"' in rest
+        unsaved = tmp_path / "unsaved-answers.jsonl"
+        kept = wait_until(lambda: unsaved.is_file() and orjson.loads(unsaved.read_bytes().splitlines()[-1]))
+        assert kept["thread_id"] == thread_id and kept["status"] == "complete"
+        assert "".join(p["text"] for p in kept["parts"] if p["type"] == "text") == "".join(SLOW[:10])
+        assert "".join(SLOW[:10]).strip() not in process.log.read_text()  # kept, but not in the logs
