@@ -6,7 +6,7 @@ PARLOR_HOST ?= 127.0.0.1
 PARLOR_PORT ?= 8000
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
 
-.PHONY: run serve setup setup-dev web test lint typecheck pytest bench bench-local model model-small clean
+.PHONY: run serve setup setup-dev web test lint typecheck pytest audit bench bench-local model model-small clean
 
 run: setup web model ## install, build the web UI, serve on http://127.0.0.1:8000 (embedded mode)
 	@echo "Open http://$(PARLOR_HOST):$(PARLOR_PORT) in your browser."
@@ -50,7 +50,11 @@ test: setup-dev web model-small ## every check: lint, types, web types, services
 	$(VENV)/bin/mypy parlor
 	npm --prefix web run typecheck
 	npm --prefix web test
+	$(PY) scripts/audit.py
 	$(VENV)/bin/pytest -q
+
+audit: setup-dev ## known vulnerabilities in the locked Python and web UI dependencies (audit-ignore.txt)
+	$(PY) scripts/audit.py
 
 bench: setup-dev ## latency benchmarks against the scripted upstream
 	$(PY) bench/ttft.py

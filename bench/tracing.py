@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -48,13 +49,18 @@ async def measure(servers: dict[str, tuple[str, str]], concurrency: list[int], r
                 url, key = servers[name]
                 samples[name] += await burst(n, f"{url}/api/chat", {"Authorization": f"Bearer {key}"},
                                              parlor_body, b'"text-delta"')
-        print(f"\n{n} concurrent streams x {rounds} rounds")
+        print(f"\n{n} concurrent streams x {rounds} rounds (load average now {load()})")
         for name, values in samples.items():
             ms = [v * 1000 for v in values]
             print(f"{name:<12} p50 {percentile(ms, 50):8.1f}  p99 {percentile(ms, 99):8.1f} ms  ({len(ms)} turns)")
         off, on = (sorted(v) for v in samples.values())
         print(f"{'difference':<12} p50 {(percentile(on, 50) - percentile(off, 50)) * 1000:+8.1f}  "
               f"p99 {(percentile(on, 99) - percentile(off, 99)) * 1000:+8.1f} ms")
+
+
+def load() -> str:
+    """The 1-minute load average over the core count: the machine may be shared, so say how busy it was."""
+    return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -82,8 +88,9 @@ def main() -> None:
     try:
         servers = {}
         for name, server in (("tracing off", off), ("tracing on", on)):
-            server.start()
+            server.start(120)
             servers[name] = (server.url, server.create_user("bench"))
+        print(f"load average at start: {load()}")
         asyncio.run(measure(servers, args.concurrency, args.rounds))
     finally:
         off.stop()

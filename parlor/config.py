@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic_settings
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from parlor.config_sources import FileSettingError, FileVariables
 
 ProviderKind = Literal["openai", "scripted", "local"]
 
@@ -113,6 +116,48 @@ class PriceConfig(BaseModel):
     output: float = Field(ge=0)
 
 
+EXPERIMENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class VariantConfig(BaseModel):
+    """One arm of an experiment: its share of the experiment's traffic and what it changes (null: as usual)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(pattern=EXPERIMENT_NAME)
+    weight: float = Field(default=1.0, ge=0, le=1_000_000)
+    system_prompt: str | None = Field(default=None, max_length=20_000)
+    provider: str | None = Field(default=None, max_length=200)  # a provider's name (or model): tried first
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    context_tokens: int | None = Field(default=None, ge=256, le=2_000_000)  # the context budget
+    tools: list[str] | None = Field(default=None, max_length=100)  # the tools offered ([]: none; null: all)
+
+
+class ExperimentConfig(BaseModel):
+    """An A/B test: `traffic` of the users whose tier is in `audience` (all tiers when empty) are split
+    between the variants by weight, by a stable hash of (experiment, user id)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(pattern=EXPERIMENT_NAME)
+    enabled: bool = True
+    traffic: float = Field(default=1.0, ge=0, le=1)
+    audience: list[str] = Field(default_factory=list, max_length=50)  # tiers
+    description: str | None = Field(default=None, max_length=2000)
+    variants: list[VariantConfig] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _check_variants(self) -> ExperimentConfig:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("every variant needs a distinct name")
+        if "none" in (*names, self.name):
+            raise ValueError("'none' is reserved for turns outside every experiment")
+        if sum(v.weight for v in self.variants) <= 0:
+            raise ValueError("the variants' weights must add up to more than 0")
+        return self
+
+
 def _default_tiers() -> dict[str, TierConfig]:
     return {
         "free": TierConfig(requests_per_minute=20, requests_per_hour=200, tokens_per_day=100_000,
@@ -150,6 +195,10 @@ class Settings(BaseSettings):
     limits_key_prefix: str = Field(default="parlor:", max_length=64)
     budget_timezone: str = "UTC"
     auth_failures_per_minute: int | None = Field(default=30, ge=1)  # invalid keys from one address
+    # transport (README "Security"): comma-separated lists
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # none: no cross-origin browser
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)  # IPs/CIDRs whose X-Forwarded-*
+    # headers give the client's address and scheme; none: X-Forwarded-For is ignored
     system_prompt: str = "You are Parlor, a helpful assistant. Answer clearly and concisely."
     tools: list[str] = Field(default_factory=lambda: ["calculator", "current_time", "get_user_data", "remember",
                                                       "search_knowledge_base"])
@@ -187,6 +236,7 @@ class Settings(BaseSettings):
     tracing: Literal["auto", "on", "off"] = "auto"  # auto: on when an OTLP endpoint is set
     otlp_endpoint: str | None = None  # e.g. http://collector:4318 (OTLP over HTTP); or OTEL_EXPORTER_OTLP_ENDPOINT
     metrics_token: SecretStr | None = None  # when set, GET /metrics needs `Authorization: Bearer <it>`
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)  # `parlor worker`'s /metrics (on host)
     # knowledge: uploaded documents, parsed, chunked and embedded in the background; searched by a tool
     documents_dir: Path | None = None  # where uploads are kept (default: PARLOR_DATA_DIR/documents)
     max_upload_bytes: int = Field(default=50_000_000, ge=1024)
@@ -206,6 +256,62 @@ class Settings(BaseSettings):
     jobs_retries: int = Field(default=3, ge=0, le=20)  # on transient errors, with exponential backoff
     jobs_concurrency: int = Field(default=1, ge=1, le=64)  # jobs one process runs at once
     jobs_in_process: bool | None = None  # default: in-process without Redis; `parlor worker` with it
+    # connections per process (docs/deploy.md: what a fleet of N replicas needs from PostgreSQL and Redis)
+    db_pool_size: int = Field(default=10, ge=1, le=1000)  # PostgreSQL connections a process keeps open
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)  # ... and may open beyond them at a peak
+    vector_pool_size: int = Field(default=5, ge=1, le=1000)  # pgvector's own pool (PostgreSQL only)
+    redis_max_connections: int = Field(default=100, ge=4, le=10_000)  # the shared client's and the limits' pools
+    # uploads in S3-compatible object storage (set the bucket; else they stay in PARLOR_DOCUMENTS_DIR)
+    s3_bucket: str | None = None
+    s3_prefix: str = "documents/"  # object keys: <prefix><user id>/<sha256>
+    s3_endpoint_url: str | None = None  # MinIO, R2, ...: the S3 API's URL (default: AWS)
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None  # with the secret below; else botocore's chain (env, profile, role)
+    s3_secret_access_key: SecretStr | None = None
+    # security: OpenID Connect sign-in for teams, data retention (README "Security")
+    oidc_issuer: str | None = None  # e.g. https://accounts.example.com; sign-in is off without it
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_redirect_url: str | None = None  # the public /auth/oidc/callback URL (default: from the request)
+    oidc_key_days: int = Field(default=30, ge=1, le=3650)  # the API key a sign-in issues lasts this long
+    retention_days: int | None = Field(default=None, ge=1)  # threads idle this long are deleted (None: kept)
+    retention_interval_seconds: float = Field(default=3600.0, ge=1)  # how often the purge runs
+    # experiments: A/B tests of prompts, models and tools (README "Experiments"); also PUT /api/admin/experiments
+    experiments: list[ExperimentConfig] = Field(default_factory=list)  # seeded into the database if absent
+    experiments_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)  # how stale a replica's copy may be
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """PARLOR_<NAME>_FILE after the environment; PARLOR_SECRETS_DIR's files (named parlor_<name>) last."""
+        return init_settings, env_settings, FileVariables(settings_cls), dotenv_settings, file_secret_settings
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/?#\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://chat.example.com (no path)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False) if proxy != "*" else None
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -224,6 +330,8 @@ class Settings(BaseSettings):
             raise ValueError(f"PARLOR_AUTH=off is allowed only on a loopback address, not on {self.host!r}")
         self._check_memory(names)
         self._check_knowledge()
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("PARLOR_OIDC_ISSUER needs PARLOR_OIDC_CLIENT_ID and PARLOR_OIDC_CLIENT_SECRET")
         return self
 
     def _check_knowledge(self) -> None:
@@ -280,8 +388,11 @@ class SettingsError(Exception):
 
 
 def load_settings(**overrides: object) -> Settings:
+    secrets_dir = os.environ.get("PARLOR_SECRETS_DIR")  # e.g. /run/secrets, holding a file parlor_admin_token
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides, _secrets_dir=secrets_dir or None)  # type: ignore[arg-type]
+    except FileSettingError as exc:
+        raise SettingsError(f"invalid setting {exc}") from None
     except pydantic_settings.SettingsError as exc:  # a value that is not even valid JSON
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"PARLOR_{field.group(1).upper()}" if field else "settings"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,3 +40,13 @@ class TaskTracker:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=1.0)
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    """Runs `job` now and then every `seconds`, until cancelled; a failed run is logged, the next one comes."""
+    while True:
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic task %s failed", name)
+        await asyncio.sleep(seconds)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Parlor needs when they are missing (as root, or with sudo).
-# --browser adds Chromium for the browser tests (never downloaded by Playwright itself).
+# --browser (what `make test` passes) adds Chromium for the browser tests (never downloaded by Playwright
+# itself) and Prometheus for its promtool, which checks and unit-tests deploy/prometheus/alerts.yml.
 set -euo pipefail
 need=()
 command -v python3 >/dev/null || need+=(python3)
@@ -9,9 +10,13 @@ command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 if [[ "${1:-}" == "--browser" ]]; then
   [[ -x /usr/bin/chromium ]] || need+=(chromium)
+  command -v promtool >/dev/null || need+=(prometheus)
 fi
 [[ ${#need[@]} -eq 0 ]] && exit 0
 echo "installing Debian packages: ${need[*]}"
 sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true  # only promtool is wanted, not a server
+fi

@@ -46,7 +46,7 @@ class ParlorServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
 
-    def start(self, timeout: float = 30.0) -> ParlorServer:
+    def start(self, timeout: float = 90.0) -> ParlorServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "parlor", "serve"], env=self.env, cwd=self.data_dir,

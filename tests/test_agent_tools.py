@@ -136,7 +136,7 @@ def test_failing_and_slow_tools_become_error_results(agent_server: RunningServer
     assert any("HTTP 500" in e for e in errors) and any("timed out" in e for e in errors)
     assert result.types[-1] == "finish" and result.text == "Both tools failed, sorry."
     tool_messages = [m for m in sent(upstream, marker)[1]["messages"] if m["role"] == "tool"]
-    assert all(m["content"].startswith("Error:") for m in tool_messages) and len(tool_messages) == 2
+    assert all('status="error">\nError:' in m["content"] for m in tool_messages) and len(tool_messages) == 2
     states = [p["state"] for p in stored_answer(agent_server, thread_id)["parts"] if p["type"].startswith("tool-")]
     assert states == ["output-error", "output-error"]
 

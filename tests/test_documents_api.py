@@ -132,13 +132,19 @@ def test_the_search_tool_cites_pages_to_the_model_and_the_client(kb: RunningServ
     result = chat(kb.url, key, thread_id, f"how much leave do I get? {marker}")
     sources = [c for c in result.chunks if c["type"] == "source-document"]
     assert sources and all(s["mediaType"] == "application/pdf" and s["filename"] == "handbook.pdf" for s in sources)
-    assert "handbook.pdf, page 1" in [s["title"] for s in sources]
+    assert "handbook.pdf, p. 1" in [s["title"] for s in sources]
+    for source in sources:  # where each citation points: document, page, chunk (the sourceId's parts)
+        document_id, ordinal = source["sourceId"].split(":")
+        where = source["providerMetadata"]["parlor"]
+        assert where["documentId"] == document_id == document["id"] and where["chunk"] == int(ordinal)
+        assert source["title"] == f"handbook.pdf, p. {where['page']}"
     tool_message = next(m for r in upstream.requests for m in r["messages"]
                         if m["role"] == "tool" and "27 days" in str(m.get("content")))
-    results = json.loads(tool_message["content"])["results"]
+    fenced = tool_message["content"]  # the result, fenced as data: <tool_result name=…>{json}</tool_result>
+    results = json.loads(fenced[fenced.index("{"):fenced.rindex("}") + 1])["results"]
     assert results[0]["document"] == "handbook.pdf" and any(r["page"] == 1 for r in results)
     stored = httpx.get(f"{kb.url}/api/threads/{thread_id}", headers=auth(key)).json()["messages"][-1]["parts"]
-    assert [p for p in stored if p["type"] == "source-document"]
+    assert [p for p in stored if p["type"] == "source-document"] == sources  # kept as they streamed
     run = record(kb, result.headers["x-request-id"])  # the run inspector shows what was retrieved
     retrieved = run["retrieved"]
     assert len(retrieved) == len(results) and all(r["chunk_id"].startswith(document["id"]) for r in retrieved)

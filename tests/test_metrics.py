@@ -25,7 +25,7 @@ def metered(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Ite
     tiers = {"unlimited": {}, "tiny": {"requests_per_minute": 1}}
     process = ParlorServer(tmp_path_factory.mktemp("metrics"), [upstream_provider(upstream)],
                            PARLOR_METRICS_TOKEN=TOKEN, PARLOR_TIERS=json.dumps(tiers),
-                           PARLOR_PRICES=json.dumps({"test-model": {"input": 1.0, "output": 2.0}})).start()
+                           PARLOR_PRICES=json.dumps({"test-model": {"input": 1.0, "output": 2.0}})).start(120)
     try:
         yield process
     finally:

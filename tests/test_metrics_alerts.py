@@ -40,8 +40,8 @@ def rules() -> list[dict[str, object]]:
 def test_every_rule_names_metrics_parlor_exports() -> None:
     known = exported() | PROMETHEUS_OWN
     found = rules()
-    assert {"ParlorTimeToFirstTokenSlow", "ParlorHttpErrorRate", "ParlorCircuitBreakerOpen",
-            "ParlorBudgetBurn"} <= {str(r["alert"]) for r in found}
+    assert {"ParlorTimeToFirstTokenSlow", "ParlorHttpErrorRate", "ParlorCircuitBreakerOpen", "ParlorBudgetBurn",
+            "ParlorJobQueueBacklog", "ParlorJobQueueStalled"} <= {str(r["alert"]) for r in found}
     for rule in found:
         expr = str(rule["expr"])
         assert rule.get("labels", {}).get("severity") in ("info", "warning", "critical"), rule["alert"]  # type: ignore[union-attr]

@@ -19,22 +19,25 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from prometheus_client.parser import text_string_to_metric_families
 
 from parlor.observability.logs import CONTENT_LOGGER, configure_logging
 from parlor.tasks import TaskTracker
 from tests.client import auth, chat
 from tests.conftest import upstream_provider
-from tests.server import ParlorServer, free_port
+from tests.redis_proc import own_redis
+from tests.server import ParlorServer
 from tests.upstream import Script, Upstream
 
 ADMIN = "obs-admin-token-0123"
+STARTUP = 120.0  # seconds: importing the app is slow on a loaded machine (the MCP SDK alone is seconds)
 
 
 @pytest.fixture(scope="module")
 def json_server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParlorServer]:
     providers = [{**upstream_provider(upstream, "first"), "retries": 0}, upstream_provider(upstream, "second")]
     process = ParlorServer(tmp_path_factory.mktemp("obs"), providers, admin_token=ADMIN,
-                           PARLOR_LOG_FORMAT="json", PARLOR_TRACING="on").start()
+                           PARLOR_LOG_FORMAT="json", PARLOR_TRACING="on").start(STARTUP)
     try:
         yield process
     finally:
@@ -111,6 +114,31 @@ def test_no_api_key_reaches_the_logs(json_server: ParlorServer) -> None:
     assert "[redacted]" in text
 
 
+def refused(samples: str) -> float:
+    return sum(s.value for family in text_string_to_metric_families(samples) for s in family.samples
+               if s.name == "parlor_http_requests_total" and s.labels["status"] == "413")
+
+
+def test_a_body_refused_before_routing_is_logged_traced_and_counted(json_server: ParlorServer) -> None:
+    key = json_server.create_user(f"big-{uuid.uuid4().hex[:6]}")
+    before = refused(httpx.get(f"{json_server.url}/metrics").text)
+    ids = [f"big-{uuid.uuid4().hex[:10]}", f"chunked-{uuid.uuid4().hex[:10]}"]
+    headers = {**auth(key), "Content-Type": "application/json"}
+    with httpx.Client(base_url=json_server.url, timeout=30) as client:
+        declared = client.post("/api/chat", content=b"x" * 1_100_000, headers={**headers, "X-Request-ID": ids[0]})
+        streamed = client.post("/api/chat", content=iter([b"x" * 65536] * 20),  # chunked: no Content-Length
+                               headers={**headers, "X-Request-ID": ids[1]})
+    for response, request_id in zip((declared, streamed), ids, strict=True):
+        assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+        assert response.headers["x-request-id"] == request_id and len(response.headers["x-trace-id"]) == 32
+        line = wait_for(lambda rid=request_id: next((line for line in log_lines(json_server)  # type: ignore[misc]
+                                                     if line.get("request_id") == rid and line["event"] == "request"),
+                                                    None))
+        assert line["status"] == 413 and line["path"] == "/api/chat" and line["error"] == "payload_too_large"
+        assert line["trace_id"] == response.headers["x-trace-id"] and line["method"] == "POST"
+    assert refused(httpx.get(f"{json_server.url}/metrics").text) - before == 2
+
+
 def test_lines_from_background_tasks_carry_the_request_id_and_secrets_are_masked() -> None:
     stream = io.StringIO()
     root = logging.getLogger()
@@ -150,29 +178,20 @@ def test_lines_from_background_tasks_carry_the_request_id_and_secrets_are_masked
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """A Redis of this test's own, on a free port (the shared one on 6379 is never stopped)."""
-    port = free_port()
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip()
-             == b"PONG")
-    try:
-        yield process, port
-    finally:
-        process.terminate()
-        process.wait(5)
+    with own_redis(tmp_path) as found:
+        yield found
 
 
 def test_readyz_names_redis_when_it_stops(redis_server: tuple[subprocess.Popen[bytes], int], upstream: Upstream,
                                           tmp_path: Path) -> None:
     redis, port = redis_server
     server = ParlorServer(tmp_path / "parlor", [upstream_provider(upstream)],
-                          PARLOR_REDIS_URL=f"redis://127.0.0.1:{port}/0").start()
+                          PARLOR_REDIS_URL=f"redis://127.0.0.1:{port}/0").start(STARTUP)
     try:
         ready = httpx.get(f"{server.url}/readyz", timeout=5)
-        assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "redis": True,
-                                                                       "providers": True} | {
-            k: True for k in ready.json()["checks"] if k not in ("database", "redis", "providers")}
+        checks = ready.json()["checks"]
+        assert ready.status_code == 200 and {"database", "redis", "queue", "providers"} <= set(checks)
+        assert all(checks.values())
         redis.terminate()
         redis.wait(5)
         started = time.monotonic()
@@ -181,6 +200,7 @@ def test_readyz_names_redis_when_it_stops(redis_server: tuple[subprocess.Popen[b
         assert down.status_code == 503
         error = down.json()["error"]
         assert "redis" in error["failed"] and "database" not in error["failed"]
+        assert "queue" in error["failed"]  # the job stream lives in that Redis
         assert "redis" in error["message"] and error["reasons"]["redis"]
     finally:
         server.stop()
@@ -188,7 +208,7 @@ def test_readyz_names_redis_when_it_stops(redis_server: tuple[subprocess.Popen[b
 
 def test_readyz_fails_when_every_providers_circuit_is_open(upstream: Upstream, tmp_path: Path, marker: str) -> None:
     provider = {**upstream_provider(upstream), "breaker_threshold": 1, "breaker_cooldown": 600, "retries": 0}
-    server = ParlorServer(tmp_path, [provider]).start()
+    server = ParlorServer(tmp_path, [provider]).start(STARTUP)
     try:
         assert httpx.get(f"{server.url}/readyz").status_code == 200
         upstream.push(Script(status=500), match=marker)

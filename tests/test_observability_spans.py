@@ -4,13 +4,17 @@ model call carries the GenAI semantic conventions, and the request id ties the t
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -19,6 +23,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from parlor.app import create_app
 from parlor.config import load_settings
+from parlor.observability.logs import configure_logging
+from parlor.observability.probe import Probe, bind_probe, unbind_probe
+from parlor.rag.retrieval import Retriever
+from parlor.rag.store import Hit, Scope
 from tests.client import chat_body
 from tests.conftest import upstream_provider
 from tests.upstream import Script, ScriptedToolCall, Upstream
@@ -136,18 +144,65 @@ async def test_the_trace_id_joins_the_callers_trace(client: httpx.AsyncClient) -
     assert response.headers["x-trace-id"] == caller
 
 
-async def test_the_run_record_names_the_trace(client: httpx.AsyncClient, exporter: InMemorySpanExporter,
-                                              marker: str) -> None:
+async def test_one_request_id_in_its_log_lines_spans_usage_row_and_run_record(
+        client: httpx.AsyncClient, exporter: InMemorySpanExporter, tmp_path: Path, marker: str) -> None:
     key = await new_key(client)
-    response = await client.post("/api/chat", json=chat_body(uuid.uuid4().hex, f"hello {marker}"),
-                                 headers={"Authorization": f"Bearer {key}"})
-    request_id, trace_id = response.headers["x-request-id"], response.headers["x-trace-id"]
-    record: dict[str, Any] = {}
-    for _ in range(200):
-        found = await client.get(f"/api/admin/runs/{request_id}", headers={"Authorization": f"Bearer {ADMIN}"})
-        if found.status_code == 200:
-            record = found.json()
-            break
-        await asyncio.sleep(0.02)
-    assert record["trace_id"] == trace_id
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    stream, root = io.StringIO(), logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("info", "json", stream=stream)
+    try:
+        response = await client.post("/api/chat", json=chat_body(uuid.uuid4().hex, f"hello {marker}"),
+                                     headers={"Authorization": f"Bearer {key}", "X-Request-ID": request_id})
+        assert response.status_code == 200 and response.headers["x-request-id"] == request_id
+        trace_id = response.headers["x-trace-id"]
+        record: dict[str, Any] = {}
+        for _ in range(200):
+            found = await client.get(f"/api/admin/runs/{request_id}", headers={"Authorization": f"Bearer {ADMIN}"})
+            if found.status_code == 200:
+                record = found.json()
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        root.handlers, _ = saved[0], root.setLevel(saved[1])
+    assert record["request_id"] == request_id and record["trace_id"] == trace_id  # its run record
     assert record["providers"][0]["provider"] == "up"
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    summary = [line for line in lines if line.get("request_id") == request_id and line["event"] == "request"]
+    assert summary and summary[0]["trace_id"] == trace_id and summary[0]["path"] == "/api/chat"  # its log line
+    spans = await spans_of(exporter, trace_id, "invoke_agent parlor")
+    server = next(span for span in spans if span.kind is trace.SpanKind.SERVER)
+    assert server.attributes is not None and server.attributes["parlor.request_id"] == request_id  # its trace
+    with sqlite3.connect(tmp_path / "parlor.db") as db:  # its usage row
+        rows = db.execute("SELECT request_id, status FROM usage WHERE request_id = ?", (request_id,)).fetchall()
+    assert rows == [(request_id, "complete")]
+
+
+async def test_a_search_is_a_retrieval_span_under_its_tool_call(exporter: InMemorySpanExporter) -> None:
+    class Embedder:
+        async def embed(self, texts: list[str]) -> np.ndarray:
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+    class Store:
+        async def vector_search(self, scope: Scope, vector: np.ndarray, k: int) -> list[Hit]:
+            return [Hit("d1", 0, 1, "alpha", "a.pdf", 0.9), Hit("d1", 1, 1, "beta", "a.pdf", 0.5)]
+
+        async def text_search(self, scope: Scope, query: str, k: int) -> list[Hit]:
+            return [Hit("d1", 1, 1, "beta", "a.pdf", 3.0)]
+
+    retriever = Retriever(Embedder(), Store())  # type: ignore[arg-type]
+    probe = Probe("req-retrieval")
+    token = bind_probe(probe)
+    try:
+        with trace.get_tracer("test").start_as_current_span("execute_tool search_knowledge_base") as tool:
+            hits = await retriever.search(Scope("u1"), "what is beta", 1)
+            await retriever.search(Scope("u1"), "and alpha", 2)
+    finally:
+        unbind_probe(token)
+    assert [h.ordinal for h in hits] == [1]
+    spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == tool.get_span_context().trace_id]
+    searches = [s for s in spans if s.name == "parlor.retrieval"]
+    assert len(searches) == 2 and all(parent_of(s) == tool.get_span_context().span_id for s in searches)
+    assert searches[0].attributes is not None and searches[0].attributes["parlor.retrieval.top_k"] == 1
+    assert searches[0].attributes["parlor.retrieval.hits"] == 1
+    assert probe.phases["retrieval"] > 0  # both searches' time, in the run record's timings

@@ -115,3 +115,25 @@ def test_concurrent_turns_each_get_their_own_record(server: RunningServer, marke
         thread.join()
     threads_seen = {record(server, request_id)["thread_id"] for request_id in ids}
     assert len(threads_seen) == 5
+
+
+def test_openai_compatible_calls_get_run_records_too(server: RunningServer, upstream: Upstream, marker: str) -> None:
+    key, other = server.user("gateway"), server.user("other")
+    request_ids = {mode: f"v1-{mode}-{uuid.uuid4().hex[:10]}" for mode in ("plain", "stream", "failed")}
+    upstream.push(Script(status=400, error_message="bad request"), match=f"broken {marker}")
+    with httpx.Client(base_url=server.url, timeout=30, headers=auth(key)) as client:
+        for mode, text, stream in (("plain", "plain", False), ("stream", "stream", True), ("failed", "broken", False)):
+            response = client.post("/v1/chat/completions", headers={"X-Request-ID": request_ids[mode]}, json={
+                "model": "up", "stream": stream, "messages": [{"role": "user", "content": f"{text} {marker}"}]})
+            assert response.status_code in ((200,) if mode != "failed" else (502, 503)), response.text
+    for mode in ("plain", "stream"):
+        run = record(server, request_ids[mode])
+        assert run["status"] == "complete" and run["thread_id"] is None and run["model"] == "test-model"
+        assert run["tokens_out"] > 0 and 0 < run["timings"]["ttft"] <= run["timings"]["total"]
+        assert [(p["provider"], p["error"]) for p in run["providers"]] == [("up", None)]
+        assert run["user_id"] == me(server, key)
+    failed = record(server, request_ids["failed"])
+    assert failed["status"] == "error" and failed["error"] and failed["providers"][0]["error"] == "rejected"
+    own = httpx.get(f"{server.url}/api/runs/{request_ids['stream']}", headers=auth(key))
+    assert own.status_code == 200 and not ADMIN_ONLY & set(own.json())
+    assert httpx.get(f"{server.url}/api/runs/{request_ids['stream']}", headers=auth(other)).status_code == 404

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 
+from parlor.accounts.store import AccountStore
+from parlor.db import Message, create_engine, migrate, new_id, session_factory
+from parlor.memory import MessageStore
+from tests import pg
 from tests.client import auth, chat
 from tests.conftest import RunningServer
+from tests.upstream import Script, Upstream
 
 
 def test_threads_list_newest_first_with_a_cursor(server: RunningServer) -> None:
@@ -69,3 +75,61 @@ def test_another_users_thread_does_not_exist_for_them(server: RunningServer) -> 
 def test_an_invalid_cursor_is_a_clear_error(server: RunningServer) -> None:
     response = httpx.get(f"{server.url}/api/threads", params={"cursor": "!!nonsense"}, headers=auth(server.api_key))
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_cursor"
+
+
+def _search(server: RunningServer, key: str, q: str, **params: Any) -> dict[str, Any]:
+    response = httpx.get(f"{server.url}/api/threads", params={"q": q, **params}, headers=auth(key))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_search_finds_threads_by_title_or_by_any_message(server: RunningServer, upstream: Upstream,
+                                                         marker: str) -> None:
+    alice, bob = server.user("alice"), server.user("bob")
+    by_title, by_answer, by_question, other = (uuid.uuid4().hex for _ in range(4))
+    chat(server.url, alice, by_title, "Planning the Zanzibar trip")
+    httpx.patch(f"{server.url}/api/threads/{by_title}", json={"title": "Holiday: ZANZIBAR"}, headers=auth(alice))
+    upstream.push(Script(text="The capital of Burkina Faso is Ouagadougou."), match=marker)
+    chat(server.url, alice, by_answer, f"capital of Burkina Faso? {marker}")
+    chat(server.url, alice, by_question, "first question")
+    chat(server.url, alice, by_question, "a follow-up about zanzibar spices")
+    chat(server.url, alice, other, "100% unrelated")
+    bobs = uuid.uuid4().hex
+    chat(server.url, bob, bobs, "bob also likes Zanzibar")
+
+    assert [t["id"] for t in _search(server, alice, "zanzibar")["threads"]] == [by_question, by_title]
+    found = _search(server, alice, "OUAGADOUGOU")["threads"]  # the answer's words count, in any case
+    assert [t["id"] for t in found] == [by_answer] and set(found[0]) == {"id", "title", "created_at", "updated_at"}
+    assert [t["id"] for t in _search(server, alice, "%")["threads"]] == [other]  # LIKE wildcards are literal
+    assert _search(server, alice, "no such words anywhere")["threads"] == []
+    assert len(_search(server, alice, "  ")["threads"]) == 4  # a blank query is the plain list
+    assert [t["id"] for t in _search(server, bob, "zanzibar")["threads"]] == [bobs]  # only one's own threads
+
+    first = _search(server, alice, "zanzibar", limit=1)  # paging works within the results
+    second = _search(server, alice, "zanzibar", limit=1, cursor=first["next_cursor"])
+    assert [t["id"] for t in first["threads"] + second["threads"]] == [by_question, by_title]
+    assert second["next_cursor"] is None
+
+
+async def test_search_on_postgresql_too() -> None:
+    async with pg.fresh_database() as url:
+        await migrate(url)
+        engine = create_engine(url)
+        try:
+            sessions = session_factory(engine)
+            user = await AccountStore(sessions).create_user("pg-search", "free")
+            store = MessageStore(sessions)
+            for thread_id, text in (("t-spices", "Zanzibar SPICES"), ("t-other", "50% off"), ("t-none", "hello")):
+                await store.begin_turn(
+                    user_id=user.principal.id, thread_id=thread_id, title="untitled",
+                    user_message=Message(id=new_id(), thread_id=thread_id, role="user", text=text, parts=[]),
+                    assistant_message=Message(id=new_id(), thread_id=thread_id, role="assistant", text="", parts=[]))
+            async def found(search: str) -> list[str]:
+                return [t.id for t in (await store.list_threads(user.principal.id, 10, search=search)).threads]
+
+            assert await found("spices") == ["t-spices"]
+            assert await found("%") == ["t-other"]
+            assert len(await found("UNTITLED")) == 3  # titles too
+        finally:
+            await engine.dispose()

@@ -110,6 +110,26 @@ async def test_thread_documents_are_seen_only_in_their_thread(store: VectorStore
     assert {h.document_id for h in await store.text_search(Scope(user), "pallet", 5)} == {library}
 
 
+async def test_a_search_sees_every_write_before_it_even_from_another_process(store: VectorStore) -> None:
+    first, second, user = ids()
+    query = unit(1)[0]
+    await store.replace(first, records(first, user, [f"old {i}" for i in range(30)]), unit(30))
+    assert {h.document_id for h in await store.vector_search(Scope(user), query, 5)} == {first}  # warm
+    writer: VectorStore = store  # a worker process writes through a store of its own
+    if isinstance(store, SqliteVecStore):
+        writer = SqliteVecStore(store.path, DIMS)
+    try:
+        await writer.replace(second, records(second, user, ["new"], "thread-n"), unit(1, near=query * 5, noise=0.01))
+        hits = await store.vector_search(Scope(user, "thread-n"), query, 5)
+        assert hits[0].document_id == second and len(hits) == 5
+        await writer.delete(first)
+        assert [h.document_id for h in await store.vector_search(Scope(user, "thread-n"), query, 5)] == [second]
+        assert await store.vector_search(Scope(user), query, 5) == []
+    finally:
+        if writer is not store:
+            await writer.aclose()
+
+
 async def test_keyword_search_ranks_matches_and_ignores_operators(store: VectorStore) -> None:
     doc, user, _ = ids()
     texts = ["Forklift operators renew their certification every 24 months.", "The canteen serves lunch.",

@@ -1,21 +1,29 @@
-"""Users and API keys. Keys are random 256-bit secrets, so a SHA-256 hash is enough to store them:
-lookup is one indexed equality on the hash, and nothing reversible is kept."""
+"""Users, their API keys (hashed, revocable, optionally expiring) and their sign-ins at OIDC issuers."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parlor.db import ApiKey, User, utcnow
+from parlor.accounts.keys import (
+    KEY_PREFIX,
+    SHOWN_PREFIX,
+    KeyExpired,
+    KeyInfo,
+    aware,
+    hash_key,
+    new_key,
+    same_hash,
+)
+from parlor.db import ApiKey, Identity, User, utcnow
 
-KEY_PREFIX = "pk-"
 LOCAL_USER = "local"
+MAX_ACTIVE_KEYS = 100  # per user: a script that mints keys in a loop stops here
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,40 +49,91 @@ class UserExists(Exception):
     pass
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+class TooManyKeys(Exception):
+    pass
 
 
 def _principal(user: User) -> Principal:
     return Principal(id=user.id, name=user.name, tier=user.tier, role=user.role)
 
 
+def _info(key: ApiKey) -> KeyInfo:
+    return KeyInfo(key.id, key.user_id, key.name, key.prefix, key.created_at, key.expires_at, key.revoked_at)
+
+
+def _named(name_or_id: str) -> ColumnElement[bool]:
+    return or_(User.name == name_or_id, User.id == name_or_id)
+
+
 class AccountStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._sessions = sessions
 
-    async def create_user(self, name: str, tier: str, role: str = "user") -> NewUser:
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
+    async def create_user(self, name: str, tier: str, role: str = "user",
+                          expires_at: datetime | None = None) -> NewUser:
+        """The user and their first key (returned in clear this once)."""
+        key = new_key()
         user = User(name=name, tier=tier, role=role)
         try:
             async with self._sessions.begin() as session:
                 session.add(user)
                 await session.flush()
-                session.add(ApiKey(user_id=user.id, key_hash=hash_key(key), prefix=key[:10]))
+                session.add(_key_row(user.id, key, "first key", expires_at))
         except IntegrityError:
             raise UserExists(f"a user named {name!r} already exists") from None
         return NewUser(_principal(user), key, user.created_at)
 
+    async def create_key(self, user_id: str, name: str | None = None,
+                         expires_at: datetime | None = None) -> tuple[KeyInfo, str]:
+        """A new key of the user's: its description, and the key itself (shown once, stored hashed)."""
+        key = new_key()
+        async with self._sessions.begin() as session:
+            active = (await session.execute(select(func.count()).select_from(ApiKey).where(
+                ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)))).scalar_one()
+            if active >= MAX_ACTIVE_KEYS:
+                raise TooManyKeys(f"at most {MAX_ACTIVE_KEYS} active keys; revoke one first")
+            row = _key_row(user_id, key, name, expires_at)
+            session.add(row)
+        return _info(row), key
+
+    async def list_keys(self, user_id: str) -> list[KeyInfo]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(ApiKey).where(ApiKey.user_id == user_id)
+                                          .order_by(ApiKey.created_at, ApiKey.id))).scalars()
+            return [_info(k) for k in rows]
+
+    async def key_id(self, user_id: str, digest: str) -> str | None:
+        """The id of the user's key with this hash (to mark the key a request came with)."""
+        async with self._sessions() as session:
+            return (await session.execute(select(ApiKey.id).where(
+                ApiKey.user_id == user_id, ApiKey.key_hash == digest))).scalar_one_or_none()
+
+    async def revoke_key(self, user_id: str, key_id: str) -> bool:
+        """Revokes one of the user's own keys; False if they have no such active key."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=utcnow()))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def authenticate(self, key: str) -> Principal | None:
+        """The key's user; None for an unknown or revoked key; KeyExpired for an expired one."""
         if not key.startswith(KEY_PREFIX):
             return None  # cheap rejection: not even shaped like a key
-        query = (
-            select(User)
-            .join(ApiKey, ApiKey.user_id == User.id)
-            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-        )
+        digest = hash_key(key)
+        query = (select(User, ApiKey.key_hash, ApiKey.expires_at).join(ApiKey, ApiKey.user_id == User.id)
+                 .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
         async with self._sessions() as session:
-            user = (await session.execute(query)).scalar_one_or_none()
+            found = (await session.execute(query)).one_or_none()
+        if found is None or not same_hash(found.key_hash, digest):
+            return None
+        if found.expires_at is not None and aware(found.expires_at) <= utcnow():
+            raise KeyExpired(aware(found.expires_at))
+        return _principal(found.User)
+
+    async def find_user(self, name_or_id: str) -> Principal | None:
+        async with self._sessions() as session:
+            user = (await session.execute(select(User).where(_named(name_or_id)))).scalar_one_or_none()
         return _principal(user) if user else None
 
     async def list_users(self) -> list[Principal]:
@@ -85,9 +144,7 @@ class AccountStore:
     async def update_user(self, name_or_id: str, tier: str | None = None, role: str | None = None) -> Principal | None:
         """Changes a user's tier and/or role (it holds from their next request); None if no such user."""
         async with self._sessions.begin() as session:
-            user = (await session.execute(
-                select(User).where((User.name == name_or_id) | (User.id == name_or_id))
-            )).scalar_one_or_none()
+            user = (await session.execute(select(User).where(_named(name_or_id)))).scalar_one_or_none()
             if user is None:
                 return None
             if tier is not None:
@@ -99,9 +156,7 @@ class AccountStore:
     async def revoke(self, name_or_id: str) -> int:
         """Revoke every active key of a user; returns how many were revoked."""
         async with self._sessions.begin() as session:
-            user = (await session.execute(
-                select(User).where((User.name == name_or_id) | (User.id == name_or_id))
-            )).scalar_one_or_none()
+            user = (await session.execute(select(User).where(_named(name_or_id)))).scalar_one_or_none()
             if user is None:
                 return 0
             result = await session.execute(
@@ -109,6 +164,21 @@ class AccountStore:
                 .values(revoked_at=utcnow())
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def sign_in(self, issuer: str, subject: str, email: str | None, name_hint: str, tier: str,
+                      expires_at: datetime | None) -> NewUser:
+        """The user signed in at `issuer` as `subject` (created on their first sign-in), with a new key."""
+        async with self._sessions.begin() as session:
+            user = (await session.execute(select(User).join(Identity, Identity.user_id == User.id).where(
+                Identity.issuer == issuer, Identity.subject == subject))).scalar_one_or_none()
+            if user is None:
+                user = User(name=await _free_name(session, name_hint), tier=tier, role="user")
+                session.add(user)
+                await session.flush()
+                session.add(Identity(user_id=user.id, issuer=issuer, subject=subject, email=email))
+            key = new_key()
+            session.add(_key_row(user.id, key, "single sign-on", expires_at))
+        return NewUser(_principal(user), key, user.created_at)
 
     async def local_user(self, tier: str) -> Principal:
         """The one user every request acts as when auth is off."""
@@ -118,3 +188,17 @@ class AccountStore:
                 user = User(name=LOCAL_USER, tier=tier, role="admin")
                 session.add(user)
         return _principal(user)
+
+
+def _key_row(user_id: str, key: str, name: str | None, expires_at: datetime | None) -> ApiKey:
+    return ApiKey(user_id=user_id, key_hash=hash_key(key), prefix=key[:SHOWN_PREFIX], name=name,
+                  expires_at=expires_at)
+
+
+async def _free_name(session: AsyncSession, hint: str) -> str:
+    """`hint`, or `hint-1a2b` when a user already has that name (names are unique; people are not)."""
+    base = "".join(ch for ch in hint if ch.isprintable()).strip()[:180] or "user"
+    name = base
+    while (await session.execute(select(User.id).where(User.name == name))).first() is not None:
+        name = f"{base}-{secrets.token_hex(2)}"
+    return name

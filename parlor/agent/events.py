@@ -80,6 +80,22 @@ class SourceDocument:
     media_type: str
     title: str
     filename: str | None = None
+    metadata: dict[str, dict[str, Any]] | None = None  # providerMetadata: where in the document, for links
+
+    def part(self) -> dict[str, Any]:
+        """The AI SDK `source-document` part (the same fields as the stream's chunk)."""
+        part: dict[str, Any] = {"type": "source-document", "sourceId": self.source_id, "mediaType": self.media_type,
+                                "title": self.title}
+        if self.filename:
+            part["filename"] = self.filename
+        if self.metadata:
+            part["providerMetadata"] = self.metadata
+        return part
+
+    @classmethod
+    def from_part(cls, part: dict[str, Any]) -> SourceDocument:
+        return cls(str(part.get("sourceId", "")), str(part.get("mediaType", "")), str(part.get("title", "")),
+                   part.get("filename"), part.get("providerMetadata"))
 
 
 AgentEvent = (

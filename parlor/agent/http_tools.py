@@ -25,15 +25,18 @@ def http_tool(config: HttpToolConfig, client: httpx.AsyncClient) -> Tool:
     headers = {name: _ENV.sub(lambda m: os.environ.get(m.group(1), ""), value)
                for name, value in config.headers.items()}
     placeholders = {f for _, f, _, _ in string.Formatter().parse(config.url) if f}
+    fixed = httpx.URL(config.url.split("{", 1)[0])  # scheme, host, port and the path before any argument
 
     async def run(context: ToolContext, args: dict[str, Any]) -> Any:
-        url = config.url.format(**{k: quote(str(args.get(k, "")), safe="") for k in placeholders})
+        url = httpx.URL(config.url.format(**{k: _segment(k, args.get(k, "")) for k in placeholders}))
         rest = {k: v for k, v in args.items() if k not in placeholders}
+        if config.method == "GET":  # the template's own query parameters stay as written
+            url = url.copy_merge_params({k: v for k, v in rest.items() if k not in url.params})
         request = client.build_request(
             config.method, url, headers={**headers, "X-Request-ID": context.request_id},
-            params=rest if config.method == "GET" else None,
             content=orjson.dumps(rest) if config.method == "POST" else None,
             timeout=config.timeout)
+        _check_target(request.url, fixed)
         try:
             response = await client.send(request, stream=True, follow_redirects=False)
         except httpx.TimeoutException:
@@ -58,6 +61,22 @@ def http_tool(config: HttpToolConfig, client: httpx.AsyncClient) -> Tool:
 
     return Tool(config.name, config.description, config.parameters, schema_validator(config.parameters), run,
                 timeout=config.timeout + 1, title=config.title)
+
+
+def _segment(name: str, value: Any) -> str:
+    """An argument as one URL-encoded piece: `/`, `?`, `#`, `@`, `:` and `%` are encoded, so it can never
+    start a new path segment, query, host or port; a value that is only dots would climb the path."""
+    text = str(value)
+    if text.strip(" .") == "" and "." in text:
+        raise ToolError(f"the argument {name!r} cannot be {text!r}")
+    return quote(text, safe="")
+
+
+def _check_target(url: httpx.URL, fixed: httpx.URL) -> None:
+    """Defence in depth: whatever the arguments were, the request goes where the template points."""
+    if (url.scheme, url.host, url.port) != (fixed.scheme, fixed.host, fixed.port) or \
+            not url.raw_path.split(b"?", 1)[0].startswith(fixed.raw_path.split(b"?", 1)[0]):
+        raise ToolError("the arguments would send this request outside the tool's configured address")
 
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:

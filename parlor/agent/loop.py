@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from parlor.agent.events import (
     ToolOutput,
 )
 from parlor.agent.generation import Generation
-from parlor.agent.tools import ToolContext, ToolError, ToolRegistry, ToolResult
+from parlor.agent.tools import DATA_NOTE, ToolContext, ToolError, ToolRegistry, ToolResult
 from parlor.agent.transcript import Transcript
 from parlor.llm import CompletionRequest, LLMMessage, Router, ToolCall
 from parlor.observability.tracing import traced_tool
@@ -47,18 +47,22 @@ class AgentLoop:
         self._max_steps = max_steps
 
     async def run(self, history: list[LLMMessage], context: ToolContext, transcript: Transcript,
-                  max_tokens: int | None = None) -> AsyncIterator[AgentEvent]:
-        """Streams the turn's events; `transcript` holds the outcome (an error ends it with error_code)."""
-        messages = list(history)
+                  max_tokens: int | None = None, *, temperature: float | None = None, provider: str | None = None,
+                  tools: Collection[str] | None = None) -> AsyncIterator[AgentEvent]:
+        """Streams the turn's events; `transcript` holds the outcome (an error ends it with error_code).
+        `temperature`, `provider` (tried first), `tools` (the ones offered; None: all): an experiment's."""
+        messages = _with_data_note(history) if self._tools.tools else list(history)
+        first = self._router.find(provider) if provider is not None else None
         for step in range(self._max_steps + 1):
             last = step == self._max_steps
-            specs = [] if last else self._tools.specs()
+            specs = [] if last else [s for s in self._tools.specs() if tools is None or s.name in tools]
             if last:
                 messages.append(LLMMessage("system", LAST_STEP))
             yield StepStarted()
             transcript.start_step()
             generation = Generation(self._router, CompletionRequest(messages, tools=specs, max_tokens=max_tokens,
-                                                                    request_id=context.request_id))
+                                                                    temperature=temperature,
+                                                                    request_id=context.request_id), first=first)
             calls: dict[int, PendingCall] = {}
             step_text: list[str] = []
             async for event in generation.events():
@@ -76,18 +80,22 @@ class AgentLoop:
                 return
             messages.append(LLMMessage("assistant", "".join(step_text), tuple(
                 ToolCall(c.id, c.name, c.arguments) for c in calls.values())))
-            async for out in self._run_tools(list(calls.values()), context, transcript, messages):
+            async for out in self._run_tools(list(calls.values()), context, transcript, messages,
+                                             {s.name for s in specs}):
                 yield out
             yield StepFinished()
 
     async def _run_tools(self, calls: list[PendingCall], context: ToolContext, transcript: Transcript,
-                         messages: list[LLMMessage]) -> AsyncIterator[AgentEvent]:
+                         messages: list[LLMMessage], offered: set[str]) -> AsyncIterator[AgentEvent]:
         results: dict[str, ToolResult] = {}
         inputs: dict[str, Any] = {}
         running: dict[asyncio.Task[ToolResult], str] = {}
         try:
             for call in calls:
                 try:
+                    if call.name not in offered:  # a tool this turn did not offer is not run
+                        raise ToolError(f"there is no tool named {call.name!r}; available: "
+                                        f"{', '.join(sorted(offered)) or 'none'}")
                     inputs[call.id], arguments = self._tools.parse(call.name, call.arguments)
                 except ToolError as exc:
                     inputs[call.id] = call.arguments
@@ -106,13 +114,21 @@ class AgentLoop:
                     yield (ToolOutput(call_id, result.output, result.duration_ms) if result.ok
                            else ToolFailed(call_id, str(result.output), result.duration_ms))
                     for source in result.sources:
-                        yield SourceDocument(source.id, source.media_type, source.title, source.filename)
+                        yield SourceDocument(source.id, source.media_type, source.title, source.filename,
+                                             source.metadata)
         finally:
             for task in running:
                 task.cancel()
         for call in calls:
             transcript.add_tool(call.id, call.name, inputs[call.id], results[call.id])
-            messages.append(LLMMessage("tool", results[call.id].for_model(), tool_call_id=call.id))
+            messages.append(LLMMessage("tool", results[call.id].for_model(call.name), tool_call_id=call.id))
+
+
+def _with_data_note(history: list[LLMMessage]) -> list[LLMMessage]:
+    """The system prompt, told that tool results are data (see `fence`)."""
+    if history and history[0].role == "system":
+        return [LLMMessage("system", f"{history[0].content}\n\n{DATA_NOTE}"), *history[1:]]
+    return [LLMMessage("system", DATA_NOTE), *history]
 
 
 def _assemble(calls: dict[int, PendingCall], chunk: ToolCallChunk) -> list[AgentEvent]:

@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
-from typing import Any
-
-from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, TextContent
+from typing import TYPE_CHECKING, Any
 
 from parlor.agent.schema import schema_validator
 from parlor.agent.tools import Tool, ToolContext, ToolError
 from parlor.config import McpServerConfig
+
+if TYPE_CHECKING:  # the MCP SDK costs a second of start-up: imported only when a server is configured
+    from mcp import ClientSession
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +36,9 @@ class McpTools:
         return tools
 
     async def _connect(self, server: McpServerConfig) -> list[Tool]:
+        from mcp import ClientSession, StdioServerParameters, stdio_client
+        from mcp.client.streamable_http import streamable_http_client
+
         stack = AsyncExitStack()
         try:
             if server.transport == "stdio":
@@ -62,6 +64,8 @@ class McpTools:
 
 def _tool(server: McpServerConfig, session: ClientSession, name: str, description: str,
           schema: dict[str, Any]) -> Tool:
+    from mcp.types import CallToolResult, TextContent
+
     async def run(_: ToolContext, args: dict[str, Any]) -> Any:
         result = await session.call_tool(name, args, read_timeout_seconds=server.timeout)
         if not isinstance(result, CallToolResult):

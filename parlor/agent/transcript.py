@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from parlor.agent.events import SourceDocument
 from parlor.agent.generation import Generation
-from parlor.agent.tools import ToolResult
+from parlor.agent.tools import ToolResult, fence
 from parlor.llm import LLMMessage, ToolCall, Usage
 from parlor.llm.types import FinishReason
 
@@ -43,9 +44,8 @@ class Transcript:
             part.update(state="output-error", errorText=str(result.output))
         self.parts.append(part)
         for source in result.sources:  # citations, as the AI SDK keeps them in a message
-            cited = {"type": "source-document", "sourceId": source.id, "mediaType": source.media_type,
-                     "title": source.title}
-            self.parts.append({**cited, "filename": source.filename} if source.filename else cited)
+            self.parts.append(SourceDocument(source.id, source.media_type, source.title, source.filename,
+                                             source.metadata).part())
 
     def absorb(self, generation: Generation) -> None:
         """Adds one model call's provider, timing, usage and outcome."""
@@ -112,7 +112,8 @@ def _json(value: Any) -> str:
 
 
 def _result(part: dict[str, Any]) -> str:
+    name = str(part.get("type", "")).removeprefix("tool-")
     if part.get("state") == "output-error":
-        return f"Error: {part.get('errorText', '')}"
+        return fence(name, f"Error: {part.get('errorText', '')}", ok=False)
     output = part.get("output")
-    return output if isinstance(output, str) else _json(output)
+    return fence(name, output if isinstance(output, str) else _json(output))

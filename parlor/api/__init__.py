@@ -10,11 +10,28 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from parlor.api import admin_runs, chat, documents, health, memories, metrics, openai, threads, usage, users
-from parlor.api.context import RequestContextMiddleware, current_request_id
+from parlor.api import (
+    account,
+    admin_runs,
+    auth_config,
+    chat,
+    documents,
+    experiments,
+    feedback,
+    health,
+    memories,
+    metrics,
+    oidc,
+    openai,
+    threads,
+    usage,
+    users,
+)
+from parlor.api.context import BodyLimitMiddleware, RequestContextMiddleware, current_request_id
 from parlor.api.deps import Services
-from parlor.api.errors import install_error_handlers
+from parlor.api.errors import ERROR_RESPONSES, install_error_handlers
 from parlor.api.ratelimit import RateLimitHeaders, install_limit_errors
+from parlor.api.security_headers import install_security
 from parlor.api.web import mount_web
 from parlor.observability import Metrics
 from parlor.observability.http import ObservabilityMiddleware
@@ -26,19 +43,24 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart framing around an uploaded file
 
 
 def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
-               telemetry: Metrics | None = None, max_upload_bytes: int | None = None) -> FastAPI:
+               telemetry: Metrics | None = None, max_upload_bytes: int | None = None,
+               cors_origins: list[str] | None = None) -> FastAPI:
     app = FastAPI(title="Parlor", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None, **_without_native_telemetry())
     install_error_handlers(app)
     install_limit_errors(app)
-    for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents):
-        app.include_router(module.router)
+    for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents,
+                   experiments, feedback, oidc, account, auth_config):
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     mount_web(app, web_dir)
     app.add_middleware(RateLimitHeaders)
+    uploads = {"/api/documents": max_upload_bytes + UPLOAD_OVERHEAD} if max_upload_bytes else None
+    # inside observability: a refused body is logged and counted like any request
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, upload_bytes=uploads)
     if telemetry is not None:  # inside the request id's middleware: every span, line and metric has the id
         app.add_middleware(ObservabilityMiddleware, metrics=telemetry, request_id=current_request_id)
-    uploads = {"/api/documents": max_upload_bytes + UPLOAD_OVERHEAD} if max_upload_bytes else None
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes, upload_bytes=uploads)
+    app.add_middleware(RequestContextMiddleware)
+    install_security(app, cors_origins or [])  # outermost: every answer carries the headers
     return app
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,7 @@ from parlor.observability import RunStore, record_json
 router = APIRouter(prefix="/api", tags=["runs"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Status = Literal["complete", "error", "aborted"]
+Since = Annotated[str | None, Query(max_length=64)]
 
 
 def _store(request: Request) -> RunStore:
@@ -32,18 +34,18 @@ def _since(value: str | None) -> datetime | None:
     if value is None:
         return None
     units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-    if value[:-1].isdigit() and value[-1:] in units:
-        return utcnow() - timedelta(**{units[value[-1]]: int(value[:-1])})
     try:
+        if re.fullmatch(r"[0-9]{1,9}[smhd]", value):  # ASCII digits only: int() would take any script's
+            return utcnow() - timedelta(**{units[value[-1]]: int(value[:-1])})
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a time, or a span reaching past year 1
         raise ApiError(422, "invalid_request", "since: an ISO 8601 time or a span like 15m, 6h, 7d.") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
 
 
 @router.get("/admin/runs")
-async def admin_runs(request: Request, _: AdminDep, user: str | None = None, status: Status | None = None,
-                     since: str | None = None, limit: Limit = 50) -> dict[str, Any]:
+async def admin_runs(request: Request, _: AdminDep, user: Annotated[str | None, Query(max_length=128)] = None,
+                     status: Status | None = None, since: Since = None, limit: Limit = 50) -> dict[str, Any]:
     rows = await _store(request).list(user_id=user, status=status, since=_since(since), limit=limit)
     return {"runs": [record_json(row, admin=True) for row in rows]}
 
@@ -57,7 +59,7 @@ async def admin_run(request: Request, request_id: str, _: AdminDep) -> dict[str,
 
 
 @router.get("/runs")
-async def my_runs(request: Request, who: PrincipalDep, status: Status | None = None, since: str | None = None,
+async def my_runs(request: Request, who: PrincipalDep, status: Status | None = None, since: Since = None,
                   limit: Limit = 50) -> dict[str, Any]:
     rows = await _store(request).list(user_id=who.id, status=status, since=_since(since), limit=limit)
     return {"runs": [record_json(row, admin=False) for row in rows]}

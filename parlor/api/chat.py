@@ -58,7 +58,8 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     return _respond(svc, stream)
 
 
-@router.get("/api/chat/{thread_id}/stream", response_model=None)
+@router.get("/api/chat/{thread_id}/stream", response_model=None, response_class=EventSourceResponse,
+            responses={204: {"description": "No generation is under way in this thread."}})
 async def resume(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> EventSourceResponse | Response:
     """What `useChat({resume: true})` calls: the generation under way, from its start, or 204."""
     stream = await svc.chat.resume(who, thread_id)

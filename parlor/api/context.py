@@ -1,5 +1,6 @@
-"""Per-request context: the request id, bound in a contextvar and echoed in `X-Request-ID`;
-and the body size limit, enforced before any route reads the body."""
+"""Per-request context: the request id, bound in a contextvar and echoed in `X-Request-ID` (the
+outermost middleware); and the body size limit, enforced before routing but inside the observability
+middleware, so a refused request still gets its log line, its span and its count."""
 
 from __future__ import annotations
 
@@ -21,10 +22,8 @@ def current_request_id() -> str:
 class RequestContextMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware), so streaming responses pass through untouched."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, upload_bytes: dict[str, int] | None = None):
+    def __init__(self, app: ASGIApp):
         self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.upload_bytes = upload_bytes or {}  # larger limits for POSTs to upload routes, by exact path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,39 +39,60 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        limit = self.max_body_bytes
-        if scope.get("method") == "POST":
-            limit = self.upload_bytes.get(scope["path"], limit)
         try:
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > limit:
-                await self._too_large(send_with_id, request_id, limit)
-                return
-            await self.app(scope, self._limited(receive, limit), send_with_id)
+            await self.app(scope, receive, send_with_id)
         finally:
             _request_id.reset(token)
 
-    def _limited(self, receive: Receive, limit: int) -> Receive:
-        seen = 0
+
+class BodyLimitMiddleware:
+    """Refuses a body over the limit with 413: at once when Content-Length says so, else as soon as the
+    bytes read pass it (a chunked upload). Then whatever the route answers (FastAPI turns a failed body
+    read into a 400) is replaced by the 413."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, upload_bytes: dict[str, int] | None = None):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.upload_bytes = upload_bytes or {}  # larger limits for POSTs to upload routes, by exact path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        if scope.get("method") == "POST":
+            limit = self.upload_bytes.get(scope["path"], limit)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _too_large(send, limit)
+            return
+        seen, refused = 0, False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    refused = True
                     raise BodyTooLarge()
             return message
 
-        return limited
+        async def answer(message: Message) -> None:
+            if not refused:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _too_large(send, limit)
 
-    async def _too_large(self, send: Send, request_id: str, limit: int) -> None:
-        body = orjson.dumps({"error": {"code": "payload_too_large", "request_id": request_id,
-                                       "message": f"The request body is over {limit} bytes."}})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await self.app(scope, limited, answer)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = orjson.dumps({"error": {"code": "payload_too_large", "request_id": current_request_id(),
+                                   "message": f"The request body is over {limit} bytes."}})
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyTooLarge(Exception):

@@ -9,11 +9,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from parlor.accounts import AccountStore, Principal
+from parlor.accounts import AccountStore, KeyExpired, Principal
+from parlor.accounts.data import AccountData
 from parlor.api.errors import ApiError
 from parlor.api.ratelimit import add_headers, headers_for, rate_limited
 from parlor.chat import ChatService, Gateway, RunRegistry
 from parlor.config import Settings
+from parlor.experiments import Experiments
 from parlor.limits import Limits, UsageReport
 from parlor.memory import FactStore, MessageStore
 
@@ -33,6 +35,8 @@ class Services:
     checks: dict[str, Check] = field(default_factory=dict)
     local_user: Principal | None = None  # set when auth is off
     memories: FactStore | None = None  # what the bot remembers about users (GET/DELETE /api/memories)
+    experiments: Experiments | None = None  # A/B tests and feedback on answers
+    data: AccountData | None = None  # a user's data rights: export, delete (GET/DELETE /api/account)
 
 
 async def services(request: Request) -> Services:  # async: FastAPI runs sync dependencies in threads
@@ -56,13 +60,22 @@ async def principal(request: Request, svc: ServicesDep) -> Principal:
     if svc.local_user is not None:
         return svc.local_user
     key = bearer(request)
-    found = await svc.accounts.authenticate(key) if key else None
+    found = await _authenticate(svc, key) if key else None
     if found is None:
         if key:
             await _count_invalid_key(request, svc)
         raise UNAUTHORIZED
     request.state.principal = found
     return found
+
+
+async def _authenticate(svc: Services, key: str) -> Principal | None:
+    try:
+        return await svc.accounts.authenticate(key)
+    except KeyExpired as exc:
+        raise ApiError(401, "key_expired", f"This API key expired at {exc.expired_at.isoformat(timespec='seconds')}; "
+                       "sign in again or create a new key.",
+                       {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="key expired"'}) from None
 
 
 async def _count_invalid_key(request: Request, svc: Services) -> None:
@@ -99,7 +112,7 @@ async def admin(request: Request, svc: ServicesDep) -> None:
     token = bearer(request)
     if is_admin_token(svc, token):
         return
-    caller = svc.local_user or (await svc.accounts.authenticate(token) if token else None)
+    caller = svc.local_user or (await _authenticate(svc, token) if token else None)
     if caller is None:
         raise UNAUTHORIZED
     if not caller.is_admin:

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.schemas import ID_PATTERN
 from parlor.api.sse import sse
+from parlor.memory import ThreadNotFound
 from parlor.rag import DocumentService
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 NOT_FOUND = ApiError(404, "document_not_found", "No such document.")
+THREAD_NOT_FOUND = ApiError(404, "thread_not_found", "No such thread.")
 READ_CHUNK = 1 << 20
 
 
@@ -37,21 +41,30 @@ async def _read(file: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, responses={200: {"description": "A duplicate of one of the caller's documents "
+                                                                  "(`duplicate: true`): nothing new is stored."}})
 async def upload(request: Request, svc: ServicesDep, who: PrincipalDep, file: Annotated[UploadFile, File()],
-                 thread_id: Annotated[str | None, Form(max_length=128)] = None) -> JSONResponse:
+                 thread_id: Annotated[str | None, Form(pattern=ID_PATTERN)] = None) -> JSONResponse:
+    """Stores the file and queues it; with `thread_id`, also shows it in that thread as a message."""
     documents = _documents(request)
     data = await _read(file, svc.settings.max_upload_bytes)
     if thread_id and not await documents.repo.may_scope(who.id, thread_id):
-        raise ApiError(404, "thread_not_found", "No such thread.")
+        raise THREAD_NOT_FOUND
     document, created = await documents.upload(who.id, file.filename or "document", data, thread_id or None)
     body = {**document.json(), "duplicate": not created}
+    if thread_id:
+        try:
+            body["message_id"] = await documents.attach(who.id, thread_id, document)
+        except ThreadNotFound:  # taken by another user between the check and the write
+            raise THREAD_NOT_FOUND from None
     return JSONResponse(body, status_code=202 if created else 200,
                         headers={"Location": f"/api/documents/{document.id}"})
 
 
 @router.get("")
-async def list_documents(request: Request, who: PrincipalDep, thread_id: str | None = None) -> dict[str, Any]:
+async def list_documents(request: Request, who: PrincipalDep,
+                         thread_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None) -> dict[str, Any]:
+    """The caller's documents, newest first; with `thread_id`, only those attached to that thread."""
     found = await _documents(request).list(who.id, thread_id)
     return {"documents": [d.json() for d in found]}
 
@@ -62,6 +75,26 @@ async def get_document(document_id: str, request: Request, who: PrincipalDep) ->
     if document is None:
         raise NOT_FOUND
     return document.json()
+
+
+@router.get("/{document_id}/chunks")
+async def document_chunks(document_id: str, request: Request, who: PrincipalDep) -> dict[str, Any]:
+    """The document's chunks in order, with their pages (what citations point at)."""
+    chunks = await _documents(request).chunks(who.id, document_id)
+    if chunks is None:
+        raise NOT_FOUND
+    return {"chunks": [{"ordinal": c.ordinal, "page": c.page, "text": c.text} for c in chunks]}
+
+
+@router.get("/{document_id}/file")
+async def document_file(document_id: str, request: Request, who: PrincipalDep) -> Response:
+    """The original bytes, as a download (never rendered inline: an uploaded HTML file is not our page)."""
+    found = await _documents(request).file(who.id, document_id)
+    if found is None:
+        raise NOT_FOUND
+    document, data = found
+    return Response(data, media_type=document.content_type, headers={
+        "Content-Disposition": content_disposition(document.filename), "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/{document_id}/events")
@@ -82,3 +115,9 @@ async def delete_document(document_id: str, request: Request, who: PrincipalDep)
     if not await _documents(request).delete(who.id, document_id):
         raise NOT_FOUND
     return Response(status_code=204)
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact one in RFC 5987 form."""
+    fallback = "".join(ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -9,6 +9,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from parlor.api.context import BodyTooLarge, current_request_id
@@ -21,6 +22,25 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
 OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                 404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
                 422: "invalid_request_error", 429: "rate_limit_error"}
+
+
+class ErrorDetail(BaseModel):
+    code: str  # machine-readable, e.g. "thread_not_found"
+    message: str  # for people
+    request_id: str
+    type: str | None = None  # /v1 only: the OpenAI error type
+    param: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorDetail
+
+
+# Every route may answer these (documented in the OpenAPI schema: clients and schemathesis check them)
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    "4XX": {"model": ErrorEnvelope, "description": "The request was refused; `error.code` says why."},
+    "5XX": {"model": ErrorEnvelope, "description": "The server or an upstream failed."},
+}
 
 
 class ApiError(Exception):

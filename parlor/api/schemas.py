@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,7 @@ class ThreadPatch(BaseModel):
 class NewUserBody(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
     tier: str | None = Field(default=None, min_length=1, max_length=64)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)  # of the first key; None: never
 
 
 class OpenAIMessage(BaseModel):
@@ -69,6 +70,9 @@ class OpenAITool(BaseModel):
     function: OpenAIFunction
 
 
+StopWord = Annotated[str, Field(max_length=200)]
+
+
 class ChatCompletionBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=200)
@@ -78,6 +82,6 @@ class ChatCompletionBody(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = None
+    stop: StopWord | Annotated[list[StopWord], Field(max_length=4)] | None = None  # OpenAI allows 4
     tools: list[OpenAITool] | None = Field(default=None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None

@@ -1,4 +1,4 @@
-"""Server-Sent Events responses (framing by sse-starlette)."""
+"""Server-Sent Events responses: sse-starlette keeps them alive (pings, disconnects, shutdown), events framed here."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
 
 from parlor.chat import ChatEvent, Run
@@ -19,14 +19,20 @@ def draining() -> bool:
 
 
 UI_STREAM_HEADERS = {"Cache-Control": "no-cache", "x-vercel-ai-ui-message-stream": "v1"}
-DONE = ServerSentEvent(data="[DONE]")
+DONE = b"data: [DONE]\n\n"
+
+
+def frame(chunk: dict[str, Any]) -> bytes:
+    """One event, framed here rather than by a ServerSentEvent per chunk (the hot path: once per delta).
+    orjson never writes a newline, so the JSON is always a single `data:` line."""
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
 def sse(chunks: AsyncIterator[dict[str, Any]], headers: dict[str, str] | None = None,
         grace: float = 0) -> EventSourceResponse:
-    async def body() -> AsyncIterator[ServerSentEvent]:
+    async def body() -> AsyncIterator[bytes]:
         async for chunk in chunks:
-            yield ServerSentEvent(data=orjson.dumps(chunk).decode())
+            yield frame(chunk)
         yield DONE
 
     return EventSourceResponse(body(), headers=headers, sep="\n", ping=15, shutdown_grace_period=grace)

@@ -1,4 +1,4 @@
-"""Threads of the caller: list, read (as UI messages, to seed `useChat`), rename, delete."""
+"""Threads of the caller: list (and search), read (as UI messages, to seed `useChat`), rename, delete."""
 
 from __future__ import annotations
 
@@ -35,9 +35,11 @@ def ui_message(message: StoredMessage) -> dict[str, Any]:
 @router.get("")
 async def list_threads(svc: ServicesDep, who: PrincipalDep,
                        limit: Annotated[int, Query(ge=1, le=100)] = 30,
-                       cursor: Annotated[str | None, Query(max_length=512)] = None) -> dict[str, Any]:
+                       cursor: Annotated[str | None, Query(max_length=512)] = None,
+                       q: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
+    """Newest first; `q`: only threads whose title or messages contain the text (any case)."""
     try:
-        page = await svc.store.list_threads(who.id, limit, cursor)
+        page = await svc.store.list_threads(who.id, limit, cursor, (q or "").strip() or None)
     except ValueError:
         raise ApiError(422, "invalid_cursor", "The cursor is not one this server gave out.") from None
     return {"threads": [thread_json(t) for t in page.threads], "next_cursor": page.next_cursor}
@@ -49,7 +51,15 @@ async def get_thread(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> dic
         thread, messages = await svc.store.get_thread(who.id, thread_id)
     except ThreadNotFound:
         raise NOT_FOUND from None
-    return {**thread_json(thread), "messages": [ui_message(m) for m in messages]}
+    rated = await svc.experiments.feedback.for_thread(who.id, thread_id) if svc.experiments else {}
+    return {**thread_json(thread), "messages": [_with_feedback(ui_message(m), rated) for m in messages]}
+
+
+def _with_feedback(message: dict[str, Any], rated: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An assistant message's rating as `metadata.feedback` (absent when none)."""
+    if message["id"] in rated:
+        message["metadata"]["feedback"] = rated[message["id"]]
+    return message
 
 
 @router.patch("/{thread_id}")

@@ -99,9 +99,7 @@ def _tool_chunks(event: ChatEvent) -> list[Chunk]:
     if isinstance(event, ToolFailed):
         return [{"type": "tool-output-error", "toolCallId": event.call_id, "errorText": event.error}]
     if isinstance(event, SourceDocument):
-        chunk = {"type": "source-document", "sourceId": event.source_id, "mediaType": event.media_type,
-                 "title": event.title}
-        return [{**chunk, "filename": event.filename} if event.filename else chunk]
+        return [event.part()]
     return []
 
 

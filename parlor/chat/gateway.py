@@ -16,6 +16,7 @@ from parlor.db import new_id
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
 from parlor.llm import CompletionRequest, LLMMessage, Provider, Router
 from parlor.llm.types import ToolSpec
+from parlor.observability import RunRecorder, TurnOutcome, annotate
 from parlor.tasks import TaskTracker
 
 
@@ -46,6 +47,7 @@ class Gateway:
         self._ledger = ledger
         self._tasks = tasks
         self._recent: dict[tuple[str, str], tuple[Run, float]] = {}  # idempotency key → run, expiry
+        self.recorder: RunRecorder | None = None  # writes each call's run record (set by the composition root)
 
     def models(self) -> list[Provider]:
         return list(self._router.providers)
@@ -77,6 +79,7 @@ class Gateway:
               idempotency_key: str | None) -> Run:
         """Runs the request as a run of its own; with an idempotency key, a retry of it within
         IDEMPOTENCY_TTL gets the same run (attached while it runs, replayed once it is done)."""
+        annotate(user_id=request.principal.id)  # the request's log line and run record name its user
         if idempotency_key is None:
             return Run(("v1", request.request_id), self.run(request, generation, reservation), self._tasks)
         now = time.monotonic()
@@ -104,7 +107,13 @@ class Gateway:
                 usage = generation.tokens()
                 self._tasks.spawn(self._budget.settle(reservation, usage.tokens_in, usage.tokens_out, generation.text),
                                   name=f"settle:{request.request_id}")
-            self._tasks.spawn(self._record(request, generation, status), name=f"usage:{request.request_id}")
+            recorded = self._tasks.spawn(self._record(request, generation, status), name=f"usage:{request.request_id}")
+            if self.recorder is not None:  # the run record, once the usage row is written
+                tokens = generation.tokens()
+                self.recorder.after_turn(TurnOutcome(
+                    request.request_id, request.principal.id, None, status, generation.error_code,
+                    generation.provider, generation.model, tokens.tokens_in, tokens.tokens_out, generation.ttft_ms,
+                    generation.elapsed_ms()), recorded)
         if generation.error_code:
             yield TurnFailed(generation.error_code, generation.error_message or "")
         else:

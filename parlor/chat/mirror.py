@@ -20,6 +20,7 @@ from parlor.chat.runs import Run
 log = logging.getLogger(__name__)
 END = b"end"
 BLOCK_MS = 1_000  # short blocking reads: a client with short socket timeouts can serve them
+FLUSH_SECONDS = 0.05  # a run's chunks go to Redis at most this often: one pipeline per window, not per token
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -49,8 +50,10 @@ class RunMirror:
 
     async def _publish(self, run: Run) -> None:
         stream, active = self._stream(run.key), self._active(run.key)
-        await self._redis.delete(stream)
-        await self._redis.set(active, run.client_id or "", ex=self._ttl)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(stream)
+            pipe.set(active, run.client_id or "", ex=self._ttl)
+            await pipe.execute()
         encoder = UIStreamEncoder()
         try:
             async for batch in run.follow():
@@ -61,6 +64,8 @@ class RunMirror:
                             pipe.xadd(stream, {"c": chunk})
                         pipe.expire(stream, self._ttl)
                         await pipe.execute()
+                if not run.done:  # what arrives meanwhile comes as one batch (coalesced text)
+                    await asyncio.sleep(FLUSH_SECONDS)
         finally:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.xadd(stream, {"c": END})

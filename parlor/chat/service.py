@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from parlor.accounts import Principal
 from parlor.agent import AgentLoop, ToolContext, Transcript, parts_to_messages
+from parlor.agent.events import SourceDocument
 from parlor.chat.events import (
     ChatEvent,
     StepFinished,
@@ -38,9 +39,11 @@ from parlor.chat.mirror import RunMirror
 from parlor.chat.runs import RunRegistry, ThreadBusy
 from parlor.chat.streams import TurnStream, ui_chunks
 from parlor.db import Message, new_id, utcnow
+from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
 from parlor.llm import LLMMessage
 from parlor.memory import Context, ConversationMemory, MessageStore, StoredMessage, ThreadNotFound, ThreadWindow
+from parlor.memory.attachments import attachment_text
 from parlor.observability import RunRecorder, TurnOutcome, annotate, phase, traced
 from parlor.observability.logs import CONTENT_LOGGER
 from parlor.tasks import TaskTracker
@@ -75,6 +78,7 @@ class Turn:
     reservation: Reservation | None = None  # tokens held against the user's daily budget
     context: Context | None = None  # how the prompt was built (for the summary check after the turn)
     user_tokens: int | None = None  # the new user message's size, stored with it
+    arm: Arm = NO_ARM  # the experiment arm it runs in (chosen from the replica's copy: no I/O)
 
 
 class ChatService:
@@ -92,6 +96,7 @@ class ChatService:
         self._tasks = tasks
         self._memory = memory
         self.recorder: RunRecorder | None = None  # writes each turn's run record (set by the composition root)
+        self.experiments: ExperimentBook | None = None  # A/B tests' arms (set by the composition root)
 
     async def submit(self, request: TurnRequest) -> TurnStream:
         """Starts the turn as a run, or attaches to the run a retried POST of the same message started
@@ -114,9 +119,11 @@ class ChatService:
         with phase("reserve"):
             turn = await self._reserve(prepared)
         try:
+            experiment, variant = turn.arm.labels
             run = self._runs.start(key, traced(self.run_turn(turn), "invoke_agent parlor", **{
                 "gen_ai.operation.name": "invoke_agent", "parlor.request_id": request.request_id,
-                "parlor.thread_id": request.thread_id}), request.client_message_id)
+                "parlor.thread_id": request.thread_id, "parlor.experiment": experiment,
+                "parlor.variant": variant}), request.client_message_id)
         except ThreadBusy:
             if self._budget is not None:
                 await self._budget.release(turn.reservation)
@@ -175,8 +182,11 @@ class ChatService:
               save_user_message: bool, replaces: str | tuple[str, ...] | None = None,
               user_tokens: int | None = None) -> Turn:
         """The prompt within the token budget: system prompt, saved facts, summary, recent window."""
-        context = self._memory.context(window, history)
-        return Turn(request, context.messages, save_user_message, replaces, context=context, user_tokens=user_tokens)
+        arm = self.experiments.arm(request.principal, window.arm) if self.experiments is not None else NO_ARM
+        overrides = arm.overrides
+        context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens)
+        return Turn(request, context.messages, save_user_message, replaces, context=context, user_tokens=user_tokens,
+                    arm=arm)
 
     async def run_turn(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         if turn.replay is not None:
@@ -194,7 +204,8 @@ class ChatService:
                        status="complete", request_id=request.request_id, created_at=now, tokens=turn.user_tokens)
         begin = partial(self._store.begin_turn, user_id=request.principal.id, thread_id=request.thread_id,
                         title=request.text[:TITLE_CHARS], user_message=user if turn.save_user_message else None,
-                        assistant_message=assistant, replaces=turn.replaces)
+                        assistant_message=assistant, replaces=turn.replaces,
+                        arm=turn.arm.stored() if turn.arm.assign else None)
         save = self._tasks.spawn(begin(), name=f"begin-turn:{request.request_id}")
         transcript = Transcript()
         max_reply = turn.reservation.max_reply if turn.reservation is not None else None  # the tier's cap
@@ -202,7 +213,10 @@ class ChatService:
         status = "aborted"
         try:
             yield TurnStarted(assistant.id, request.thread_id, request.request_id)
-            async for event in self._agent.run(turn.history, context, transcript, max_reply):
+            overrides = turn.arm.overrides
+            async for event in self._agent.run(turn.history, context, transcript, max_reply,
+                                               temperature=overrides.temperature, provider=overrides.provider,
+                                               tools=overrides.tools):
                 yield event
             status = "error" if transcript.error_code else "complete"
         finally:
@@ -210,13 +224,14 @@ class ChatService:
                 self._tasks.spawn(self._budget.settle(turn.reservation, transcript.tokens_in, transcript.tokens_out,
                                                       transcript.text), name=f"settle:{request.request_id}")
             finish = self._tasks.spawn(self._finish(request, assistant.id, (save, begin), transcript, status,
-                                                            started),
+                                                    started, turn.arm),
                                        name=f"finish-turn:{request.request_id}")
             if self.recorder is not None:  # after the last token: the run record, once the answer is stored
                 self.recorder.after_turn(TurnOutcome(
                     request.request_id, request.principal.id, request.thread_id, status, transcript.error_code,
                     transcript.provider, transcript.model, transcript.tokens_in, transcript.tokens_out,
-                    transcript.ttft_ms, (time.perf_counter() - started) * 1000), finish)
+                    transcript.ttft_ms, (time.perf_counter() - started) * 1000, turn.arm.experiment,
+                    turn.arm.variant, _trigger(request)), finish)
         try:  # normally the answer is stored before the client hears `finish`...
             stored: bool | None = await asyncio.wait_for(asyncio.shield(finish), FINISH_WAIT_SECONDS)
         except TimeoutError:  # ...but a database outage must not hold the stream: the write retries on
@@ -234,7 +249,7 @@ class ChatService:
 
     async def _finish(self, request: TurnRequest, message_id: str,
                       save: tuple[asyncio.Task[None], Callable[[], Awaitable[None]]], transcript: Transcript,
-                      status: str, started: float) -> bool:
+                      status: str, started: float, arm: Arm = NO_ARM) -> bool:
         """Stores the answer (partial if aborted) and its usage, retrying through a database outage;
         returns whether it was stored (if not, it is appended with its request id to the `unsaved`
         file: nothing is lost, and no message text goes to the logs)."""
@@ -264,7 +279,8 @@ class ChatService:
                 request_id=request.request_id, user_id=request.principal.id, thread_id=request.thread_id,
                 provider=transcript.provider, model=transcript.model, tokens_in=transcript.tokens_in,
                 tokens_out=transcript.tokens_out, ttft_ms=transcript.ttft_ms,
-                total_ms=(time.perf_counter() - started) * 1000, status=status,
+                total_ms=(time.perf_counter() - started) * 1000, status=status, experiment=arm.experiment,
+                variant=arm.variant,
             )), self._retry_seconds)
         return True
 
@@ -288,6 +304,10 @@ class ChatService:
             log.exception("could not keep the unsaved answer of request %s", request.request_id)
 
 
+def _trigger(request: TurnRequest) -> str:
+    return "regenerate" if request.regenerate else "edit" if request.edit else "submit"
+
+
 async def with_retries(write: Callable[[], Awaitable[None]], seconds: float = 30.0) -> None:
     """A write retried with jittered backoff for up to `seconds`: a database that restarts
     mid-turn delays the write, it does not lose it."""
@@ -305,8 +325,8 @@ def render_answer(parts: list[dict[str, Any]], text: str) -> list[LLMMessage]:
 
 def render_stored(message: StoredMessage) -> list[LLMMessage]:
     """A stored message as the model sees it in a prompt (the memory's `render`)."""
-    if message.role == "user":
-        return [LLMMessage("user", message.text)]
+    if message.role == "user":  # an attached document: a plain-text note, never its data part
+        return [LLMMessage("user", attachment_text(message.parts) or message.text)]
     return render_answer(message.parts, message.text)
 
 
@@ -331,6 +351,8 @@ async def replay(message: StoredMessage, thread_id: str, request_id: str) -> Asy
                 yield ToolOutput(call_id, part.get("output"), part.get("durationMs", 0.0))
             else:
                 yield ToolFailed(call_id, part.get("errorText", ""), part.get("durationMs", 0.0))
+        elif kind == "source-document":  # the answer's citations, as they first streamed
+            yield SourceDocument.from_part(part)
     if message.status == "error":
         yield TurnFailed(message.meta.get("error") or "provider_error", "This answer failed. You can retry.")
     elif message.status == "aborted":

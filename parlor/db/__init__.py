@@ -3,6 +3,7 @@ from parlor.db.models import (
     ApiKey,
     Base,
     Document,
+    Identity,
     Memory,
     Message,
     Summary,
@@ -15,6 +16,6 @@ from parlor.db.models import (
 )
 
 __all__ = [
-    "ApiKey", "Base", "Document", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",
+    "ApiKey", "Base", "Document", "Identity", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",
     "create_engine", "migrate", "new_id", "session_factory", "utcnow",
 ]

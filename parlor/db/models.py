@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uuid_utils
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,17 +40,36 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)  # None: never
+    name: Mapped[str | None] = mapped_column(String(100), default=None)  # the owner's label for it
+
+
+class Identity(Base):
+    """A user's sign-in at an OpenID Connect issuer: (issuer, subject) names one person there."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_identities_issuer_subject"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Thread(Base):
     __tablename__ = "threads"
-    __table_args__ = (Index("ix_threads_user_recent", "user_id", "updated_at", "id"),)
+    __table_args__ = (Index("ix_threads_user_recent", "user_id", "updated_at", "id"),
+                      Index("ix_threads_updated", "updated_at"))  # retention purges by last activity
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # the experiment arm the thread started with, kept for its life ("": none; NULL: not assigned yet)
+    experiment: Mapped[str | None] = mapped_column(String(64), default=None)
+    variant: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Message(Base):
@@ -133,6 +152,8 @@ class Usage(Base):
     ttft_ms: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), default=None)
     total_ms: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), default=None)
     status: Mapped[str] = mapped_column(String(16))
+    experiment: Mapped[str | None] = mapped_column(String(64), default=None)
+    variant: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -145,6 +166,7 @@ class Document(Base):
         UniqueConstraint("user_id", "sha256", name="uq_documents_user_sha256"),
         Index("ix_documents_user_recent", "user_id", "created_at"),
         Index("ix_documents_status", "status"),
+        Index("ix_documents_user_thread", "user_id", "thread_id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -174,6 +196,7 @@ class RunRecord(Base):
         Index("ix_runs_user_time", "user_id", "created_at"),
         Index("ix_runs_status_time", "status", "created_at"),
         Index("ix_runs_time", "created_at"),
+        Index("ix_runs_experiment", "experiment", "variant", "ttft_ms"),  # results: percentiles read in order
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     request_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -191,4 +214,34 @@ class RunRecord(Base):
     total_ms: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), default=None)
     timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # phase -> milliseconds
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # providers tried, tools, retrieval
+    experiment: Mapped[str | None] = mapped_column(String(64), default=None)
+    variant: Mapped[str | None] = mapped_column(String(64), default=None)
+    trigger: Mapped[str | None] = mapped_column(String(16), default=None)  # submit | regenerate | edit
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Experiment(Base):
+    """An A/B test as data (`ExperimentConfig` as JSON): read by every replica every few seconds."""
+
+    __tablename__ = "experiments"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # traffic, audience, description, variants
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """A user's rating of one of their assistant messages. Keeps the message's request id: a regenerated
+    (deleted) answer's thumbs-down still counts against the run that produced it."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_request", "request_id"), Index("ix_feedback_thread", "thread_id"))
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))  # goes with it
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    rating: Mapped[str | None] = mapped_column(String(8), default=None)  # up | down
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

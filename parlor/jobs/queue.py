@@ -20,6 +20,14 @@ class JobQueue(Protocol):
 
     async def enqueue(self, name: str, arg: str) -> None: ...
 
+    async def depth(self) -> dict[str, int]:
+        """Jobs `waiting` (not yet taken) and `running` (taken, not yet done), for the metrics."""
+        ...
+
+    async def check(self) -> None:
+        """Raises when jobs cannot be queued or run (readiness)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -33,6 +41,7 @@ class LocalQueue:
         self._recover = recover
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._consumers: list[asyncio.Task[None]] = []
+        self._running = 0
 
     async def start(self) -> None:
         if self._recover is not None:
@@ -46,12 +55,21 @@ class LocalQueue:
     async def _consume(self) -> None:
         while True:
             name, arg = await self._queue.get()
+            self._running += 1
             try:
                 await self._runner.run(name, arg)
             except Exception:  # the runner logs and gives up by itself; this is a last resort
                 log.exception("job %s(%s) crashed", name, arg)
             finally:
+                self._running -= 1
                 self._queue.task_done()
+
+    async def depth(self) -> dict[str, int]:
+        return {"waiting": self._queue.qsize(), "running": self._running}
+
+    async def check(self) -> None:
+        if self._consumers and all(task.done() for task in self._consumers):
+            raise RuntimeError("no job consumer is running")
 
     async def idle(self) -> None:
         await self._queue.join()

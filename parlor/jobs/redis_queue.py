@@ -25,6 +25,7 @@ from parlor.jobs.runner import JobRunner
 
 log = logging.getLogger(__name__)
 TASK = "parlor.run_job"
+DEPTH_CAP = 10_000
 
 
 class ReclaimingStreamBroker(RedisStreamBroker):
@@ -89,12 +90,16 @@ class ReclaimingStreamBroker(RedisStreamBroker):
 
 
 class RedisQueue:
-    def __init__(self, url: str, queue_name: str, runner: JobRunner, reclaim_seconds: float, concurrency: int = 1):
+    def __init__(self, url: str, queue_name: str, runner: JobRunner, reclaim_seconds: float, concurrency: int = 1,
+                 max_connections: int | None = None):
+        """`max_connections`: the broker's pool (it waits for a free one); the default: concurrency + 4
+        (the blocking read, the heartbeat, acknowledgements, enqueues and depth checks)."""
         self._runner = runner
         self._concurrency = concurrency
         self.broker = ReclaimingStreamBroker(url, queue_name=queue_name, consumer_group_name=f"{queue_name}:workers",
                                              consumer_id="0", idle_timeout=int(reclaim_seconds * 1000),
-                                             xread_block=1000, xread_count=concurrency)
+                                             xread_block=1000, xread_count=concurrency,
+                                             max_connection_pool_size=max_connections or concurrency + 4)
 
         async def run_job(name: str, arg: str) -> None:
             await self._runner.run(name, arg)
@@ -109,6 +114,32 @@ class RedisQueue:
     async def enqueue(self, name: str, arg: str) -> None:
         kicker: AsyncKicker[[str, str], None] = AsyncKicker(task_name=TASK, broker=self.broker, labels={})
         await kicker.kiq(name, arg)
+
+    async def depth(self) -> dict[str, int]:
+        """From the consumer group, so every process reads the same numbers: `lag` (entries not yet
+        delivered to any worker) and `pending` (delivered, not yet acknowledged: running, or left by a
+        dead worker until reclaimed). Two cheap commands, whatever the backlog."""
+        async with Redis(connection_pool=self.broker.connection_pool) as redis:
+            group = await self._group(redis)
+            waiting = group.get("lag")
+            if waiting is None:  # Redis cannot tell after deletions: count what is left, up to a cap
+                after = group["last-delivered-id"]
+                after = after.decode() if isinstance(after, bytes) else str(after)
+                waiting = len(await redis.xrange(self.broker.queue_name, min=f"({after}", count=DEPTH_CAP) or [])
+        return {"waiting": int(waiting), "running": int(group.get("pending") or 0)}
+
+    async def check(self) -> None:
+        async with Redis(connection_pool=self.broker.connection_pool) as redis:
+            await self._group(redis)
+
+    async def _group(self, redis: Redis) -> dict[str, Any]:
+        wanted = self.broker.consumer_group_name
+        for group in await redis.xinfo_groups(self.broker.queue_name):
+            name = group["name"]
+            if (name.decode() if isinstance(name, bytes) else name) == wanted:
+                found: dict[str, Any] = group
+                return found
+        raise LookupError(f"the job stream has no consumer group {wanted}")
 
     async def work(self, stop: asyncio.Event) -> None:
         """Runs jobs from the queue until `stop` is set (then finishes the ones under way)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 JobFn = Callable[[str], Awaitable[None]]
 GiveUp = Callable[[str, BaseException], Awaitable[None]]
+Observe = Callable[[str, str, float], None]  # job name, outcome (ok, retry, failed), seconds the try took
 
 
 class PermanentError(Exception):
@@ -28,6 +30,7 @@ class JobRunner:
     retries: int = 3
     base_delay: float = 1.0
     max_delay: float = 30.0
+    observe: Observe | None = None  # each try, for the metrics (set by the composition root)
 
     def register(self, name: str, job: JobFn, give_up: GiveUp | None = None) -> None:
         self.jobs[name] = job
@@ -43,8 +46,10 @@ class JobRunner:
             log.error("unknown job %r (argument %r): dropped", name, arg)
             return
         for attempt in range(self.retries + 1):
+            started = time.perf_counter()
             try:
                 await job(arg)
+                self._observe(name, "ok", started)
                 return
             except asyncio.CancelledError:
                 raise
@@ -52,8 +57,13 @@ class JobRunner:
                 final = isinstance(exc, PermanentError) or attempt == self.retries
                 log.warning("job %s(%s) failed (try %d of %d): %s", name, arg, attempt + 1, self.retries + 1,
                             exc, exc_info=final)
+                self._observe(name, "failed" if final else "retry", started)
                 if final:
                     if name in self.give_up:
                         await self.give_up[name](arg, exc)
                     return
                 await asyncio.sleep(self.backoff(attempt))
+
+    def _observe(self, name: str, outcome: str, started: float) -> None:
+        if self.observe is not None:
+            self.observe(name, outcome, time.perf_counter() - started)

@@ -62,7 +62,7 @@ def build_limits(settings: Settings) -> Limits:
     store: InProcessBudgetStore | GuardedBudgetStore = InProcessBudgetStore()
     redis = breaker = None
     if settings.redis_url:
-        redis = limits_client(settings.redis_url, settings.limits_redis_timeout)
+        redis = limits_client(settings.redis_url, settings.limits_redis_timeout, settings.redis_max_connections)
         breaker = Breaker(settings.limits_on_redis_error == "open", settings.limits_redis_timeout)
         limiter = GuardedLimiter(RedisLimiter(redis, prefix), limiter, breaker)
         store = GuardedBudgetStore(RedisBudgetStore(redis), store, breaker)

@@ -24,6 +24,8 @@ class UsageRecord:
     total_ms: float
     status: str
     cost_usd: float = 0.0
+    experiment: str | None = None  # the experiment arm the turn ran in
+    variant: str | None = None
 
 
 class UsageLedger:

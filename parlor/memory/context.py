@@ -62,6 +62,7 @@ class ThreadWindow:
     summary: SummaryRecord | None
     facts: list[Fact]  # newest first
     capped: bool  # as many messages as asked for came back: there may be older ones
+    arm: tuple[str, str | None] | None = None  # the thread's stored experiment arm ("": none; None: unassigned)
 
     def unsummarised(self) -> list[StoredMessage]:
         summary = self.summary
@@ -79,7 +80,8 @@ class ContextReader:
         params = {"thread_id": thread_id, "user_id": user_id, "messages": messages, "facts": facts}
         async with self._engine.connect() as connection:
             rows = (await connection.execute(self._statements[facts > 0], params)).all()
-        owner = next((r.id for r in rows if r.kind == _THREAD), None)
+        thread = next((r for r in rows if r.kind == _THREAD), None)
+        owner = thread.id if thread is not None else None
         if owner is not None and owner != user_id:
             raise ThreadNotFound(thread_id)
         recent: list[StoredMessage] = []
@@ -95,7 +97,8 @@ class ContextReader:
                 saved_facts.append(Fact(id_, text, tokens, at))
         recent.sort(key=lambda m: (m.created_at, m.id))  # a UNION promises no order
         saved_facts.sort(key=lambda f: (f.created_at, f.id), reverse=True)
-        return ThreadWindow(owner is not None, recent, found, saved_facts, len(recent) >= messages)
+        arm = (thread.client_id, thread.role) if thread is not None and thread.client_id is not None else None
+        return ThreadWindow(owner is not None, recent, found, saved_facts, len(recent) >= messages, arm)
 
 
 def _window_query(with_facts: bool) -> Any:
@@ -119,7 +122,8 @@ def _window_query(with_facts: bool) -> Any:
                  .order_by(Memory.created_at.desc(), Memory.id.desc())
                  .limit(bindparam("facts", type_=Integer)).subquery())
         parts.append(_row(_FACT, saved.c.id, saved.c.text, saved.c.tokens, saved.c.created_at).select_from(saved))
-    parts.append(_row(_THREAD, Thread.user_id, null(), null(), null()).where(Thread.id == thread_id))
+    parts.append(_row(_THREAD, Thread.user_id, null(), null(), null(), Thread.experiment, Thread.variant)
+                 .where(Thread.id == thread_id))  # the arm rides in the client_id and role columns
     return union_all(*parts)
 
 
@@ -128,10 +132,13 @@ def _json(raw: Any) -> Any:
     return orjson.loads(raw) if isinstance(raw, str | bytes) else raw
 
 
-def _row(kind: int, id_: Any, text: Any, tokens: Any, created_at: Any) -> Any:
+def _row(kind: int, id_: Any, text: Any, tokens: Any, created_at: Any, client_id: Any = None,
+         role: Any = None) -> Any:
     """A non-message row of the union, shaped like a message row (no CAST: SQLite would mangle dates)."""
     empty = null()
-    return select(literal(kind, Integer).label("kind"), type_coerce(id_, String), empty, empty,
+    return select(literal(kind, Integer).label("kind"), type_coerce(id_, String),
+                  empty if client_id is None else type_coerce(client_id, String),
+                  empty if role is None else type_coerce(role, String),
                   type_coerce(text, Text), empty, empty, type_coerce(tokens, Integer),
                   type_coerce(created_at, DateTime(timezone=True)), empty, empty, empty, empty, empty)
 

@@ -34,6 +34,7 @@ class ConversationMemory:
         self._render = render
         self._system_prompt = system_prompt
         self._prompt_tokens = counter.count_tokens(system_prompt)
+        self._prompt_counts: dict[str, int] = {}  # experiments' system prompts -> their token counts
         self._tasks = tasks
         self._facts_read = facts_read
 
@@ -41,9 +42,19 @@ class ConversationMemory:
         """The one query before the model call (raises ThreadNotFound for another user's thread)."""
         return await self._reader.read(user_id, thread_id, self.budget.window_messages + 2, self._facts_read)
 
-    def context(self, window: ThreadWindow, history: Sequence[StoredMessage]) -> Context:
-        return build_context(self._system_prompt, self._prompt_tokens, window, history, self._render,
-                             self.counter, self.budget)
+    def context(self, window: ThreadWindow, history: Sequence[StoredMessage], system_prompt: str | None = None,
+                context_tokens: int | None = None) -> Context:
+        """`system_prompt`, `context_tokens`: an experiment's overrides of the configured ones."""
+        budget = self.budget if context_tokens is None else replace(self.budget, context_tokens=context_tokens)
+        if system_prompt is None:
+            return build_context(self._system_prompt, self._prompt_tokens, window, history, self._render,
+                                 self.counter, budget)
+        tokens = self._prompt_counts.get(system_prompt)
+        if tokens is None:  # counted once per prompt (a few variants' prompts at most)
+            if len(self._prompt_counts) > 64:
+                self._prompt_counts.clear()
+            tokens = self._prompt_counts[system_prompt] = self.counter.count_tokens(system_prompt)
+        return build_context(system_prompt, tokens, window, history, self._render, self.counter, budget)
 
     def user_message(self, client_id: str, text: str) -> StoredMessage:
         """The message being sent, not stored yet, counted (its count is stored with it)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import case, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -93,10 +93,12 @@ class MessageStore:
     async def begin_turn(
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
         assistant_message: Message, replaces: str | Sequence[str] | None = None,
+        arm: tuple[str, str | None] | None = None,
     ) -> None:
         """One transaction: the thread (created on first use), the user message (once per client id)
         and the assistant message that will stream. `replaces`: the message(s) this turn supersedes
-        (a regenerated answer; an edited question and what followed it), deleted first."""
+        (a regenerated answer; an edited question and what followed it), deleted first. `arm`: the
+        experiment arm to keep with a thread that has none yet (the first arm stored wins)."""
         now = utcnow()
         async with self._sessions.begin() as session:
             # Insert-or-nothing, then read the owner: concurrent first turns (or two users picking
@@ -107,7 +109,9 @@ class MessageStore:
             owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
             if owner != user_id:
                 raise ThreadNotFound(thread_id)
-            await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now))
+            await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now, **(
+                {} if arm is None else {"experiment": func.coalesce(Thread.experiment, arm[0]),
+                                        "variant": case((Thread.experiment.is_(None), arm[1]), else_=Thread.variant)})))
             if replaces:
                 ids = [replaces] if isinstance(replaces, str) else list(replaces)
                 await session.execute(delete(Message).where(Message.id.in_(ids), Message.thread_id == thread_id))
@@ -116,12 +120,34 @@ class MessageStore:
             await session.execute(_insert(session, Message).values(**_values(assistant_message))
                                   .on_conflict_do_nothing(index_elements=["id"]))  # a retried write adds nothing
 
+    async def add_message(self, *, user_id: str, thread_id: str, title: str, message: Message) -> str:
+        """One message outside a turn (a document attached to the thread), in the thread (created on
+        first use; ThreadNotFound if it is another user's). Once per client id: returns the stored id."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            await session.execute(_insert(session, Thread).values(
+                id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now, meta={},
+            ).on_conflict_do_nothing(index_elements=["id"]))
+            owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
+            if owner != user_id:
+                raise ThreadNotFound(thread_id)
+            await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now))
+            await _insert_ignoring_duplicate(session, message)
+            return str((await session.execute(select(Message.id).where(
+                Message.thread_id == thread_id, Message.client_id == message.client_id))).scalar_one())
+
     async def finish_message(self, message_id: str, **values: Any) -> None:
         async with self._sessions.begin() as session:
             await session.execute(update(Message).where(Message.id == message_id).values(**values))
 
-    async def list_threads(self, user_id: str, limit: int, cursor: str | None = None) -> ThreadPage:
+    async def list_threads(self, user_id: str, limit: int, cursor: str | None = None,
+                           search: str | None = None) -> ThreadPage:
+        """Newest first; `search`: only threads whose title or any message contains it (any case)."""
         query = select(Thread).where(Thread.user_id == user_id)
+        if search:
+            in_messages = select(Message.id).where(Message.thread_id == Thread.id,
+                                                   Message.text.icontains(search, autoescape=True))
+            query = query.where(or_(Thread.title.icontains(search, autoescape=True), exists(in_messages)))
         if cursor:
             updated_at, thread_id = _decode_cursor(cursor)
             query = query.where(tuple_(Thread.updated_at, Thread.id) < tuple_(updated_at, thread_id))

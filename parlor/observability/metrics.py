@@ -6,23 +6,35 @@ gauges say how (live sum of in-flight streams, most recent breaker state)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from parlor.observability.probe import ModelCall
 
+if TYPE_CHECKING:
+    from parlor.jobs import JobRunner
+
+log = logging.getLogger(__name__)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0)
+JOB_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+HOOK_TIMEOUT = 1.0  # a scrape-time read (Redis) that hangs leaves its gauge as it was, never the scrape
 RATE_BUCKETS = (1.0, 5.0, 10.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0, 1000.0)
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 Pricer = Callable[[str | None, str | None, int, int], float]
 ScrapeHook = Callable[["Metrics"], Awaitable[None]]
+
+
+class Queue(Protocol):
+    async def depth(self) -> dict[str, int]: ...
 
 
 def multiprocess_dir() -> str | None:
@@ -54,12 +66,26 @@ class Metrics:
         self.cost = Counter("parlor_llm_cost_usd", "Cost in US dollars, priced from PARLOR_PRICES.",
                             ["provider", "model"], registry=r)
         self.turns = Counter("parlor_turns", "Chat turns, by final status.", ["status"], registry=r)
+        self.variant_turns = Counter("parlor_experiment_turns", "Chat turns by experiment arm and final status "
+                                     "(\"none\": outside every experiment).", ["experiment", "variant", "status"],
+                                     registry=r)
+        self.variant_ttft = Histogram("parlor_experiment_time_to_first_token_seconds",
+                                      "A turn's time to its first token, by experiment arm.",
+                                      ["experiment", "variant"], buckets=TTFT_BUCKETS, registry=r)
         self.rejections = Counter("parlor_rate_limit_rejections", "Requests refused with 429, by reason.",
                                   ["reason"], registry=r)
         self.breaker = Gauge("parlor_circuit_breaker_state", "Circuit breaker per provider: 0 closed, "
                              "1 half-open, 2 open.", ["provider"], registry=r, multiprocess_mode="livemostrecent")
         self.pool = Gauge("parlor_db_pool_connections", "Database connections: checked_out or idle in the pool.",
                           ["state"], registry=r, multiprocess_mode="livesum")
+        self.jobs = Histogram("parlor_job_duration_seconds", "Each try of a background job, by job and outcome: "
+                              "ok, retry (failed, tried again) or failed (given up).", ["job", "outcome"],
+                              buckets=JOB_BUCKETS, registry=r)
+        self.job_failures = Counter("parlor_job_failures", "Failed tries of background jobs: retry or failed.",
+                                    ["job", "outcome"], registry=r)
+        self.queue_depth = Gauge("parlor_job_queue_depth", "Jobs waiting (not yet taken by a worker) or running "
+                                 "(taken, not yet done), read at scrape time.", ["queue", "state"], registry=r,
+                                 multiprocess_mode="livemostrecent")
         self.pool_size = Gauge("parlor_db_pool_size", "The database pool's configured size.",
                                registry=r, multiprocess_mode="livesum")
 
@@ -69,7 +95,10 @@ class Metrics:
 
     async def render(self) -> bytes:
         for hook in self._hooks:
-            await hook(self)
+            try:
+                await asyncio.wait_for(hook(self), HOOK_TIMEOUT)
+            except Exception as exc:  # e.g. Redis down: the other metrics still go out
+                log.warning("a metrics scrape hook failed: %s", exc or type(exc).__name__)
         directory = multiprocess_dir()
         if directory is None:
             return generate_latest(self.registry)
@@ -92,9 +121,33 @@ class Metrics:
             if cost > 0:
                 self.cost.labels(provider, model).inc(cost)
 
+    def experiment_turn(self, experiment: str | None, variant: str | None, status: str,
+                        ttft_ms: float | None) -> None:
+        """Labels are configured names only (the turn's arm came from the configuration), else "none"."""
+        labels = (experiment or "none", variant or "none")
+        self.variant_turns.labels(*labels, status).inc()
+        if ttft_ms is not None:
+            self.variant_ttft.labels(*labels).observe(ttft_ms / 1000)
+
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method, str(status)).observe(seconds)
+
+    def job_try(self, job: str, outcome: str, seconds: float) -> None:
+        self.jobs.labels(job, outcome).observe(seconds)
+        if outcome != "ok":
+            self.job_failures.labels(job, outcome).inc()
+
+    def watch_jobs(self, name: str, queue: Queue, runner: JobRunner) -> None:
+        """Each job try in the histogram; the queue's depth read from the queue itself at each scrape
+        (with Redis, the consumer group's numbers: the same whichever process is scraped)."""
+        runner.observe = self.job_try
+
+        async def refresh(metrics: Metrics) -> None:
+            for state, count in (await queue.depth()).items():
+                metrics.queue_depth.labels(name, state).set(count)
+
+        self.on_scrape(refresh)
 
     def breakers(self, states: dict[str, Any]) -> None:
         for provider, state in states.items():

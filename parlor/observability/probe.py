@@ -61,8 +61,9 @@ class Probe:
     retrieved: list[dict[str, Any]] = field(default_factory=list)  # chunk ids with scores
 
     def phase(self, name: str, started: float) -> None:
-        """Records a phase that began at `started` (a perf_counter reading) and ends now."""
-        self.phases[name] = round((time.perf_counter() - started) * 1000, 3)
+        """Records a phase that began at `started` (a perf_counter reading) and ends now; a phase that
+        happens more than once (a search per tool call) adds up."""
+        self.phases[name] = round(self.phases.get(name, 0.0) + (time.perf_counter() - started) * 1000, 3)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

@@ -43,6 +43,9 @@ class TurnOutcome:
     tokens_out: int
     ttft_ms: float | None
     generation_ms: float  # from the turn's start to its last event from the model (tools included)
+    experiment: str | None = None  # the experiment arm it ran in (None: none)
+    variant: str | None = None
+    trigger: str | None = None  # submit | regenerate | edit
 
 
 class RunStore:
@@ -84,7 +87,8 @@ def record_json(row: RunRecord, admin: bool) -> dict[str, Any]:
         body.update(user_id=row.user_id, trace_id=row.trace_id, error=row.error, provider=row.provider,
                     cost_usd=row.cost_usd, providers=row.detail.get("providers", []),
                     tools=row.detail.get("tools", []), retrieved=row.detail.get("retrieved", []),
-                    stored=row.detail.get("stored"))
+                    stored=row.detail.get("stored"), experiment=row.experiment, variant=row.variant,
+                    trigger=row.trigger)
     return body
 
 
@@ -105,6 +109,7 @@ class RunRecorder:
         """Called when the turn's events have ended; `stored` resolves once the answer is saved."""
         if self._metrics is not None:
             self._metrics.turns.labels(outcome.status).inc()
+            self._metrics.experiment_turn(outcome.experiment, outcome.variant, outcome.status, outcome.ttft_ms)
         probe = current_probe()
         self._tasks.spawn(self._write(outcome, probe, stored, time.perf_counter()),
                           name=f"run-record:{outcome.request_id}")
@@ -150,6 +155,7 @@ class RunRecorder:
             "ttft_ms": _ms(outcome.ttft_ms), "total_ms": timings["total"], "timings": timings,
             "detail": {"providers": calls, "tools": tools, "retrieved": probe.retrieved if probe else [],
                        "stored": saved},
+            "experiment": outcome.experiment, "variant": outcome.variant, "trigger": outcome.trigger,
         }
 
 

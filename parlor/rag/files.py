@@ -1,21 +1,31 @@
-"""Where uploaded files are kept: a local directory (written atomically). The seam is small so an
-S3-compatible store can stand in for it."""
+"""Where uploaded files are kept, behind one small protocol: a local directory (written atomically;
+embedded mode, or replicas sharing a volume) or an S3-compatible object store (parlor/rag/s3_files.py:
+replicas and workers then share nothing on disk). Chosen by settings in `file_store_from_settings`."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from parlor.config import Settings
+
+log = logging.getLogger(__name__)
+
 
 class FileStore(Protocol):
     async def put(self, key: str, data: bytes) -> None: ...
 
-    async def get(self, key: str) -> bytes: ...
+    async def get(self, key: str) -> bytes:
+        """The file's bytes; FileNotFoundError when there is no such file."""
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, key: str) -> None:
+        """Removes the file (nothing happens when it is already gone)."""
+
+    async def aclose(self) -> None: ...
 
 
 class LocalFiles:
@@ -48,3 +58,23 @@ class LocalFiles:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def file_store_from_settings(settings: Settings) -> FileStore:
+    """S3 when PARLOR_S3_BUCKET is set (checked at once: a wrong bucket or key fails the start, clearly),
+    else the local directory."""
+    if settings.s3_bucket:
+        from parlor.rag.s3_files import S3Files
+
+        secret = settings.s3_secret_access_key
+        files = S3Files(settings.s3_bucket, settings.s3_prefix, settings.s3_endpoint_url, settings.s3_region,
+                        settings.s3_access_key_id, secret.get_secret_value() if secret else None)
+        await files.start()
+        return files
+    if not settings.run_jobs_in_process:
+        log.warning("uploads are kept in %s: every server and `parlor worker` must share that directory "
+                    "(set PARLOR_S3_BUCKET to keep them in object storage instead)", settings.uploads_dir)
+    return LocalFiles(settings.uploads_dir)

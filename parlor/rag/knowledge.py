@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parlor.config import Settings
 from parlor.db import session_factory
 from parlor.jobs import JobQueue, JobRunner, LocalBus, LocalQueue, ProgressBus, RedisBus
+from parlor.memory.store import MessageStore
 from parlor.rag.embed import Embedder, embedder_from_settings
-from parlor.rag.files import LocalFiles
+from parlor.rag.files import FileStore, file_store_from_settings
 from parlor.rag.pipeline import INGEST, Ingestor
 from parlor.rag.repo import DocumentRepo
 from parlor.rag.retrieval import Retriever
@@ -35,10 +36,12 @@ class Knowledge:
     ingestor: Ingestor
     retriever: Retriever
     documents: DocumentService
+    files: FileStore
 
     async def aclose(self) -> None:
         await self.queue.aclose()
         await self.store.aclose()
+        await self.files.aclose()
         close = getattr(self.embedder, "aclose", None)
         if close is not None:
             await close()
@@ -51,7 +54,7 @@ def vector_store_from_settings(settings: Settings, dimensions: int) -> VectorSto
     if kind == "pgvector":
         from parlor.rag.pg_store import PgVectorStore
 
-        return PgVectorStore(settings.vector_url or settings.database_url, dimensions)
+        return PgVectorStore(settings.vector_url or settings.database_url, dimensions, settings.vector_pool_size)
     from parlor.rag.sqlite_store import SqliteVecStore
 
     return SqliteVecStore(settings.data_dir / "vectors.sqlite", dimensions)
@@ -69,8 +72,12 @@ async def build_knowledge(settings: Settings, engine: AsyncEngine, redis: aiored
     except BaseException:
         await store.aclose()
         raise
+    try:
+        files = await file_store_from_settings(settings)
+    except BaseException:
+        await store.aclose()
+        raise
     bus: ProgressBus = RedisBus(redis, settings.limits_key_prefix) if redis is not None else LocalBus()
-    files = LocalFiles(settings.uploads_dir)
     ingestor = Ingestor(repo, files, embedder, store, bus, settings.max_document_pages, settings.chunk_tokens,
                         settings.chunk_overlap_tokens)
     runner = JobRunner(retries=settings.jobs_retries)
@@ -89,7 +96,7 @@ async def build_knowledge(settings: Settings, engine: AsyncEngine, redis: aiored
                            settings.jobs_concurrency)
     await queue.start()
     return Knowledge(repo, embedder, store, bus, queue, runner, ingestor, Retriever(embedder, store),
-                     DocumentService(repo, files, store, queue, bus))
+                     DocumentService(repo, files, store, queue, bus, MessageStore(session_factory(engine))), files)
 
 
 async def knowledge_or_none(settings: Settings, engine: AsyncEngine, redis: aioredis.Redis | None) -> Knowledge | None:

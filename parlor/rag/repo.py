@@ -90,10 +90,15 @@ class DocumentRepo:
             row = (await session.execute(query)).scalar_one_or_none()
             return _view(row) if row else None
 
-    async def list(self, user_id: str, thread_id: str | None = None, limit: int = 200) -> list[DocumentView]:
+    async def list(self, user_id: str, thread_id: str | None = None, limit: int = 200,
+                   with_library: bool = True) -> list[DocumentView]:
+        """The user's documents; with `thread_id`, those a search in that thread sees (the thread's own,
+        and the library's too unless `with_library` is False)."""
         query = select(Document).where(Document.user_id == user_id)
-        if thread_id is not None:
+        if thread_id is not None and with_library:
             query = query.where((Document.thread_id == thread_id) | Document.thread_id.is_(None))
+        elif thread_id is not None:
+            query = query.where(Document.thread_id == thread_id)
         async with self._sessions() as session:
             rows = (await session.execute(query.order_by(Document.created_at.desc(), Document.id.desc())
                                           .limit(limit))).scalars()

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.agent.tools import Cited, Source, Tool, ToolContext, ToolError, pydantic_tool
+from parlor.observability import phase
 from parlor.observability.probe import note_retrieval
 from parlor.rag.embed import Embedder
 from parlor.rag.repo import DocumentRepo, named
@@ -25,11 +26,14 @@ class Retriever:
         self._candidates = candidates
 
     async def search(self, scope: Scope, query: str, k: int) -> list[Hit]:
-        vector = (await self._embedder.embed([query]))[0]
-        n = max(k, self._candidates)
-        by_meaning, by_words = await asyncio.gather(self._store.vector_search(scope, vector, n),
-                                                    self._store.text_search(scope, query, n))
-        return fuse([by_meaning, by_words], k)
+        with phase("retrieval", **{"parlor.retrieval.top_k": k}) as span:  # a span; its time in the run record
+            vector = (await self._embedder.embed([query]))[0]
+            n = max(k, self._candidates)
+            by_meaning, by_words = await asyncio.gather(self._store.vector_search(scope, vector, n),
+                                                        self._store.text_search(scope, query, n))
+            hits = fuse([by_meaning, by_words], k)
+            span.set_attribute("parlor.retrieval.hits", len(hits))
+            return hits
 
 
 class SearchArgs(BaseModel):
@@ -56,10 +60,11 @@ def knowledge_tool(retriever: Retriever, repo: DocumentRepo, timeout: float) -> 
         for number, hit in enumerate(hits, start=1):
             note_retrieval(f"{hit.document_id}:{hit.ordinal}", hit.score)  # shown in the turn's run record
             document = documents[hit.document_id]
-            where = f", page {hit.page}" if hit.page is not None else ""
+            where = f", p. {hit.page}" if hit.page is not None else ""  # the citation chip's title
             results.append({"source": number, "document": document.filename, "page": hit.page, "text": hit.text})
             sources.append(Source(f"{hit.document_id}:{hit.ordinal}", document.content_type,
-                                  f"{document.filename}{where}", document.filename))
+                                  f"{document.filename}{where}", document.filename,
+                                  {"parlor": {"documentId": hit.document_id, "page": hit.page, "chunk": hit.ordinal}}))
         return Cited({"query": args.query, "results": results,
                       "how_to_cite": "Cite the passages you use as [document, page N]."}, tuple(sources))
 

@@ -6,25 +6,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from parlor.db import Document, new_id
+from parlor.db import Document, Message, new_id, utcnow
 from parlor.jobs.progress import ProgressBus
 from parlor.jobs.queue import JobQueue
+from parlor.memory.attachments import attachment_text, document_client_id, document_part
+from parlor.memory.store import MessageStore
 from parlor.rag.detect import UnsupportedType, detect
 from parlor.rag.files import FileStore
 from parlor.rag.pipeline import INGEST
 from parlor.rag.repo import FINAL, DocumentRepo, DocumentView
-from parlor.rag.store import VectorStore
+from parlor.rag.store import StoredChunk, VectorStore
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0  # a watcher re-reads the database this often (progress events are hints)
 
 
 class DocumentService:
-    def __init__(self, repo: DocumentRepo, files: FileStore, store: VectorStore, queue: JobQueue, bus: ProgressBus):
+    def __init__(self, repo: DocumentRepo, files: FileStore, store: VectorStore, queue: JobQueue, bus: ProgressBus,
+                 messages: MessageStore):
         self.repo = repo
+        self._messages = messages
         self._files = files
         self._store = store
         self._queue = queue
@@ -54,6 +58,17 @@ class DocumentService:
             await self._queue.enqueue(INGEST, view.id)
         return view, created
 
+    async def attach(self, user_id: str, thread_id: str, document: DocumentView) -> str:
+        """Shows the document in the thread as a user message with a `data-document` part (the thread is
+        created if new; ThreadNotFound if it is another user's). Returns the message id (the same one when
+        the document was attached to this thread before)."""
+        part = document_part(document.id, document.filename, document.content_type, document.status,
+                             document.progress, document.stage, document.error)
+        message = Message(id=new_id(), thread_id=thread_id, client_id=document_client_id(document.id), role="user",
+                          parts=[part], text=attachment_text([part]) or "", status="complete", created_at=utcnow())
+        return await self._messages.add_message(user_id=user_id, thread_id=thread_id, title=document.filename,
+                                                message=message)
+
     async def _again(self, document: DocumentView) -> DocumentView:
         if document.status != "failed" or document.content_type == "application/octet-stream":
             return document
@@ -65,7 +80,25 @@ class DocumentService:
         return await self.repo.get(document_id, user_id)
 
     async def list(self, user_id: str, thread_id: str | None = None) -> list[DocumentView]:
-        return await self.repo.list(user_id, thread_id)
+        """The user's documents; with `thread_id`, only those attached to that thread."""
+        return await self.repo.list(user_id, thread_id, with_library=False)
+
+    async def chunks(self, user_id: str, document_id: str) -> Sequence[StoredChunk] | None:
+        """The document's chunks in order (None: not the user's document)."""
+        if await self.repo.get(document_id, user_id) is None:
+            return None
+        return await self._store.chunks(document_id)
+
+    async def file(self, user_id: str, document_id: str) -> tuple[DocumentView, bytes] | None:
+        """The document and its original bytes (None: not the user's, or its file is gone)."""
+        document = await self.repo.get(document_id, user_id)
+        if document is None or document.content_type == "application/octet-stream":
+            return None  # an unsupported upload was never stored
+        try:
+            return document, await self._files.get(document.storage_key)
+        except FileNotFoundError:
+            log.warning("the file of document %s is missing from storage", document_id)
+            return None
 
     async def delete(self, user_id: str, document_id: str) -> bool:
         """Removes the document, its chunks and vectors, and its file (if no other row needs it)."""

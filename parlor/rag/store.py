@@ -31,6 +31,13 @@ class ChunkRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredChunk:
+    ordinal: int
+    page: int | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     document_id: str
     ordinal: int
@@ -55,6 +62,9 @@ class VectorStore(Protocol):
     async def delete(self, document_id: str) -> None: ...
 
     async def count(self, document_id: str) -> int: ...
+
+    async def chunks(self, document_id: str) -> list[StoredChunk]:
+        """The document's chunks, in order."""
 
     async def vector_search(self, scope: Scope, vector: np.ndarray, k: int) -> list[Hit]: ...
 

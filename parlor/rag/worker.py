@@ -26,7 +26,7 @@ async def _knowledge(settings: Settings,
                      worker: bool) -> AsyncIterator[tuple[Knowledge, async_sessionmaker[AsyncSession]]]:
     if settings.embedded:
         await migrate(settings.database_url)
-    engine = create_engine(settings.database_url, pool_size=2)
+    engine = create_engine(settings.database_url, pool_size=settings.jobs_concurrency + 1, max_overflow=1)
     redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
     built = await build_knowledge(settings, engine, redis, worker=worker)
     try:
@@ -40,16 +40,22 @@ async def _knowledge(settings: Settings,
 
 async def run_worker(settings: Settings) -> None:
     """Runs ingestion jobs until SIGTERM or SIGINT, then lets the jobs under way finish."""
+    from parlor.api.metrics import serve_metrics
     from parlor.jobs.redis_queue import RedisQueue
+    from parlor.observability import Metrics
 
+    metrics = Metrics()  # job tries and the queue's depth, on PARLOR_WORKER_METRICS_PORT
     async with _knowledge(settings, worker=True) as (built, _):
         assert isinstance(built.queue, RedisQueue)
+        metrics.watch_jobs(settings.jobs_queue, built.queue, built.runner)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("worker: reading jobs from %s", settings.jobs_queue)
-        await built.queue.work(stop)
+        async with serve_metrics(metrics, settings.host, settings.worker_metrics_port, settings.metrics_token):
+            await built.queue.work(stop)
+    metrics.close()
 
 
 async def ingest_files(settings: Settings, user: str, paths: list[Path], thread_id: str | None,

@@ -39,7 +39,7 @@ async def _axe(page: Page) -> list[str]:
 async def test_axe_finds_no_serious_problems(server: Any, upstream: Any, marker: str) -> None:
     key = server.user("a11y")
     async with chromium() as browser:
-        context = await browser.new_context()
+        context = await browser.new_context(bypass_csp=True)  # axe is injected as an inline script
         page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         await page.goto(server.url)
@@ -48,7 +48,7 @@ async def test_axe_finds_no_serious_problems(server: Any, upstream: Any, marker:
         await context.close()
         for scheme in ("light", "dark"):
             upstream.push(Script(text=ANSWER), match=f"a11y {scheme} {marker}")
-            context, page = await new_page(browser, server, key, color_scheme=scheme)
+            context, page = await new_page(browser, server, key, color_scheme=scheme, bypass_csp=True)
             await send(page, f"a11y {scheme} {marker}")
             await idle(page)
             await expect(page.locator(".hljs-string").first).to_be_visible()

@@ -1,5 +1,5 @@
 """The chat list in the browser: newest first, switching, deep links and back/forward, new chat, rename,
-search (over the loaded titles) and delete with a confirmation — each checked against the server."""
+search and delete with a confirmation — each checked against the server."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ async def test_threads_sidebar(server: Any, upstream: Any) -> None:
         await expect(page).to_have_url(re.compile(f"/t/{lisbon}$"))
         await expect(page.get_by_test_id("message-assistant")).to_have_text("All about Lisbon.")
 
-        # Search filters the loaded titles.
+        # Search (by title here; by message text in test_web_search_feedback.py).
         await page.get_by_label("Search chats").fill("sourdough")
         await expect(items).to_have_count(1)
         await page.get_by_label("Search chats").fill("")

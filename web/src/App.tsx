@@ -1,5 +1,5 @@
 import { generateId } from 'ai'
-import { useCallback, useEffect, useReducer, useRef, useState } from 'react'
+import { lazy, Suspense, useCallback, useEffect, useReducer, useRef, useState } from 'react'
 import ChatLoader from './components/ChatLoader'
 import { Sidebar } from './components/Sidebar'
 import SignIn from './components/SignIn'
@@ -13,7 +13,14 @@ import {
   saveApiKey,
   type Me,
 } from './lib/api'
+import { fetchAuthConfig } from './lib/account'
+import { ApiKeyContext } from './lib/nav'
 import { emptyThreads, threadsReducer, titleFrom } from './lib/threads'
+
+// Pages off the chat's path load on first use: they cost the first load nothing.
+const DocumentsPage = lazy(() => import('./components/DocumentsPage'))
+const DocumentPage = lazy(() => import('./components/DocumentPage'))
+const AccountPage = lazy(() => import('./components/AccountPage'))
 
 type Session =
   | { state: 'loading' }
@@ -23,12 +30,15 @@ type Session =
 
 export default function App() {
   const [session, setSession] = useState<Session>({ state: 'loading' })
+  const [sso, setSso] = useState(false)
 
   useEffect(() => {
     const controller = new AbortController()
     const key = loadApiKey()
-    fetchMe(key, controller.signal)
-      .then((result) => {
+    // Both at once, and the sign-in screen only once both are known: its SSO button never pops in late.
+    Promise.all([fetchMe(key, controller.signal), fetchAuthConfig(controller.signal)])
+      .then(([result, config]) => {
+        setSso(config.oidc)
         if (result.kind === 'ok') setSession({ state: 'signed-in', me: result.me, apiKey: key })
         else setSession({ state: 'signed-out', message: key ? 'Your saved key was not accepted.' : null })
       })
@@ -47,9 +57,10 @@ export default function App() {
     return null
   }, [])
 
-  const signOut = useCallback(() => {
+  const signOut = useCallback((message: string | null = null) => {
     clearApiKey()
-    setSession({ state: 'signed-out', message: null })
+    if (window.location.pathname === '/account') window.history.replaceState(null, '', '/')
+    setSession({ state: 'signed-out', message })
   }, [])
 
   switch (session.state) {
@@ -66,13 +77,26 @@ export default function App() {
         </p>
       )
     case 'signed-out':
-      return <SignIn onSubmit={signIn} initialError={session.message} />
+      return <SignIn onSubmit={signIn} initialError={session.message} sso={sso} />
     case 'signed-in':
-      return <Workspace me={session.me} apiKey={session.apiKey} onSignOut={session.apiKey ? signOut : null} />
+      return <Workspace me={session.me} apiKey={session.apiKey} onSignOut={session.apiKey ? () => signOut() : null}
+        onSignedOut={signOut} />
   }
 }
 
 type OpenChat = { id: string; fresh: boolean }
+
+/** What the address shows: a chat (`/t/{id}`, or `/` for a new one), the documents, one document, the account. */
+type Route = { kind: 'chat' } | { kind: 'documents' } | { kind: 'document'; id: string; hash: string } | { kind: 'account' }
+
+function routeFromPath(): Route {
+  const path = window.location.pathname
+  if (path === '/documents') return { kind: 'documents' }
+  if (path === '/account') return { kind: 'account' }
+  const doc = /^\/d\/([A-Za-z0-9_.:-]{1,128})$/.exec(path)
+  if (doc) return { kind: 'document', id: doc[1], hash: window.location.hash }
+  return { kind: 'chat' }
+}
 
 function chatIdFromPath(): string | null {
   const match = /^\/t\/([A-Za-z0-9_.:-]{1,128})$/.exec(window.location.pathname)
@@ -88,8 +112,18 @@ function chatFromAddress(): OpenChat {
   return { id, fresh: true }
 }
 
-function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; onSignOut: (() => void) | null }) {
-  const [chat, setChat] = useState<OpenChat>(chatFromAddress)
+type WorkspaceProps = {
+  me: Me
+  apiKey: string | null
+  onSignOut: (() => void) | null
+  /** The session ended from inside (account deleted, this key revoked): back to sign-in, saying why. */
+  onSignedOut: (message: string) => void
+}
+
+function Workspace({ me, apiKey, onSignOut, onSignedOut }: WorkspaceProps) {
+  const [route, setRoute] = useState<Route>(routeFromPath)
+  // The chat stays open (hidden) while a document page shows: back returns to it as it was.
+  const [chat, setChat] = useState<OpenChat | null>(() => (route.kind === 'chat' ? chatFromAddress() : null))
   const [threads, dispatch] = useReducer(threadsReducer, emptyThreads)
   const [loadError, setLoadError] = useState<string | null>(null)
   const [drawerOpen, setDrawerOpen] = useState(false)
@@ -111,8 +145,11 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
   // Back and forward move between chats.
   useEffect(() => {
     const onPop = () => {
+      const next = routeFromPath()
+      setRoute(next)
+      if (next.kind !== 'chat') return
       const id = chatIdFromPath()
-      setChat(id ? { id, fresh: false } : chatFromAddress())
+      setChat((current) => (id && current?.id === id ? current : id ? { id, fresh: false } : chatFromAddress()))
     }
     window.addEventListener('popstate', onPop)
     return () => window.removeEventListener('popstate', onPop)
@@ -120,10 +157,10 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
 
   const open = useCallback((id: string) => {
     setDrawerOpen(false)
+    setRoute({ kind: 'chat' })
     setChat((current) => {
-      if (current.id === id) return current
-      window.history.pushState(null, '', `/t/${id}`)
-      return { id, fresh: false }
+      if (window.location.pathname !== `/t/${id}`) window.history.pushState(null, '', `/t/${id}`)
+      return current?.id === id ? current : { id, fresh: false }
     })
   }, [])
 
@@ -131,6 +168,7 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
     setDrawerOpen(false)
     const id = generateId()
     window.history.pushState(null, '', `/t/${id}`)
+    setRoute({ kind: 'chat' })
     setChat({ id, fresh: true })
     requestAnimationFrame(() => document.getElementById('message-input')?.focus())
   }, [])
@@ -177,9 +215,9 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
         if (before) dispatch({ type: 'restore', thread: before, index })
         throw err
       }
-      if (id === chat.id) newChat()
+      if (id === chat?.id && route.kind === 'chat') newChat()
     },
-    [apiKey, chat.id, newChat, threads.threads],
+    [apiKey, chat?.id, route.kind, newChat, threads.threads],
   )
 
   const loadMore = useCallback(async () => {
@@ -206,9 +244,11 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
 
   const [loadedTitle, setLoadedTitle] = useState<{ id: string; title: string } | null>(null)
   const onTitle = useCallback((id: string, title: string) => setLoadedTitle({ id, title }), [])
-  const title =
-    threads.threads.find((t) => t.id === chat.id)?.title ??
-    (loadedTitle?.id === chat.id ? loadedTitle.title : chat.fresh ? 'New chat' : '')
+  const chatTitle = !chat
+    ? ''
+    : threads.threads.find((t) => t.id === chat.id)?.title ??
+      (loadedTitle?.id === chat.id ? loadedTitle.title : chat.fresh ? 'New chat' : '')
+  const title = route.kind === 'chat' ? chatTitle : route.kind === 'account' ? 'Account' : 'Documents'
   useEffect(() => {
     document.title = title && title !== 'New chat' ? `${title} · Parlor` : 'Parlor'
   }, [title])
@@ -219,7 +259,10 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
       loaded={threads.loaded}
       loadError={loadError}
       hasMore={threads.nextCursor != null}
-      currentId={chat.id}
+      currentId={route.kind === 'chat' ? (chat?.id ?? '') : ''}
+      documentsOpen={route.kind === 'documents' || route.kind === 'document'}
+      accountOpen={route.kind === 'account'}
+      apiKey={apiKey}
       onOpen={open}
       onNew={newChat}
       onRename={rename}
@@ -231,6 +274,7 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
   )
 
   return (
+    <ApiKeyContext.Provider value={apiKey}>
     <div className="app">
       <div className="sidebar-desktop">{sidebar()}</div>
       {drawerOpen && (
@@ -264,17 +308,33 @@ function Workspace({ me, apiKey, onSignOut }: { me: Me; apiKey: string | null; o
             <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="1.8"><path d="M10 4v12M4 10h12" /></svg>
           </button>
         </header>
-        <ChatLoader
-          key={chat.id}
-          chatId={chat.id}
-          fresh={chat.fresh}
-          apiKey={apiKey}
-          tier={me.tier}
-          onSent={onSent}
-          onSettled={onSettled}
-          onTitle={onTitle}
-        />
+        {chat && (
+          <div className="flex min-h-0 flex-1 flex-col" hidden={route.kind !== 'chat'}>
+            <ChatLoader
+              key={chat.id}
+              chatId={chat.id}
+              fresh={chat.fresh}
+              apiKey={apiKey}
+              tier={me.tier}
+              onSent={onSent}
+              onSettled={onSettled}
+              onTitle={onTitle}
+            />
+          </div>
+        )}
+        {route.kind !== 'chat' && (
+          <Suspense fallback={<p role="status" className="p-6 text-sm text-muted">Loading…</p>}>
+            {route.kind === 'account' ? (
+              <AccountPage me={me} onSignedOut={onSignedOut} />
+            ) : route.kind === 'documents' ? (
+              <DocumentsPage />
+            ) : (
+              <DocumentPage key={route.id} documentId={route.id} hash={route.hash} />
+            )}
+          </Suspense>
+        )}
       </main>
     </div>
+    </ApiKeyContext.Provider>
   )
 }

@@ -2,6 +2,7 @@ import { useChat } from '@ai-sdk/react'
 import type { UIMessage } from 'ai'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { authHeaders, fetchThreadMessages, stopChat } from '../lib/api'
+import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
 import { TimedChatTransport } from '../lib/toolTimes'
 import { Composer } from './Composer'
@@ -39,6 +40,25 @@ function useOnline(): boolean {
     }
   }, [])
   return online
+}
+
+/** The message that shows an uploaded document in the chat (the server stores the same one). */
+export function documentMessage(doc: Uploaded): UIMessage {
+  return {
+    id: doc.message_id ?? `document-${doc.id}`,
+    role: 'user',
+    parts: [{
+      type: 'data-document',
+      id: doc.id,
+      data: { documentId: doc.id, name: doc.filename, mediaType: doc.content_type, status: doc.status,
+        progress: doc.progress, stage: doc.stage, error: doc.error },
+    }],
+  }
+}
+
+/** Whether a drag carries files (not text or a link dragged within the page). */
+function draggingFiles(event: React.DragEvent): boolean {
+  return Array.from(event.dataTransfer?.types ?? []).includes('Files')
 }
 
 export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, onSettled }: Props) {
@@ -171,6 +191,59 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
     }
   }, [online, failure, reconnecting, resync])
 
+  // Documents: uploaded into this thread, shown as a message whose card follows the processing.
+  const [uploading, setUploading] = useState<string[]>([])
+  const [uploadError, setUploadError] = useState<string | null>(null)
+  const [dragDepth, setDragDepth] = useState(0)
+  const attachBlocked = busy ? 'Wait for the answer to finish to attach a document' : null
+  const upload = useCallback(
+    async (files: File[]) => {
+      if (busy) {
+        setUploadError('Wait for the answer to finish to attach a document.')
+        return
+      }
+      setUploadError(null)
+      for (const file of files) {
+        setUploading((names) => [...names, file.name])
+        try {
+          const doc = await uploadDocument(apiKey, file, chatId)
+          const shown = documentMessage(doc)
+          setMessages((current) => (current.some((m) => m.id === shown.id) ? current : [...current, shown]))
+          setFollowKey((k) => k + 1)
+          onSent?.(chatId, file.name)
+        } catch (err) {
+          setUploadError(`Could not upload “${file.name}”: ${err instanceof Error ? err.message : String(err)}`)
+        } finally {
+          setUploading((names) => names.filter((n, i) => n !== file.name || i !== names.indexOf(file.name)))
+        }
+      }
+      onSettled?.(chatId)
+    },
+    [apiKey, busy, chatId, onSent, onSettled, setMessages],
+  )
+  const dropZone = {
+    onDragEnter: (e: React.DragEvent) => {
+      if (!draggingFiles(e)) return
+      e.preventDefault()
+      setDragDepth((d) => d + 1)
+    },
+    onDragOver: (e: React.DragEvent) => {
+      if (!draggingFiles(e)) return
+      e.preventDefault()
+      e.dataTransfer.dropEffect = busy ? 'none' : 'copy'
+    },
+    onDragLeave: (e: React.DragEvent) => {
+      if (draggingFiles(e)) setDragDepth((d) => Math.max(0, d - 1))
+    },
+    onDrop: (e: React.DragEvent) => {
+      if (!draggingFiles(e)) return
+      e.preventDefault()
+      setDragDepth(0)
+      const files = Array.from(e.dataTransfer.files)
+      if (files.length) void upload(files)
+    },
+  }
+
   // Esc stops the answer, from anywhere on the page.
   useEffect(() => {
     if (!busy) return
@@ -202,7 +275,12 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
   )
 
   return (
-    <div className="flex min-h-0 flex-1 flex-col">
+    <div className="relative flex min-h-0 flex-1 flex-col" data-testid="chat-drop-zone" {...dropZone}>
+      {dragDepth > 0 && (
+        <div className="drop-overlay" aria-hidden="true">
+          {busy ? 'Wait for the answer to finish to attach a document' : 'Drop to add to this chat'}
+        </div>
+      )}
       {lostConnection && (
         <div role="status" data-testid="connection-banner" className="banner-warn">
           {online
@@ -216,7 +294,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
         <div className="flex min-h-0 flex-1 flex-col items-center justify-center px-6 text-center">
           <h2 className="text-2xl font-semibold text-fg">How can I help?</h2>
           <p className="mt-2 text-sm text-muted">
-            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered.
+            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered. Drop a document here, or
+            use the paperclip, to ask about it.
           </p>
           {failure && failure.kind !== 'network' && (
             <div className="mt-4 w-full max-w-xl text-left">
@@ -234,7 +313,21 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
           followKey={followKey}
         />
       )}
-      <Composer ref={inputRef} busy={busy} onSend={send} onStop={doStop} disabled={!online} />
+      {(uploading.length > 0 || uploadError) && (
+        <div className="upload-status">
+          {uploading.length > 0 && (
+            <p role="status" data-testid="uploading">Uploading {uploading.join(', ')}…</p>
+          )}
+          {uploadError && (
+            <p role="alert" className="upload-error" data-testid="upload-error">
+              {uploadError}
+              <button type="button" className="link-button ml-2" onClick={() => setUploadError(null)}>Dismiss</button>
+            </p>
+          )}
+        </div>
+      )}
+      <Composer ref={inputRef} busy={busy} onSend={send} onStop={doStop} disabled={!online}
+        onAttach={(files) => void upload(files)} attachBlocked={attachBlocked} />
     </div>
   )
 }

@@ -1,3 +1,4 @@
+import { ACCEPT } from '../lib/documents'
 import { forwardRef, useImperativeHandle, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react'
 
 type Props = {
@@ -5,6 +6,10 @@ type Props = {
   disabled?: boolean
   onSend: (text: string) => void
   onStop: () => void
+  /** Files chosen with the attach button (documents for this chat). */
+  onAttach?: (files: File[]) => void
+  /** Why attaching is not possible now (e.g. an answer is streaming), shown as the button's title. */
+  attachBlocked?: string | null
 }
 
 const MAX_HEIGHT = 200
@@ -12,11 +17,12 @@ const MAX_HEIGHT = 200
 /**
  * The message box: Enter sends, Shift+Enter adds a line, Esc (anywhere) stops the answer.
  * The send and stop buttons share one slot of one size, so nothing moves when a turn starts or ends.
- * (Document upload will sit beside the box once the knowledge issue lands.)
+ * The attach button (left of the box) uploads documents into the chat.
  */
-export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer({ busy, disabled, onSend, onStop }, ref) {
+export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer({ busy, disabled, onSend, onStop, onAttach, attachBlocked }, ref) {
   const [input, setInput] = useState('')
   const inner = useRef<HTMLTextAreaElement>(null)
+  const picker = useRef<HTMLInputElement>(null)
   useImperativeHandle(ref, () => inner.current as HTMLTextAreaElement)
 
   // Grow with the text, up to a limit, then scroll.
@@ -49,6 +55,21 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   return (
     <form onSubmit={handleSubmit} className="composer-wrap">
       <div className="composer">
+        {onAttach && (
+          <>
+            <input ref={picker} type="file" multiple accept={ACCEPT} hidden data-testid="file-input"
+              onChange={(e) => {
+                const files = Array.from(e.target.files ?? [])
+                e.target.value = ''
+                if (files.length) onAttach(files)
+              }} />
+            <button type="button" className="composer-attach" data-testid="attach-button"
+              aria-label="Attach documents" title={attachBlocked ?? 'Attach documents (PDF, Markdown, text, HTML, DOCX)'}
+              disabled={!!attachBlocked || disabled} onClick={() => picker.current?.click()}>
+              <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="1.7" strokeLinecap="round"><path d="M15.5 9.5l-5.8 5.8a3.5 3.5 0 0 1-5-5l6.4-6.4a2.3 2.3 0 0 1 3.3 3.3l-6.3 6.3a1.2 1.2 0 0 1-1.7-1.7l5.6-5.6" /></svg>
+            </button>
+          </>
+        )}
         <label htmlFor="message-input" className="sr-only">
           Message
         </label>
@@ -80,7 +101,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
         )}
       </div>
       <p id="composer-hint" className="composer-hint">
-        Enter to send · Shift+Enter for a new line · Esc to stop
+        Enter to send · Shift+Enter for a new line · Esc to stop · drop files to attach
       </p>
     </form>
   )

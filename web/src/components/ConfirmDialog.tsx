@@ -6,10 +6,15 @@ type Props = {
   confirmLabel: string
   onConfirm: () => void
   onCancel: () => void
+  /** The confirm button waits (e.g. until the user has typed a confirmation). */
+  confirmDisabled?: boolean
+  /** Focus the confirm button on open (default); false leaves it to the content (an autoFocus input). */
+  focusConfirm?: boolean
 }
 
 /** A modal confirmation on the native <dialog>: focus moves in and is trapped, Esc cancels. */
-export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onCancel }: Props) {
+export function ConfirmDialog(props: Props) {
+  const { title, children, confirmLabel, onConfirm, onCancel, confirmDisabled = false, focusConfirm = true } = props
   const ref = useRef<HTMLDialogElement>(null)
   const confirmRef = useRef<HTMLButtonElement>(null)
   useEffect(() => {
@@ -18,12 +23,12 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onCanc
     const opener = document.activeElement as HTMLElement | null
     if (typeof dialog.showModal === 'function') dialog.showModal()
     else dialog.setAttribute('open', '')
-    confirmRef.current?.focus()
+    if (focusConfirm) confirmRef.current?.focus()
     return () => {
       if (dialog.open && typeof dialog.close === 'function') dialog.close()
       opener?.focus?.()
     }
-  }, [])
+  }, []) // on open only
   return (
     <dialog
       ref={ref}
@@ -47,7 +52,8 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onCanc
         <button type="button" className="btn-secondary" onClick={onCancel}>
           Cancel
         </button>
-        <button type="button" ref={confirmRef} data-testid="confirm-button" className="btn-danger" onClick={onConfirm}>
+        <button type="button" ref={confirmRef} data-testid="confirm-button" className="btn-danger"
+          disabled={confirmDisabled} onClick={onConfirm}>
           {confirmLabel}
         </button>
       </div>

@@ -1,6 +1,12 @@
 import { isToolUIPart, type UIMessage } from 'ai'
 import { memo, useEffect, useRef, useState, type KeyboardEvent } from 'react'
+import { citations } from '../lib/citations'
+import type { DocumentPartData } from '../lib/documents'
+import type { Feedback } from '../lib/feedback'
+import { onLinkClick } from '../lib/nav'
 import { CopyButton } from './CopyButton'
+import { DocumentCard } from './DocumentCard'
+import { FeedbackButtons } from './FeedbackButtons'
 import { Markdown } from './Markdown'
 import { ToolCard } from './ToolCard'
 
@@ -13,30 +19,40 @@ export function messageText(message: UIMessage): string {
     .join('')
 }
 
-/**
- * Citations: the AI SDK's `source-url` / `source-document` parts, as numbered chips. Parlor does not
- * send them yet (the knowledge issue will); this is where they show up when it does.
- */
+/** Citations: the `source-document` / `source-url` parts, as numbered chips linking to the page cited. */
 function Sources({ parts }: { parts: Part[] }) {
-  const sources = parts.filter((p) => p.type === 'source-url' || p.type === 'source-document')
-  if (!sources.length) return null
+  const cited = citations(parts)
+  if (!cited.length) return null
   return (
     <ol className="sources" aria-label="Sources" data-testid="sources">
-      {sources.map((s, i) => (
-        <li key={i}>
-          {s.type === 'source-url' ? (
-            <a href={s.url} target="_blank" rel="noopener noreferrer nofollow" title={s.title ?? s.url}>
-              <span className="source-n">{i + 1}</span> {s.title ?? new URL(s.url, location.href).hostname}
+      {cited.map((c) => (
+        <li key={c.n}>
+          {c.href ? (
+            <a href={c.href} title={c.title} data-testid="citation" {...(c.external
+              ? { target: '_blank', rel: 'noopener noreferrer nofollow' }
+              : { onClick: onLinkClick })}>
+              <span className="source-n">{c.n}</span> {c.title}
             </a>
-          ) : s.type === 'source-document' ? (
-            <span title={s.filename ?? s.title}>
-              <span className="source-n">{i + 1}</span> {s.title}
+          ) : (
+            <span title={c.title} data-testid="citation">
+              <span className="source-n">{c.n}</span> {c.title}
             </span>
-          ) : null}
+          )}
         </li>
       ))}
     </ol>
   )
+}
+
+function isDocumentPart(part: Part): part is Extract<Part, { type: `data-${string}` }> & { data: DocumentPartData } {
+  if (part.type !== 'data-document') return false
+  const data = (part as { data?: Partial<DocumentPartData> }).data
+  return !!data && typeof data.documentId === 'string' && typeof data.name === 'string'
+}
+
+/** The documents a (user) message attached, as cards. */
+export function documentsOf(message: UIMessage): DocumentPartData[] {
+  return message.parts.filter(isDocumentPart).map((p) => p.data)
 }
 
 function Parts({ message }: { message: UIMessage }) {
@@ -73,7 +89,11 @@ type Props = {
 export const Message = memo(function Message({ message, streaming, onRegenerate, onEdit, status }: Props) {
   const [editing, setEditing] = useState(false)
   const isUser = message.role === 'user'
-  const empty = !isUser && message.parts.every((p) => p.type === 'step-start')
+  const documents = isUser ? documentsOf(message) : []
+  const hasText = messageText(message).length > 0
+  // An answer with nothing yet; a message that only attached documents (it has no bubble nor actions).
+  const empty = isUser ? !hasText : message.parts.every((p) => p.type === 'step-start')
+  const feedback = (message.metadata as { feedback?: Feedback } | undefined)?.feedback
   return (
     <article
       className={'msg ' + (isUser ? 'msg-user' : 'msg-assistant')}
@@ -90,7 +110,7 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
           }}
         />
       ) : empty ? (
-        streaming && (
+        !isUser && streaming && (
           <div className="thinking" role="status">
             Thinking…
           </div>
@@ -103,6 +123,11 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
           className={isUser ? 'bubble-user' : 'bubble-assistant'}
         >
           <Parts message={message} />
+        </div>
+      )}
+      {documents.length > 0 && (
+        <div className="msg-documents">
+          {documents.map((d) => <DocumentCard key={d.documentId} data={d} />)}
         </div>
       )}
       {status === 'aborted' && !streaming && <p className="msg-note">Stopped.</p>}
@@ -121,6 +146,7 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
               </svg>
             </button>
           )}
+          {!isUser && status !== 'streaming' && <FeedbackButtons messageId={message.id} stored={feedback} />}
           {onRegenerate && (
             <button type="button" className="icon-button" data-testid="regenerate" aria-label="Regenerate answer"
               title="Regenerate answer" onClick={onRegenerate}>

@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, within } from '@testing-library/react'
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it, vi } from 'vitest'
 import type { Thread } from '../lib/api'
@@ -40,12 +40,32 @@ describe('Sidebar', () => {
     expect(props.onOpen).toHaveBeenCalledWith('t2')
   })
 
-  it('filters the loaded titles', async () => {
-    setup()
-    await userEvent.type(screen.getByLabelText('Search chats'), 'lis')
-    expect(within(screen.getByTestId('thread-list')).getAllByRole('link').map((a) => a.textContent)).toEqual(['Lisbon trip'])
-    await userEvent.type(screen.getByLabelText('Search chats'), 'zzz')
-    expect(screen.getByRole('status').textContent).toContain('No loaded chat matches')
+  it('searches: loaded titles at once, then the server (titles and messages), debounced', async () => {
+    const found: Thread = { id: 't9', title: 'Weekend plans', created_at: '2026-01-03', updated_at: '2026-01-03' }
+    const fetch = vi.fn(async (url: string) =>
+      new Response(JSON.stringify({ threads: new URL(url, 'http://x').searchParams.get('q') === 'lisbon'
+        ? [found, threads[0]] : [], next_cursor: null })))
+    vi.stubGlobal('fetch', fetch)
+    try {
+      setup({ apiKey: 'k' })
+      await userEvent.type(screen.getByLabelText('Search chats'), 'lisbon')
+      // before the server answers: the loaded titles that match
+      expect(within(screen.getByTestId('thread-list')).getAllByRole('link').map((a) => a.textContent)).toEqual(['Lisbon trip'])
+      // then the server's results, including a chat that mentions it only in a message
+      await waitFor(() =>
+        expect(within(screen.getByTestId('thread-list')).getAllByRole('link').map((a) => a.textContent))
+          .toEqual(['Weekend plans', 'Lisbon trip']))
+      expect(fetch).toHaveBeenCalledTimes(1) // one request for the whole word, not one per letter
+      const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit]
+      expect(url).toContain('q=lisbon')
+      expect((init.headers as Record<string, string>).Authorization).toBe('Bearer k')
+      await userEvent.clear(screen.getByLabelText('Search chats'))
+      await userEvent.type(screen.getByLabelText('Search chats'), 'zzz')
+      expect((await screen.findByTestId('search-empty')).textContent).toBe('Searching…')
+      await waitFor(() => expect(screen.getByTestId('search-empty').textContent).toBe('No chat mentions “zzz”.'))
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 
   it('renames with Enter, cancels with Esc', async () => {

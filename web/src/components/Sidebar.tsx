@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react'
 import type { Me, Thread } from '../lib/api'
+import { onLinkClick } from '../lib/nav'
 import { filterThreads } from '../lib/threads'
+import { useThreadSearch } from '../lib/useThreadSearch'
 import { ConfirmDialog } from './ConfirmDialog'
 
 type Props = {
@@ -10,6 +12,11 @@ type Props = {
   loadError: string | null
   hasMore: boolean
   currentId: string
+  /** The documents pages are showing (the Documents link is the current one). */
+  documentsOpen?: boolean
+  /** The account page is showing. */
+  accountOpen?: boolean
+  apiKey?: string | null
   onOpen: (id: string) => void
   onNew: () => void
   onRename: (id: string, title: string) => Promise<void>
@@ -26,8 +33,17 @@ export function Sidebar(props: Props) {
   const [renaming, setRenaming] = useState<string | null>(null)
   const [deleting, setDeleting] = useState<Thread | null>(null)
   const [actionError, setActionError] = useState<string | null>(null)
+  const [removed, setRemoved] = useState<ReadonlySet<string>>(new Set())
   const searchRef = useRef<HTMLInputElement>(null)
-  const shown = filterThreads(threads, query)
+  // Searching: the loaded titles that match at once, then the server's answer (titles and messages).
+  const search = useThreadSearch(props.apiKey ?? null, query)
+  const searchingFor = query.trim()
+  const known = new Map(threads.map((t) => [t.id, t]))
+  const shown = searchingFor
+    ? (search.results?.filter((t) => !removed.has(t.id)).map((t) => known.get(t.id) ?? t) ??
+      filterThreads(threads, query))
+    : threads
+  const moreToLoad = searchingFor ? search.hasMore : hasMore
 
   // Ctrl/⌘+K: search chats.
   useEffect(() => {
@@ -57,7 +73,23 @@ export function Sidebar(props: Props) {
           New chat
         </button>
       </div>
-      <div className="px-3 pt-3">
+      <div className="px-3 pt-1">
+        <a href="/documents" className="nav-link" data-testid="documents-link" onClick={(e) => {
+          onLinkClick(e)
+          if (e.defaultPrevented) onClose?.()
+        }} aria-current={props.documentsOpen ? 'page' : undefined}>
+          <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.6"><path d="M5 2.5h6.5L15 6v11.5H5zM11.5 2.5V6H15M7.5 10h5M7.5 13h5" /></svg>
+          Documents
+        </a>
+        <a href="/account" className="nav-link" data-testid="account-link" onClick={(e) => {
+          onLinkClick(e)
+          if (e.defaultPrevented) onClose?.()
+        }} aria-current={props.accountOpen ? 'page' : undefined}>
+          <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.6"><circle cx="10" cy="7" r="3.2" /><path d="M3.5 17c.8-3.2 3.4-5 6.5-5s5.7 1.8 6.5 5" /></svg>
+          Account
+        </a>
+      </div>
+      <div className="px-3 pt-2">
         <label htmlFor="thread-search" className="sr-only">
           Search chats
         </label>
@@ -67,6 +99,8 @@ export function Sidebar(props: Props) {
           data-testid="thread-search"
           type="search"
           placeholder="Search chats (Ctrl+K)"
+          aria-controls="thread-list"
+          aria-busy={search.searching || undefined}
           value={query}
           onChange={(e) => setQuery(e.target.value)}
           className="search"
@@ -86,12 +120,19 @@ export function Sidebar(props: Props) {
           </p>
         )}
         {loaded && threads.length === 0 && <p className="px-4 py-2 text-xs text-muted">No chats yet.</p>}
-        {loaded && threads.length > 0 && shown.length === 0 && (
-          <p className="px-4 py-2 text-xs text-muted" role="status">
-            No loaded chat matches “{query}”.
+        {searchingFor && search.error && (
+          <p role="alert" className="px-4 py-2 text-xs text-danger">Search failed: {search.error}</p>
+        )}
+        <p className="sr-only" role="status">
+          {searchingFor && search.results ? `${search.results.length}${search.hasMore ? '+' : ''} chats found` : ''}
+        </p>
+        {searchingFor && shown.length === 0 && (
+          <p className="px-4 py-2 text-xs text-muted" data-testid="search-empty">
+            {search.results ? `No chat mentions “${searchingFor}”.` : 'Searching…'}
           </p>
         )}
-        <ul className="thread-list" data-testid="thread-list">
+        <ul className="thread-list" id="thread-list" data-testid="thread-list"
+          aria-label={searchingFor ? `Chats matching “${searchingFor}”` : 'Your chats'}>
           {shown.map((thread) =>
             renaming === thread.id ? (
               <li key={thread.id}>
@@ -137,9 +178,10 @@ export function Sidebar(props: Props) {
             ),
           )}
         </ul>
-        {hasMore && (
-          <button type="button" className="load-more" data-testid="load-more" onClick={onLoadMore}>
-            Load older chats
+        {moreToLoad && (
+          <button type="button" className="load-more" data-testid="load-more"
+            onClick={searchingFor ? search.loadMore : onLoadMore}>
+            {searchingFor ? 'More results' : 'Load older chats'}
           </button>
         )}
       </div>
@@ -169,6 +211,7 @@ export function Sidebar(props: Props) {
             setActionError(null)
             try {
               await props.onDelete(target.id)
+              setRemoved((ids) => new Set(ids).add(target.id))
             } catch (err) {
               setActionError(`Delete failed: ${err instanceof Error ? err.message : String(err)}`)
             }

@@ -1,12 +1,15 @@
 import { useState, type FormEvent } from 'react'
+import { SSO_LOGIN_PATH } from '../lib/account'
 
 type Props = {
   /** Checks the key; resolves to an error message to show, or null when accepted. */
   onSubmit: (key: string) => Promise<string | null>
   initialError?: string | null
+  /** The server offers single sign-on (OpenID Connect): show its button first. */
+  sso?: boolean
 }
 
-export default function SignIn({ onSubmit, initialError = null }: Props) {
+export default function SignIn({ onSubmit, initialError = null, sso = false }: Props) {
   const [key, setKey] = useState('')
   const [error, setError] = useState<string | null>(initialError)
   const [busy, setBusy] = useState(false)
@@ -37,8 +40,21 @@ export default function SignIn({ onSubmit, initialError = null }: Props) {
           <h1 id="signin-title" className="text-lg font-semibold text-fg">
             Sign in to Parlor
           </h1>
-          <p className="mt-1 text-sm text-muted">Paste the API key your administrator gave you. It stays in this browser.</p>
+          <p className="mt-1 text-sm text-muted">
+            {sso
+              ? 'Sign in with your organisation’s account, or paste an API key. Either stays in this browser.'
+              : 'Paste the API key your administrator gave you. It stays in this browser.'}
+          </p>
         </div>
+        {sso && (
+          <>
+            {/* A plain link: the server sends the browser on to the identity provider and back with a key. */}
+            <a href={SSO_LOGIN_PATH} data-testid="sso-button" className="btn-primary block w-full py-2 text-center">
+              Sign in with SSO
+            </a>
+            <p className="signin-or" aria-hidden="true">or use an API key</p>
+          </>
+        )}
         <div className="space-y-1">
           <label htmlFor="signin-key" className="block text-sm font-medium text-fg">
             API key
@@ -48,7 +64,7 @@ export default function SignIn({ onSubmit, initialError = null }: Props) {
             data-testid="signin-key"
             type="password"
             autoComplete="current-password"
-            autoFocus
+            autoFocus={!sso}
             required
             value={key}
             onChange={(e) => setKey(e.target.value)}
@@ -64,7 +80,7 @@ export default function SignIn({ onSubmit, initialError = null }: Props) {
           type="submit"
           data-testid="signin-button"
           disabled={busy || !key.trim()}
-          className="btn-primary w-full py-2"
+          className={(sso ? 'btn-secondary' : 'btn-primary') + ' w-full py-2'}
         >
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

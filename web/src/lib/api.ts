@@ -23,7 +23,12 @@ export type Thread = {
 export type ThreadPage = { threads: Thread[]; next_cursor: string | null }
 
 /** A stored message as `GET /api/threads/{id}` returns it: a UI message with Parlor's metadata. */
-export type StoredMessage = UIMessage<{ status?: string; createdAt?: string; requestId?: string }>
+export type StoredMessage = UIMessage<{
+  status?: string
+  createdAt?: string
+  requestId?: string
+  feedback?: { rating: 'up' | 'down' | null; comment: string | null }
+}>
 
 /** A non-2xx answer from Parlor, from its error envelope `{"error": {"code", "message", "request_id"}}`. */
 export class ApiError extends Error {
@@ -94,7 +99,7 @@ export function errorMessage(raw: string): string {
   return parsed.requestId ? `${parsed.message} (request ${parsed.requestId})` : parsed.message
 }
 
-async function request<T>(path: string, key: string | null, init: RequestInit = {}): Promise<T> {
+export async function request<T>(path: string, key: string | null, init: RequestInit = {}): Promise<T> {
   const res = await fetch(path, {
     ...init,
     headers: { ...authHeaders(key), ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
@@ -117,11 +122,13 @@ export async function fetchMe(key: string | null, signal?: AbortSignal): Promise
   return { kind: 'ok', me: (await res.json()) as Me }
 }
 
-/** One page of the caller's threads, newest first. */
-export function listThreads(key: string | null, cursor: string | null = null, limit = 30): Promise<ThreadPage> {
+/** One page of the caller's threads, newest first; with `search`, those whose title or messages contain it. */
+export function listThreads(key: string | null, cursor: string | null = null, limit = 30, search = '',
+  signal?: AbortSignal): Promise<ThreadPage> {
   const query = new URLSearchParams({ limit: String(limit) })
   if (cursor) query.set('cursor', cursor)
-  return request<ThreadPage>(`/api/threads?${query}`, key)
+  if (search.trim()) query.set('q', search.trim())
+  return request<ThreadPage>(`/api/threads?${query}`, key, { signal })
 }
 
 export function renameThread(key: string | null, id: string, title: string): Promise<Thread> {

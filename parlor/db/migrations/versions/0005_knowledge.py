@@ -7,8 +7,7 @@ Create Date: 2026-11-25 18:20:00.000000
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+from alembic import op
 
 revision: str = '0005_knowledge'
 down_revision: str | None = '0004_runs'
@@ -17,8 +16,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # a thread's attached documents (GET /api/documents?thread_id=, the search scope) without a scan
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index('ix_documents_user_thread', ['user_id', 'thread_id'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_index('ix_documents_user_thread')

@@ -1,0 +1,259 @@
+"""Horizontal scale on real engines: two `parlor serve` replicas and one `parlor worker` that share a
+PostgreSQL (with pgvector) and a Redis of this test's own, and a documents directory (a "shared
+volume") — nothing else. Whatever replica a request lands on, the answer is the same: a turn started
+on A resumes on B, a stop sent to B stops A, request limits count both, a document uploaded through A
+is ingested by the worker and found through B, and no state sticks to a replica."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+import pytest
+import redis
+
+from parlor.db import migrate
+from parlor.rag.pg_store import asyncpg_dsn
+from tests import rag_corpus
+from tests.client import ChatResult, auth, chat, chat_body
+from tests.conftest import upstream_provider
+from tests.server import ParlorServer
+from tests.test_documents_api import events
+from tests.test_jobs_worker import Worker
+from tests.test_limits_server import OwnRedis
+from tests.test_resilience_runs import answer_with, read_stream, text_of, wait_until
+from tests.upstream import Script, ScriptedToolCall, Upstream
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+
+PACED = [f" t{i}" for i in range(40)]  # 40 tokens, 40 ms apart: long enough to change replica mid-answer
+CAP = 3  # the "capped" tier's requests per minute
+# Small pools, so the bound below is tight: the whole scenario must run within them (docs/deploy.md).
+POOLS = {"PARLOR_DB_POOL_SIZE": "3", "PARLOR_DB_MAX_OVERFLOW": "2", "PARLOR_VECTOR_POOL_SIZE": "2",
+         "PARLOR_REDIS_MAX_CONNECTIONS": "8", "PARLOR_JOBS_CONCURRENCY": "1"}
+# docs/deploy.md's formulas for these settings: two replicas, then the worker
+PG_BOUND = 2 * (3 + 2 + 2) + (1 + 2 + 2)
+REDIS_BOUND = 2 * (2 * 8 + 1 + 4) + (2 * 1 + 4)
+STARTUP_SECONDS = 180.0  # a ceiling, not a target: a busy 2-core machine imports slowly
+
+
+@dataclass
+class Fleet:
+    a: ParlorServer
+    b: ParlorServer
+    documents: Path
+    worker_log: Path
+    database_url: str
+    redis_url: str
+
+    @property
+    def both(self) -> tuple[ParlorServer, ParlorServer]:
+        return self.a, self.b
+
+
+@pytest.fixture(scope="module")
+def fleet(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    from tests.pgvector_cluster import PgVectorCluster
+
+    root = tmp_path_factory.mktemp("fleet")
+    documents = root / "shared-documents"  # the one path both replicas and the worker mount
+    with PgVectorCluster() as database:
+        own_redis = OwnRedis().start()
+        shared = {
+            "PARLOR_REDIS_URL": own_redis.url,
+            "PARLOR_DOCUMENTS_DIR": str(documents),
+            "PARLOR_TIERS": json.dumps({"unlimited": {}, "capped": {"requests_per_minute": CAP}}),
+            "PARLOR_JOBS_RECLAIM_SECONDS": "5",
+            **POOLS,
+        }
+        a, b, jobs = (ParlorServer(root / name, [upstream_provider(upstream)], database_url=database.url, **shared)
+                      for name in ("a", "b", "worker"))  # each its own data directory: nothing local is shared
+        worker: Worker | None = None
+        try:
+            asyncio.run(migrate(database.url))  # what `parlor migrate` does, without another interpreter's start-up
+            jobs.data_dir.mkdir()
+            worker = Worker(jobs)  # `parlor worker` with the replicas' settings, never started as a server
+            with ThreadPoolExecutor(2) as pool:  # the replicas start side by side
+                list(pool.map(lambda server: server.start(STARTUP_SECONDS), (a, b)))
+            yield Fleet(a, b, documents, jobs.data_dir / "worker.log", database.url, own_redis.url)
+        finally:
+            for server in (a, b):
+                server.stop()
+            if worker is not None:
+                worker.stop()
+            own_redis.stop()
+
+
+def ready_through(server: ParlorServer, key: str, document_id: str, seconds: float = 40) -> dict[str, Any]:
+    """The document once the worker has finished it, as `server` sees it (polled: a job that never
+    ends fails the test instead of hanging it)."""
+    def check() -> dict[str, Any] | None:
+        state: dict[str, Any] = httpx.get(f"{server.url}/api/documents/{document_id}", headers=auth(key),
+                                          timeout=10).json()
+        return state if state["status"] in ("ready", "failed") else None
+
+    final: dict[str, Any] = wait_until(check, seconds)
+    assert final["status"] == "ready", final
+    assert events(server, key, document_id)[-1]["status"] == "ready"
+    return final
+
+
+def wait_for_text(lines: Iterator[str]) -> None:
+    while '"text-delta"' not in next(lines):
+        pass
+
+
+def test_a_turn_started_on_a_resumes_on_b_with_the_full_text(fleet: Fleet, upstream: Upstream, marker: str) -> None:
+    key = fleet.a.create_user(f"roam-{marker}")
+    upstream.push(Script(tokens=PACED, token_delay=0.04), match=f"resume {marker}")
+    thread_id = uuid.uuid4().hex
+    with httpx.Client(headers=auth(key), timeout=30) as client, client.stream(
+        "POST", f"{fleet.a.url}/api/chat", json=chat_body(thread_id, f"resume {marker}")
+    ) as on_a:
+        wait_for_text(on_a.iter_lines())  # A is generating; the client "reloads" onto B
+        with client.stream("GET", f"{fleet.b.url}/api/chat/{thread_id}/stream") as on_b:
+            assert on_b.status_code == 200
+            resumed = read_stream(on_b)
+    assert resumed.text == "".join(PACED) and resumed.types[-1] == "finish" and resumed.done
+    answer = answer_with(fleet.b.url, key, thread_id, "complete")
+    assert text_of(answer) == "".join(PACED)
+    assert len([r for r in upstream.requests if f"resume {marker}" in str(r["messages"][-1])]) == 1
+    finished = httpx.get(f"{fleet.b.url}/api/chat/{thread_id}/stream", headers=auth(key), timeout=10)
+    assert finished.status_code == 204  # nothing runs any more, on any replica
+
+
+def test_a_stop_sent_to_b_stops_the_run_on_a(fleet: Fleet, upstream: Upstream, marker: str) -> None:
+    key = fleet.b.create_user(f"stop-{marker}")
+    upstream.push(Script(tokens=PACED, token_delay=0.05), match=f"stop {marker}")
+    thread_id = uuid.uuid4().hex
+    with httpx.Client(headers=auth(key), timeout=30) as client, client.stream(
+        "POST", f"{fleet.a.url}/api/chat", json=chat_body(thread_id, f"stop {marker}")
+    ) as on_a:
+        lines = on_a.iter_lines()
+        wait_for_text(lines)
+        assert client.post(f"{fleet.b.url}/api/chat/{thread_id}/stop").status_code == 204
+        rest = "".join(lines)
+    assert '"type":"abort"' in rest
+    answer = answer_with(fleet.b.url, key, thread_id, "aborted")
+    assert text_of(answer) and len(text_of(answer)) < len("".join(PACED))
+
+
+def test_request_limits_count_both_replicas(fleet: Fleet, marker: str) -> None:
+    key = fleet.a.create_user(f"capped-{marker}", tier="capped")
+    results: list[ChatResult] = []
+    for i in range(CAP + 1):  # A, B, A, then B: each replica alone has seen at most two
+        server = fleet.both[i % 2]
+        results.append(chat(server.url, key, uuid.uuid4().hex, f"limit {i} {marker}"))
+    assert [r.status for r in results] == [200] * CAP + [429]
+    refused = results[-1]
+    assert refused.body["error"]["code"] == "rate_limited" and int(refused.headers["retry-after"]) >= 1
+
+
+def test_a_document_uploaded_through_a_is_found_through_b(fleet: Fleet, upstream: Upstream, marker: str) -> None:
+    key = fleet.a.create_user(f"kb-{marker}")
+    text = f"# Vault\n\nThe vault code of the Parlor office is {marker}-7781. Keep it secret.\n"
+    uploaded = httpx.post(f"{fleet.a.url}/api/documents", headers=auth(key), timeout=30,
+                          files={"file": ("vault.md", text.encode())})
+    assert uploaded.status_code == 202
+    document = uploaded.json()
+    assert any(p.is_file() for p in fleet.documents.rglob("*")), "the upload is on the shared volume"
+    ready_through(fleet.b, key, document["id"])  # the worker's progress, seen through B
+
+    query = json.dumps({"query": "vault code of the office"})
+    upstream.push(Script(tool_calls=[ScriptedToolCall("search_knowledge_base", query)]), match=f"vault {marker}")
+    upstream.push(Script(text="It is in your notes."), match=f"vault {marker}")
+    result = chat(fleet.b.url, key, uuid.uuid4().hex, f"what is the vault {marker}?")
+    assert result.status == 200 and result.done
+    output = next(c for c in result.chunks if c["type"] == "tool-output-available")["output"]
+    assert f"{marker}-7781" in json.dumps(output)
+    sources = [c for c in result.chunks if c["type"] == "source-document"]
+    assert sources and sources[0]["filename"] == "vault.md"
+
+
+def test_ingestion_runs_on_the_worker_not_on_the_replicas(fleet: Fleet) -> None:
+    key = fleet.b.create_user(f"pdf-{uuid.uuid4().hex[:6]}")
+    uploaded = httpx.post(f"{fleet.b.url}/api/documents", headers=auth(key), timeout=30,
+                          files={"file": ("report.pdf", rag_corpus.pdf(3, seed=11))})
+    assert uploaded.status_code == 202
+    assert ready_through(fleet.a, key, uploaded.json()["id"])["pages"] == 3
+    done = f"document {uploaded.json()['id']} ready"
+    assert done in fleet.worker_log.read_text()
+    assert not [s for s in fleet.both if done in s.log.read_text()]
+
+
+def test_no_state_sticks_to_a_replica(fleet: Fleet, marker: str) -> None:
+    key = fleet.a.create_user(f"same-{marker}")
+    for i, server in enumerate((fleet.a, fleet.b, fleet.a)):
+        assert chat(server.url, key, uuid.uuid4().hex, f"hello {i} {marker}").status == 200
+
+    def view(server: ParlorServer) -> dict[str, Any]:
+        with httpx.Client(base_url=server.url, headers=auth(key), timeout=10) as client:
+            threads = client.get("/api/threads").json()
+            first = threads["threads"][0]["id"]
+            return {"me": client.get("/api/me").json(), "threads": threads,
+                    "thread": client.get(f"/api/threads/{first}").json(),
+                    "documents": client.get("/api/documents").json()}
+
+    on_a, on_b = view(fleet.a), view(fleet.b)
+    assert len(on_a["threads"]["threads"]) == 3
+    assert on_a == on_b
+    for server in fleet.both:  # every replica is ready: it sees the same PostgreSQL and Redis
+        ready = httpx.get(f"{server.url}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+
+
+def connections(fleet: Fleet) -> tuple[int, int]:
+    """Client connections PostgreSQL and Redis see right now (this probe's own left out)."""
+    async def postgres() -> int:
+        connection = await asyncpg.connect(asyncpg_dsn(fleet.database_url))
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM pg_stat_activity WHERE backend_type ="
+                                                  " 'client backend' AND pid <> pg_backend_pid()"))
+        finally:
+            await connection.close()
+
+    with redis.Redis.from_url(fleet.redis_url) as client:
+        return asyncio.run(postgres()), len(client.client_list()) - 1
+
+
+def test_a_burst_through_both_replicas_stays_within_the_documented_connections(fleet: Fleet, upstream: Upstream,
+                                                                               marker: str) -> None:
+    key = fleet.a.create_user(f"burst-{marker}")
+    turns = 16
+    for _ in range(turns):
+        upstream.push(Script(tokens=PACED[:10], token_delay=0.02), match=f"burst {marker}")
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            now = connections(fleet)
+            peak[:] = [max(p, n) for p, n in zip(peak, now, strict=True)]
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(turns) as pool:  # half through each replica, all at once
+            results = list(pool.map(lambda i: chat(fleet.both[i % 2].url, key, uuid.uuid4().hex,
+                                                   f"burst {marker} {i}"), range(turns)))
+    finally:
+        done.set()
+        sampler.join()
+    assert [r.status for r in results] == [200] * turns  # small pools make requests wait, never fail
+    assert all(r.text == "".join(PACED[:10]) for r in results)
+    print(f"peak connections during the burst: PostgreSQL {peak[0]} (bound {PG_BOUND}), "
+          f"Redis {peak[1]} (bound {REDIS_BOUND})")
+    assert 0 < peak[0] <= PG_BOUND, peak
+    assert 0 < peak[1] <= REDIS_BOUND, peak

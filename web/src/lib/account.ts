@@ -1,0 +1,101 @@
+import { authHeaders, errorMessage, request } from './api'
+
+// The signed-in user's account: the server's sign-in options, their API keys, their data.
+
+/** What the sign-in screen needs: are keys required at all, and is single sign-on offered. */
+export type AuthConfig = { auth: boolean; oidc: boolean }
+
+export const SSO_LOGIN_PATH = '/auth/oidc/login'
+
+/** GET /api/auth/config; a server that cannot say offers keys only. */
+export async function fetchAuthConfig(signal?: AbortSignal): Promise<AuthConfig> {
+  try {
+    const res = await fetch('/api/auth/config', { signal })
+    if (!res.ok) return { auth: true, oidc: false }
+    const body = (await res.json()) as Partial<AuthConfig>
+    return { auth: body.auth !== false, oidc: body.oidc === true }
+  } catch (err) {
+    if (signal?.aborted) throw err
+    return { auth: true, oidc: false }
+  }
+}
+
+/** One of the user's keys as `GET /api/keys` lists it: never the key itself. */
+export type KeyInfo = {
+  id: string
+  name: string | null
+  prefix: string
+  created_at: string
+  expires_at: string | null
+  revoked_at: string | null
+  /** The key this browser is signed in with. */
+  current?: boolean
+  last_used_at?: string | null
+}
+
+/** A key just made: the secret comes in this answer only. */
+export type NewKey = KeyInfo & { api_key: string }
+
+export async function listKeys(key: string | null, signal?: AbortSignal): Promise<KeyInfo[]> {
+  return (await request<{ keys: KeyInfo[] }>('/api/keys', key, { signal })).keys
+}
+
+export function createKey(key: string | null, name: string, expiresInDays: number | null): Promise<NewKey> {
+  return request<NewKey>('/api/keys', key, {
+    method: 'POST',
+    body: JSON.stringify({ name: name.trim() || null, expires_in_days: expiresInDays }),
+  })
+}
+
+export function revokeKey(key: string | null, id: string): Promise<void> {
+  return request<void>(`/api/keys/${encodeURIComponent(id)}`, key, { method: 'DELETE' })
+}
+
+export function deleteAccount(key: string | null, confirm: string): Promise<void> {
+  return request<void>('/api/account', key, { method: 'DELETE', body: JSON.stringify({ confirm }) })
+}
+
+/** The export as a file: its name (from Content-Disposition) and its bytes. */
+export async function fetchExport(key: string | null): Promise<{ filename: string; blob: Blob }> {
+  const res = await fetch('/api/account/export', { headers: authHeaders(key) })
+  if (!res.ok) throw new Error(errorMessage(await res.text()) || `export failed (${res.status})`)
+  const named = /filename="?([^";]+)"?/.exec(res.headers.get('Content-Disposition') ?? '')
+  return { filename: named?.[1] ?? 'parlor-export.json', blob: await res.blob() }
+}
+
+/** Hands a blob to the browser as a download (a link with `download`: no script, so the CSP is content). */
+export function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob)
+  const link = document.createElement('a')
+  link.href = url
+  link.download = filename
+  document.body.appendChild(link)
+  link.click()
+  link.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}
+
+export type KeyState = 'active' | 'expired' | 'revoked'
+
+export function keyState(info: KeyInfo, now: Date = new Date()): KeyState {
+  if (info.revoked_at) return 'revoked'
+  if (info.expires_at && new Date(info.expires_at) <= now) return 'expired'
+  return 'active'
+}
+
+/** A date as people read it, e.g. "3 Mar 2026"; "never" for none. */
+export function formatDate(iso: string | null | undefined, never = 'never'): string {
+  if (!iso) return never
+  const date = new Date(iso)
+  if (Number.isNaN(date.getTime())) return iso
+  return date.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' })
+}
+
+/** How long a new key lives: the choices the form offers (days; null = never expires). */
+export const EXPIRY_CHOICES: ReadonlyArray<{ label: string; days: number | null }> = [
+  { label: '30 days', days: 30 },
+  { label: '90 days', days: 90 },
+  { label: '1 year', days: 365 },
+  { label: '7 days', days: 7 },
+  { label: 'Never', days: null },
+]
