@@ -187,6 +187,7 @@ def build_services(settings: Settings, engine: AsyncEngine, router: Router, task
             raise RuntimeError(f"every provider's circuit is open: {', '.join(states)}")
 
     checks["providers"] = providers
-    return Services(settings=settings, accounts=AccountStore(sessions), store=store, chat=chat, runs=runs,
+    accounts = AccountStore(sessions, settings.key_cache_seconds)
+    return Services(settings=settings, accounts=accounts, store=store, chat=chat, runs=runs,
                     gateway=Gateway(router, ledger, tasks, limits.budget), limits=limits, usage=UsageReport(sessions),
                     checks=checks, memories=memory.facts)

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from tests.client import auth, chat
 from tests.conftest import upstream_provider
 from tests.server import ParlorServer
 from tests.test_tool_injection import calls, upload_ready
-from tests.upstream import Script, Upstream
+from tests.upstream import Script, Upstream, filler_tokens
 
 
 def ids_in(value: Any) -> set[str]:
@@ -125,6 +126,35 @@ def test_export_then_delete_leaves_nothing_of_the_user(rights: ParlorServer, ups
     assert not hits, hits
     assert not list((rights.data_dir / "documents").glob(f"{data['user']['id']}/*"))
     assert httpx.get(f"{rights.url}/api/threads/{bob_thread}", headers=auth(bob)).status_code == 200
+
+
+def test_deleting_an_account_stops_its_reply_first(rights: ParlorServer, upstream: Upstream) -> None:
+    name = f"busy-{uuid.uuid4().hex[:8]}"
+    key = rights.create_user(name)
+    user_id = httpx.get(f"{rights.url}/api/me", headers=auth(key)).json()["id"]
+    thread = f"t-{name}"
+    upstream.push(Script(tokens=filler_tokens(600), token_delay=0.05), match=name)  # 30 s if left alone
+    db_path = rights.data_dir / "parlor.db"
+    with ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(chat, rights.url, key, thread, f"a long story, {name}", timeout=60)
+        deadline = time.monotonic() + 30
+        while not streamed_text(db_path, thread) and not reply.done():  # the reply is under way, partly stored
+            assert time.monotonic() < deadline, "the reply never started"
+            time.sleep(0.05)
+        gone = httpx.request("DELETE", f"{rights.url}/api/account", json={"confirm": name}, headers=auth(key),
+                             timeout=60)
+        assert gone.status_code == 200, gone.text
+        result = reply.result(timeout=30)
+    assert result.types[-1] == "abort" and "finish" not in result.types  # the run ended there
+    assert len(result.text.split()) < 600
+    time.sleep(1.5)  # longer than any write of an ended turn takes (usage, run record, partial answer)
+    assert not sqlite_hits(db_path, {user_id, thread})
+
+
+def streamed_text(db_path: Path, thread: str) -> bool:
+    with sqlite3.connect(db_path) as db:
+        return db.execute("SELECT count(*) FROM messages WHERE thread_id = ? AND role = 'user'",
+                          (thread,)).fetchone() != (0,)
 
 
 def test_users_delete_from_the_shell(rights: ParlorServer) -> None:

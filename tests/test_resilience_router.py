@@ -195,3 +195,25 @@ async def test_breakers_are_per_provider(store: BreakerStore) -> None:
         await store.failure("p", POLICY, t)
     assert not await store.allow("p", POLICY, 4)
     assert await store.allow("q", POLICY, 4)
+
+
+async def test_a_replica_trusts_a_clean_breaker_briefly_and_its_own_failures_at_once() -> None:
+    client = aioredis.Redis(host="127.0.0.1", port=6379)
+    prefix = f"test-{uuid.uuid4().hex}:"
+    mine, other = RedisBreakerStore(client, prefix, snapshot_seconds=60), RedisBreakerStore(client, prefix)
+    try:
+        assert await mine.allow("p", POLICY, 1)  # seen closed and clean: trusted for a while
+        for t in (2, 3, 4):
+            await other.failure("p", POLICY, t)
+        assert not await other.allow("p", POLICY, 5)
+        assert await mine.allow("p", POLICY, 5)  # another replica's failures arrive after the snapshot
+        assert await mine.failure("p", POLICY, 5) is BreakerState.OPEN  # its own failure: asks Redis again
+        assert not await mine.allow("p", POLICY, 6)
+        assert await RedisBreakerStore(client, prefix, snapshot_seconds=0).allow("p", POLICY, 11)  # the probe
+        await mine.success("p")
+        assert await other.state("p", POLICY, 12) is BreakerState.CLOSED
+    finally:
+        keys = [k async for k in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Table, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.accounts.keys import iso
+from parlor.accounts.store import KEYS
 from parlor.db import Base, Document, Thread, utcnow
 
 SECRET_COLUMNS = frozenset({"key_hash"})  # never exported
@@ -84,7 +85,9 @@ class AccountData:
         """Deletes the user and every row they own (documents with their files, chunks and vectors first).
         Returns how many rows went from each table."""
         await self._forget_documents(Document.user_id == user_id)
-        return await self._delete(self._owned(user_id))
+        deleted = await self._delete(self._owned(user_id))
+        KEYS.forget_user(user_id)  # this process stops trusting the user's keys at once
+        return deleted
 
     async def purge_threads(self, idle_since: datetime) -> int:
         """Deletes threads with no activity since `idle_since` (with their messages, summaries and the

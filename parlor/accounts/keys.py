@@ -38,10 +38,12 @@ class KeyInfo:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = None  # to the hour (see LAST_USED_EVERY)
 
     def json(self) -> dict[str, str | None]:
         return {"id": self.id, "name": self.name, "prefix": self.prefix, "created_at": iso(self.created_at),
-                "expires_at": iso(self.expires_at), "revoked_at": iso(self.revoked_at)}
+                "expires_at": iso(self.expires_at), "revoked_at": iso(self.revoked_at),
+                "last_used_at": iso(self.last_used_at)}
 
 
 def new_key() -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.accounts.keys import (
@@ -22,7 +24,9 @@ from parlor.accounts.keys import (
 )
 from parlor.db import ApiKey, Identity, User, utcnow
 
+log = logging.getLogger(__name__)
 LOCAL_USER = "local"
+LAST_USED_EVERY = timedelta(hours=1)  # a key's `last_used_at` is written at most this often
 MAX_ACTIVE_KEYS = 100  # per user: a script that mints keys in a loop stops here
 
 
@@ -58,7 +62,36 @@ def _principal(user: User) -> Principal:
 
 
 def _info(key: ApiKey) -> KeyInfo:
-    return KeyInfo(key.id, key.user_id, key.name, key.prefix, key.created_at, key.expires_at, key.revoked_at)
+    return KeyInfo(key.id, key.user_id, key.name, key.prefix, key.created_at, key.expires_at, key.revoked_at,
+                   key.last_used_at)
+
+
+class KeyCache:
+    """Recently authenticated keys (by hash) of this process, so a request skips the database query.
+    Changes made through this process drop a user's entries at once; other processes' after `seconds`."""
+
+    MAX_ENTRIES = 10_000  # beyond this, start over rather than grow
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal, datetime | None]] = {}
+
+    def get(self, digest: str, seconds: float) -> tuple[Principal, datetime | None] | None:
+        entry = self._entries.get(digest)
+        if entry is None or time.monotonic() - entry[0] > seconds:
+            return None
+        return entry[1], entry[2]
+
+    def put(self, digest: str, principal: Principal, expires_at: datetime | None) -> None:
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic(), principal, expires_at)
+
+    def forget_user(self, user_id: str) -> None:
+        for digest in [d for d, (_, p, _) in self._entries.items() if p.id == user_id]:
+            del self._entries[digest]
+
+
+KEYS = KeyCache()  # one per process: every AccountStore (and account deletion) shares it
 
 
 def _named(name_or_id: str) -> ColumnElement[bool]:
@@ -66,8 +99,9 @@ def _named(name_or_id: str) -> ColumnElement[bool]:
 
 
 class AccountStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], key_cache_seconds: float = 0.0):
         self._sessions = sessions
+        self._cache_seconds = key_cache_seconds  # 0: every request asks the database
 
     async def create_user(self, name: str, tier: str, role: str = "user",
                           expires_at: datetime | None = None) -> NewUser:
@@ -114,22 +148,42 @@ class AccountStore:
             result = await session.execute(
                 update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
                 .values(revoked_at=utcnow()))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            revoked = bool(result.rowcount)  # type: ignore[attr-defined]
+        KEYS.forget_user(user_id)
+        return revoked
 
     async def authenticate(self, key: str) -> Principal | None:
         """The key's user; None for an unknown or revoked key; KeyExpired for an expired one."""
         if not key.startswith(KEY_PREFIX):
             return None  # cheap rejection: not even shaped like a key
         digest = hash_key(key)
-        query = (select(User, ApiKey.key_hash, ApiKey.expires_at).join(ApiKey, ApiKey.user_id == User.id)
+        cached = KEYS.get(digest, self._cache_seconds) if self._cache_seconds > 0 else None
+        if cached is not None:
+            return _unexpired(*cached)
+        query = (select(User, ApiKey.id, ApiKey.key_hash, ApiKey.expires_at, ApiKey.last_used_at)
+                 .join(ApiKey, ApiKey.user_id == User.id)
                  .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
         async with self._sessions() as session:
             found = (await session.execute(query)).one_or_none()
         if found is None or not same_hash(found.key_hash, digest):
             return None
-        if found.expires_at is not None and aware(found.expires_at) <= utcnow():
-            raise KeyExpired(aware(found.expires_at))
-        return _principal(found.User)
+        principal, expires_at = _principal(found.User), aware(found.expires_at) if found.expires_at else None
+        if self._cache_seconds > 0:
+            KEYS.put(digest, principal, expires_at)
+        principal = _unexpired(principal, expires_at)
+        now = utcnow()
+        if found.last_used_at is None or aware(found.last_used_at) <= now - LAST_USED_EVERY:
+            await self._mark_used(found.id, now)  # compared with the row just read: no write on most requests
+        return principal
+
+    async def _mark_used(self, key_id: str, now: datetime) -> None:
+        """Records that the key was used; the condition makes concurrent requests and replicas write it once."""
+        stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_EVERY)
+        try:
+            async with self._sessions.begin() as session:
+                await session.execute(update(ApiKey).where(ApiKey.id == key_id, stale).values(last_used_at=now))
+        except SQLAlchemyError as exc:  # a bookkeeping write never fails the request
+            log.warning("could not record the use of key %s: %s", key_id, exc)
 
     async def find_user(self, name_or_id: str) -> Principal | None:
         async with self._sessions() as session:
@@ -151,6 +205,7 @@ class AccountStore:
                 user.tier = tier
             if role is not None:
                 user.role = role
+        KEYS.forget_user(user.id)
         return _principal(user)
 
     async def revoke(self, name_or_id: str) -> int:
@@ -163,7 +218,8 @@ class AccountStore:
                 update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        KEYS.forget_user(user.id)
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def sign_in(self, issuer: str, subject: str, email: str | None, name_hint: str, tier: str,
                       expires_at: datetime | None) -> NewUser:
@@ -188,6 +244,12 @@ class AccountStore:
                 user = User(name=LOCAL_USER, tier=tier, role="admin")
                 session.add(user)
         return _principal(user)
+
+
+def _unexpired(principal: Principal, expires_at: datetime | None) -> Principal:
+    if expires_at is not None and expires_at <= utcnow():
+        raise KeyExpired(expires_at)
+    return principal
 
 
 def _key_row(user_id: str, key: str, name: str | None, expires_at: datetime | None) -> ApiKey:

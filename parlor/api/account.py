@@ -39,13 +39,16 @@ async def export_account(svc: ServicesDep, who: PrincipalDep) -> Response:
 @router.delete("")
 async def delete_account(body: DeleteAccountBody, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     """Deletes the caller and everything they own: threads, messages, documents with their files, chunks and
-    vectors, memories, usage, runs, keys. `confirm` must be the account's name."""
+    vectors, memories, usage, runs, keys; a reply being generated is stopped first. `confirm` must be the
+    account's name."""
     if svc.local_user is not None:
         raise ApiError(409, "auth_off", "With PARLOR_AUTH=off there is one shared account; it cannot be deleted.")
     if body.confirm != who.name:
         raise ApiError(422, "confirmation_mismatch", "Type your user name in `confirm` to delete your account.")
+    data = _data(svc)
+    await svc.chat.stop_user(who.id)  # a reply under way would write the user's rows again after the delete
     try:
-        deleted = await _data(svc).delete(who.id)
+        deleted = await data.delete(who.id)
     except DocumentsUnavailable as exc:
         raise ApiError(503, "knowledge_unavailable", f"Nothing was deleted: {exc}. Try again later.") from None
     return {"deleted": True, "rows": deleted}

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from parlor.api.deps import AdminDep, PrincipalDep
 from parlor.api.errors import ApiError
 from parlor.api.metrics import telemetry_of
+from parlor.api.schemas import IdPath
 from parlor.db import utcnow
 from parlor.observability import RunStore, record_json
 
@@ -51,7 +52,7 @@ async def admin_runs(request: Request, _: AdminDep, user: Annotated[str | None, 
 
 
 @router.get("/admin/runs/{request_id}")
-async def admin_run(request: Request, request_id: str, _: AdminDep) -> dict[str, Any]:
+async def admin_run(request: Request, request_id: IdPath, _: AdminDep) -> dict[str, Any]:
     row = await _store(request).get(request_id)
     if row is None:
         raise ApiError(404, "run_not_found", "No run with that request id.")
@@ -66,7 +67,7 @@ async def my_runs(request: Request, who: PrincipalDep, status: Status | None = N
 
 
 @router.get("/runs/{request_id}")
-async def my_run(request: Request, request_id: str, who: PrincipalDep) -> dict[str, Any]:
+async def my_run(request: Request, request_id: IdPath, who: PrincipalDep) -> dict[str, Any]:
     row = await _store(request).get(request_id, user_id=who.id)
     if row is None:
         raise ApiError(404, "run_not_found", "No run with that request id.")

@@ -8,7 +8,7 @@ from sse_starlette import EventSourceResponse
 from parlor.api.context import current_request_id
 from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, requests_left
 from parlor.api.errors import ApiError
-from parlor.api.schemas import ChatBody
+from parlor.api.schemas import ChatBody, IdPath
 from parlor.api.sse import draining, ui_stream
 from parlor.chat import Run, ThreadBusy, TurnRequest
 from parlor.chat.streams import TurnStream
@@ -60,14 +60,14 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
 
 @router.get("/api/chat/{thread_id}/stream", response_model=None, response_class=EventSourceResponse,
             responses={204: {"description": "No generation is under way in this thread."}})
-async def resume(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> EventSourceResponse | Response:
+async def resume(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> EventSourceResponse | Response:
     """What `useChat({resume: true})` calls: the generation under way, from its start, or 204."""
     stream = await svc.chat.resume(who, thread_id)
     return _respond(svc, stream) if stream is not None else Response(status_code=204)
 
 
 @router.post("/api/chat/{thread_id}/stop", status_code=204)
-async def stop(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+async def stop(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> Response:
     """Stops the thread's generation on whichever replica runs it; the partial answer is kept."""
     await svc.chat.stop(who, thread_id)
     return Response(status_code=204)

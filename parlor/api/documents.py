@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
-from parlor.api.schemas import ID_PATTERN
+from parlor.api.schemas import ID_PATTERN, IdPath
 from parlor.api.sse import sse
 from parlor.memory import ThreadNotFound
 from parlor.rag import DocumentService
@@ -70,7 +70,7 @@ async def list_documents(request: Request, who: PrincipalDep,
 
 
 @router.get("/{document_id}")
-async def get_document(document_id: str, request: Request, who: PrincipalDep) -> dict[str, Any]:
+async def get_document(document_id: IdPath, request: Request, who: PrincipalDep) -> dict[str, Any]:
     document = await _documents(request).get(who.id, document_id)
     if document is None:
         raise NOT_FOUND
@@ -78,7 +78,7 @@ async def get_document(document_id: str, request: Request, who: PrincipalDep) ->
 
 
 @router.get("/{document_id}/chunks")
-async def document_chunks(document_id: str, request: Request, who: PrincipalDep) -> dict[str, Any]:
+async def document_chunks(document_id: IdPath, request: Request, who: PrincipalDep) -> dict[str, Any]:
     """The document's chunks in order, with their pages (what citations point at)."""
     chunks = await _documents(request).chunks(who.id, document_id)
     if chunks is None:
@@ -87,7 +87,7 @@ async def document_chunks(document_id: str, request: Request, who: PrincipalDep)
 
 
 @router.get("/{document_id}/file")
-async def document_file(document_id: str, request: Request, who: PrincipalDep) -> Response:
+async def document_file(document_id: IdPath, request: Request, who: PrincipalDep) -> Response:
     """The original bytes, as a download (never rendered inline: an uploaded HTML file is not our page)."""
     found = await _documents(request).file(who.id, document_id)
     if found is None:
@@ -98,7 +98,7 @@ async def document_file(document_id: str, request: Request, who: PrincipalDep) -
 
 
 @router.get("/{document_id}/events")
-async def document_events(document_id: str, request: Request, who: PrincipalDep) -> Response:
+async def document_events(document_id: IdPath, request: Request, who: PrincipalDep) -> Response:
     documents = _documents(request)
     if await documents.get(who.id, document_id) is None:
         raise NOT_FOUND
@@ -111,7 +111,7 @@ async def document_events(document_id: str, request: Request, who: PrincipalDep)
 
 
 @router.delete("/{document_id}", status_code=204)
-async def delete_document(document_id: str, request: Request, who: PrincipalDep) -> Response:
+async def delete_document(document_id: IdPath, request: Request, who: PrincipalDep) -> Response:
     if not await _documents(request).delete(who.id, document_id):
         raise NOT_FOUND
     return Response(status_code=204)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.schemas import IdPath
 from parlor.memory import FactStore, SavedFact
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
@@ -36,7 +37,7 @@ async def list_memories(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
 
 
 @router.delete("/{memory_id}", status_code=204)
-async def delete_memory(memory_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+async def delete_memory(memory_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> Response:
     if not await _facts(svc).delete(who.id, memory_id):
         raise NOT_FOUND
     return Response(status_code=204)

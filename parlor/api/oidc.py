@@ -1,9 +1,11 @@
 """Sign-in with OpenID Connect: `/auth/oidc/login` sends the browser to the issuer; its callback checks
 the ID token, finds or creates the user by (issuer, subject) and hands the browser a new API key in the
-URL fragment of `/` (a fragment never reaches a server, a log or a Referer), where the web UI keeps it."""
+URL fragment of `/` (a fragment never reaches a server, a log or a Referer), where the web UI keeps it.
+A failed callback lands in the web UI too, as `/#parlor-sso-error=<code>`: a browser, not a program, follows it."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Annotated
 
@@ -15,6 +17,7 @@ from parlor.api.deps import ServicesDep
 from parlor.api.errors import ApiError
 from parlor.db import utcnow
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth/oidc", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 STATUS = {"oidc_unavailable": 502, "oidc_login_expired": 400, "oidc_state_mismatch": 400}
@@ -61,14 +64,20 @@ async def oidc_callback(request: Request, svc: ServicesDep,
     redirect_uri = _redirect_uri(request, svc)
     name, _ = _cookie(redirect_uri)
     if error:
-        raise ApiError(401, "oidc_denied", f"The identity provider did not sign you in ({error[:100]}).")
+        return _failed(OidcError("oidc_denied", f"The identity provider did not sign you in ({error[:100]})."))
     try:
         who = await oidc.finish(request.cookies.get(name), state, code, redirect_uri)
     except OidcError as exc:
-        raise ApiError(STATUS.get(exc.code, 401), exc.code, exc.message) from None
+        return _failed(exc)
     expires_at = utcnow() + timedelta(days=svc.settings.oidc_key_days)
     signed_in = await svc.accounts.sign_in(who.issuer, who.subject, who.email, who.name, svc.settings.default_tier,
                                            expires_at)
     response = RedirectResponse(f"/#parlor-key={signed_in.api_key}", status_code=303, headers=NO_STORE)
     response.delete_cookie(name, path="/")
     return response
+
+
+def _failed(exc: OidcError) -> Response:
+    """Back to the sign-in screen, which explains the code; the details go to the log, not the address bar."""
+    log.warning("single sign-on failed: %s (%s)", exc.code, exc.message)
+    return RedirectResponse(f"/#parlor-sso-error={exc.code}", status_code=303, headers=NO_STORE)

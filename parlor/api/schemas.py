@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+IdPath = Annotated[str, Path(pattern=ID_PATTERN)]  # a thread, document, memory… id in a route's path
+NamePath = Annotated[str, Path(min_length=1, max_length=200)]  # a user's name or id (names may hold spaces)
 
 
 class UIPart(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
-from parlor.api.schemas import ID_PATTERN, ThreadPatch
+from parlor.api.schemas import ID_PATTERN, IdPath, ThreadPatch
 from parlor.memory import StoredMessage, ThreadNotFound
 from parlor.memory.store import ThreadSummary
 
@@ -46,7 +46,7 @@ async def list_threads(svc: ServicesDep, who: PrincipalDep,
 
 
 @router.get("/{thread_id}")
-async def get_thread(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+async def get_thread(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     try:
         thread, messages = await svc.store.get_thread(who.id, thread_id)
     except ThreadNotFound:
@@ -63,7 +63,7 @@ def _with_feedback(message: dict[str, Any], rated: dict[str, dict[str, Any]]) ->
 
 
 @router.patch("/{thread_id}")
-async def rename_thread(thread_id: str, body: ThreadPatch, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+async def rename_thread(thread_id: IdPath, body: ThreadPatch, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     try:
         return thread_json(await svc.store.rename_thread(who.id, thread_id, body.title))
     except ThreadNotFound:
@@ -71,7 +71,7 @@ async def rename_thread(thread_id: str, body: ThreadPatch, svc: ServicesDep, who
 
 
 @router.delete("/{thread_id}", status_code=204)
-async def delete_thread(thread_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+async def delete_thread(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> Response:
     if svc.runs.active((who.id, thread_id)) is not None:
         raise ApiError(409, "thread_busy", "This thread is answering; stop it before deleting it.")
     try:

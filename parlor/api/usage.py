@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from parlor.api.deps import AdminDep, PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.schemas import NamePath
 from parlor.api.users import principal_json
 
 router = APIRouter(prefix="/api", tags=["usage"])
@@ -47,7 +48,7 @@ async def all_usage(svc: ServicesDep, _: AdminDep, days: Days = 30,
 
 
 @router.patch("/users/{user_id}")
-async def update_user(user_id: str, body: UserPatch, svc: ServicesDep, _: AdminDep) -> dict[str, Any]:
+async def update_user(user_id: NamePath, body: UserPatch, svc: ServicesDep, _: AdminDep) -> dict[str, Any]:
     """An admin changes a user's tier (or role); it holds from the user's next request."""
     if body.tier is not None and body.tier not in svc.limits.guard.tiers:
         names = ", ".join(svc.limits.guard.tiers.names())

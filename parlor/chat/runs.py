@@ -10,6 +10,8 @@ from typing import Any
 from parlor.chat.events import TERMINAL, ChatEvent, TurnAborted
 from parlor.tasks import TaskTracker
 
+ALL_THREADS = "*"  # in a stop request: every run of that user (no thread id looks like it)
+
 
 class ThreadBusy(Exception):
     pass
@@ -87,11 +89,21 @@ class RunRegistry:
         return run
 
     def stop(self, key: tuple[str, str]) -> bool:
-        """Cancels this process's run of a thread; False when there is none here."""
+        """Cancels this process's run of a thread (of each of the user's threads for ALL_THREADS);
+        False when there is none here."""
+        if key[1] == ALL_THREADS:
+            return bool(self.stop_user(key[0]))
         run = self.active(key)
         if run is not None:
             run.cancel()
         return run is not None
+
+    def stop_user(self, user_id: str) -> list[Run]:
+        """Cancels every run of the user in this process; returns them (to await their end)."""
+        runs = [run for key, run in list(self._runs.items()) if key[0] == user_id and not run.done]
+        for run in runs:
+            run.cancel()
+        return runs
 
     def _forget(self, run: Run) -> None:
         if self._runs.get(run.key) is run:

@@ -36,7 +36,7 @@ from parlor.chat.events import (
     TurnStarted,
 )
 from parlor.chat.mirror import RunMirror
-from parlor.chat.runs import RunRegistry, ThreadBusy
+from parlor.chat.runs import ALL_THREADS, RunRegistry, ThreadBusy
 from parlor.chat.streams import TurnStream, ui_chunks
 from parlor.db import Message, new_id, utcnow
 from parlor.experiments import NO_ARM, Arm, ExperimentBook
@@ -97,6 +97,7 @@ class ChatService:
         self._memory = memory
         self.recorder: RunRecorder | None = None  # writes each turn's run record (set by the composition root)
         self.experiments: ExperimentBook | None = None  # A/B tests' arms (set by the composition root)
+        self._writes: dict[str, set[asyncio.Task[Any]]] = {}  # user id: their ended turns' writes under way
 
     async def submit(self, request: TurnRequest) -> TurnStream:
         """Starts the turn as a run, or attaches to the run a retried POST of the same message started
@@ -150,6 +151,32 @@ class ChatService:
         """Stops the thread's generation, wherever it runs; its partial answer is stored as aborted."""
         if not self._runs.stop((who.id, thread_id)) and self._mirror is not None:
             await self._mirror.request_stop((who.id, thread_id))
+
+    async def stop_user(self, user_id: str, seconds: float = 10.0) -> None:
+        """Stops all the user's runs (before their account is deleted) and waits, up to `seconds`, for what
+        the runs of this replica still write: the partial answers, usage and run records. Other replicas are
+        asked to stop theirs too (best effort: their writes are not awaited)."""
+        runs = self._runs.stop_user(user_id)
+        if self._mirror is not None:
+            await self._mirror.request_stop((user_id, ALL_THREADS))
+        if runs:
+            await asyncio.wait([asyncio.ensure_future(run.wait()) for run in runs], timeout=seconds)
+        if writes := self._writes.get(user_id):
+            await asyncio.wait(set(writes), timeout=seconds)
+        if self.recorder is not None:
+            await self.recorder.flushed()
+
+    def _track(self, user_id: str, *tasks: asyncio.Task[Any]) -> None:
+        pending = self._writes.setdefault(user_id, set())
+        for task in tasks:
+            pending.add(task)
+            task.add_done_callback(partial(self._untrack, user_id))
+
+    def _untrack(self, user_id: str, task: asyncio.Task[Any]) -> None:
+        pending = self._writes.get(user_id, set())
+        pending.discard(task)
+        if not pending:
+            self._writes.pop(user_id, None)
 
     async def listen_for_stops(self) -> None:
         """Stops this replica's runs that another replica was asked to stop (until cancelled)."""
@@ -221,17 +248,19 @@ class ChatService:
             status = "error" if transcript.error_code else "complete"
         finally:
             if self._budget is not None:
-                self._tasks.spawn(self._budget.settle(turn.reservation, transcript.tokens_in, transcript.tokens_out,
-                                                      transcript.text), name=f"settle:{request.request_id}")
+                settle = self._budget.settle(turn.reservation, transcript.tokens_in, transcript.tokens_out,
+                                             transcript.text)
+                self._track(request.principal.id, self._tasks.spawn(settle, name=f"settle:{request.request_id}"))
             finish = self._tasks.spawn(self._finish(request, assistant.id, (save, begin), transcript, status,
                                                     started, turn.arm),
                                        name=f"finish-turn:{request.request_id}")
+            self._track(request.principal.id, finish)
             if self.recorder is not None:  # after the last token: the run record, once the answer is stored
-                self.recorder.after_turn(TurnOutcome(
+                self._track(request.principal.id, self.recorder.after_turn(TurnOutcome(
                     request.request_id, request.principal.id, request.thread_id, status, transcript.error_code,
                     transcript.provider, transcript.model, transcript.tokens_in, transcript.tokens_out,
                     transcript.ttft_ms, (time.perf_counter() - started) * 1000, turn.arm.experiment,
-                    turn.arm.variant, _trigger(request)), finish)
+                    turn.arm.variant, _trigger(request)), finish))
         try:  # normally the answer is stored before the client hears `finish`...
             stored: bool | None = await asyncio.wait_for(asyncio.shield(finish), FINISH_WAIT_SECONDS)
         except TimeoutError:  # ...but a database outage must not hold the stream: the write retries on

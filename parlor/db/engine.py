@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+IDLE_PING_SECONDS = 10.0  # a pooled connection idle longer than this is pinged before use
+RECYCLE_SECONDS = 1800  # and none is used for longer than this
 
 
 def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
@@ -23,7 +28,10 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     overflow = pool_size if max_overflow is None else max_overflow
-    return create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_recycle=RECYCLE_SECONDS)
+    event.listen(engine.sync_engine, "checkin", _idle_since)
+    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -34,6 +42,21 @@ def _ensure_sqlite_dir(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _idle_since(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """Pre-ping only what sat idle: a busy pool's connections just proved alive, and a ping per checkout is
+    one more round trip per query. A dead one is replaced (the pool retries the checkout)."""
+    if time.monotonic() - record.info.get("idle_since", 0.0) <= IDLE_PING_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()  # asyncpg's adapter: a bare round trip, outside any transaction
+    except Exception as exc:  # whatever the driver raises for a closed connection
+        raise DisconnectionError(str(exc)) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

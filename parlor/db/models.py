@@ -42,6 +42,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)  # None: never
     name: Mapped[str | None] = mapped_column(String(100), default=None)  # the owner's label for it
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)  # written at most hourly
 
 
 class Identity(Base):

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from parlor.jobs.runner import JobRunner
+from parlor.jobs.runner import JobRunner, trace_carrier
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +39,25 @@ class LocalQueue:
         self._runner = runner
         self._concurrency = concurrency
         self._recover = recover
-        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str, dict[str, str]]] = asyncio.Queue()
         self._consumers: list[asyncio.Task[None]] = []
         self._running = 0
 
     async def start(self) -> None:
         if self._recover is not None:
-            for job in await self._recover():
-                self._queue.put_nowait(job)
+            for name, arg in await self._recover():
+                self._queue.put_nowait((name, arg, {}))  # their requests are long gone: new traces
         self._consumers = [asyncio.create_task(self._consume(), name=f"jobs-{i}") for i in range(self._concurrency)]
 
     async def enqueue(self, name: str, arg: str) -> None:
-        self._queue.put_nowait((name, arg))
+        self._queue.put_nowait((name, arg, trace_carrier()))
 
     async def _consume(self) -> None:
         while True:
-            name, arg = await self._queue.get()
+            name, arg, carrier = await self._queue.get()
             self._running += 1
             try:
-                await self._runner.run(name, arg)
+                await self._runner.run(name, arg, carrier)
             except Exception:  # the runner logs and gives up by itself; this is a last resort
                 log.exception("job %s(%s) crashed", name, arg)
             finally:

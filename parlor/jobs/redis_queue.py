@@ -21,7 +21,7 @@ from taskiq.kicker import AsyncKicker
 from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
-from parlor.jobs.runner import JobRunner
+from parlor.jobs.runner import JobRunner, trace_carrier
 
 log = logging.getLogger(__name__)
 TASK = "parlor.run_job"
@@ -101,8 +101,8 @@ class RedisQueue:
                                              xread_block=1000, xread_count=concurrency,
                                              max_connection_pool_size=max_connections or concurrency + 4)
 
-        async def run_job(name: str, arg: str) -> None:
-            await self._runner.run(name, arg)
+        async def run_job(name: str, arg: str, carrier: dict[str, str] | None = None) -> None:
+            await self._runner.run(name, arg, carrier)  # no carrier: queued by an older version
 
         self.broker.register_task(run_job, task_name=TASK)
         self._started = False
@@ -112,8 +112,9 @@ class RedisQueue:
         self._started = True
 
     async def enqueue(self, name: str, arg: str) -> None:
-        kicker: AsyncKicker[[str, str], None] = AsyncKicker(task_name=TASK, broker=self.broker, labels={})
-        await kicker.kiq(name, arg)
+        kicker: AsyncKicker[[str, str, dict[str, str]], None] = AsyncKicker(task_name=TASK, broker=self.broker,
+                                                                            labels={})
+        await kicker.kiq(name, arg, trace_carrier())
 
     async def depth(self) -> dict[str, int]:
         """From the consumer group, so every process reads the same numbers: `lag` (entries not yet

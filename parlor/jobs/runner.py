@@ -1,7 +1,10 @@
 """Runs a named job with retries: transient failures back off exponentially (with jitter); the same
 runner serves the in-process queue and `parlor worker`, so a job behaves the same in both modes.
 
-Jobs must be idempotent: a job may run again after a crash (at-least-once delivery)."""
+Jobs must be idempotent: a job may run again after a crash (at-least-once delivery).
+
+A job continues the trace of the request that queued it (its W3C `traceparent` travels with the job), and
+every line logged while it runs carries the job's name and argument (e.g. `job`, `document_id`)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+import structlog
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("parlor.jobs")
 
 JobFn = Callable[[str], Awaitable[None]]
 GiveUp = Callable[[str, BaseException], Awaitable[None]]
@@ -23,6 +31,13 @@ class PermanentError(Exception):
     """A failure that another try cannot fix: the job is not retried."""
 
 
+def trace_carrier() -> dict[str, str]:
+    """The current trace as W3C headers (`traceparent`; empty without one), to travel with a queued job."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
 @dataclass
 class JobRunner:
     jobs: dict[str, JobFn] = field(default_factory=dict)
@@ -31,16 +46,29 @@ class JobRunner:
     base_delay: float = 1.0
     max_delay: float = 30.0
     observe: Observe | None = None  # each try, for the metrics (set by the composition root)
+    arg_names: dict[str, str] = field(default_factory=dict)  # what each job's argument is, in its log lines
 
-    def register(self, name: str, job: JobFn, give_up: GiveUp | None = None) -> None:
+    def register(self, name: str, job: JobFn, give_up: GiveUp | None = None, arg_name: str = "arg") -> None:
         self.jobs[name] = job
+        self.arg_names[name] = arg_name
         if give_up is not None:
             self.give_up[name] = give_up
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_delay, self.base_delay * 2.0 ** attempt) * random.uniform(0.5, 1.0))
 
-    async def run(self, name: str, arg: str) -> None:
+    async def run(self, name: str, arg: str, carrier: Mapping[str, str] | None = None) -> None:
+        """Runs the job in a span continuing `carrier`'s trace (from trace_carrier() where it was queued)."""
+        parent = propagate.extract(carrier) if carrier else None
+        with _tracer.start_as_current_span(f"job {name}", context=parent, kind=SpanKind.CONSUMER,
+                                           attributes={"parlor.job": name}) as span:
+            ids = span.get_span_context()
+            bound = {"trace_id": format(ids.trace_id, "032x")} if ids.is_valid else {}
+            with structlog.contextvars.bound_contextvars(job=name, **{self.arg_names.get(name, "arg"): arg},
+                                                         **bound):
+                await self._run(name, arg)
+
+    async def _run(self, name: str, arg: str) -> None:
         job = self.jobs.get(name)
         if job is None:
             log.error("unknown job %r (argument %r): dropped", name, arg)

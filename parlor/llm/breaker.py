@@ -96,7 +96,7 @@ def _state(opened_at: float | None, policy: BreakerPolicy, now: float) -> Breake
 
 _ALLOW = """
 local opened = redis.call('HGET', KEYS[1], 'opened_at')
-if not opened then return 1 end
+if not opened then return redis.call('EXISTS', KEYS[2]) == 1 and 1 or 2 end
 local now = tonumber(ARGV[1])
 if now < tonumber(opened) + tonumber(ARGV[2]) then return 0 end
 local probe = tonumber(redis.call('HGET', KEYS[1], 'probe_until') or '0')
@@ -104,6 +104,7 @@ if now < probe then return 0 end
 redis.call('HSET', KEYS[1], 'probe_until', now + tonumber(ARGV[3]))
 return 1
 """
+_CLEAN = 2  # _ALLOW's answer for a closed breaker with no failures on record
 
 _FAILURE = """
 local now = tonumber(ARGV[1])
@@ -125,11 +126,17 @@ return 0
 
 class RedisBreakerStore:
     """Breakers shared by every replica; each transition is one atomic script. While Redis cannot be
-    reached, this replica keeps its own breakers in-process rather than failing requests."""
+    reached, this replica keeps its own breakers in-process rather than failing requests.
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:"):
+    A breaker last seen closed and clean (no failures on record) is trusted as such for `snapshot_seconds`
+    without asking Redis, so a healthy provider costs no round trip per call: another replica's failures
+    reach this one that much later. This replica's own failures drop the snapshot at once."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:", snapshot_seconds: float = 0.25):
         self._redis = redis
         self._prefix = prefix
+        self._snapshot_seconds = snapshot_seconds
+        self._clean_at: dict[str, float] = {}  # breaker → when Redis last said closed and clean (monotonic)
         self._allow = redis.register_script(_ALLOW)
         self._failure = redis.register_script(_FAILURE)
         self._local = MemoryBreakerStore()
@@ -140,15 +147,23 @@ class RedisBreakerStore:
     def _keys(self, name: str) -> list[str]:
         return [f"{self._prefix}breaker:{name}", f"{self._prefix}breaker:{name}:failures"]
 
+    def _clean(self, name: str) -> bool:
+        return time.monotonic() - self._clean_at.get(name, -1e18) < self._snapshot_seconds
+
     async def allow(self, name: str, policy: BreakerPolicy, now: float) -> bool:
+        if self._clean(name):
+            return True
         try:
-            return bool(await self._allow(keys=self._keys(name)[:1],
-                                          args=[now, policy.cooldown, policy.probe_timeout]))
+            answer = await self._allow(keys=self._keys(name), args=[now, policy.cooldown, policy.probe_timeout])
         except REDIS_DOWN as exc:
             self._degrade(exc)
             return await self._local.allow(name, policy, now)
+        if answer == _CLEAN:
+            self._clean_at[name] = time.monotonic()
+        return bool(answer)
 
     async def failure(self, name: str, policy: BreakerPolicy, now: float) -> BreakerState:
+        self._clean_at.pop(name, None)
         try:
             opened = await self._failure(keys=self._keys(name), args=[now, policy.window, policy.threshold,
                                                                       f"{now}:{time.perf_counter_ns()}"])
@@ -159,6 +174,8 @@ class RedisBreakerStore:
 
     async def success(self, name: str) -> None:
         await self._local.success(name)
+        if self._clean(name):
+            return  # nothing on record to clear
         try:
             await self._redis.delete(*self._keys(name))
         except REDIS_DOWN as exc:

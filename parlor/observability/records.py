@@ -105,14 +105,20 @@ class RunRecorder:
         self._pending: list[dict[str, Any]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    def after_turn(self, outcome: TurnOutcome, stored: Awaitable[bool | None]) -> None:
-        """Called when the turn's events have ended; `stored` resolves once the answer is saved."""
+    def after_turn(self, outcome: TurnOutcome, stored: Awaitable[bool | None]) -> asyncio.Task[None]:
+        """Called when the turn's events have ended; `stored` resolves once the answer is saved. The task
+        returned ends when the record is queued (`flushed()` then waits for it to be written)."""
         if self._metrics is not None:
             self._metrics.turns.labels(outcome.status).inc()
             self._metrics.experiment_turn(outcome.experiment, outcome.variant, outcome.status, outcome.ttft_ms)
         probe = current_probe()
-        self._tasks.spawn(self._write(outcome, probe, stored, time.perf_counter()),
-                          name=f"run-record:{outcome.request_id}")
+        return self._tasks.spawn(self._write(outcome, probe, stored, time.perf_counter()),
+                                 name=f"run-record:{outcome.request_id}")
+
+    async def flushed(self) -> None:
+        """Returns once every record queued so far is written (or its write has failed)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait([self._flusher])
 
     async def _write(self, outcome: TurnOutcome, probe: Probe | None, stored: Awaitable[bool | None],
                      ended: float) -> None:

@@ -92,6 +92,29 @@ async def test_sign_in_with_sso(sso: RunningServer, issuer: OidcIssuer) -> None:
         await context.close()
 
 
+async def test_a_failed_sso_lands_on_the_sign_in_screen(sso: RunningServer, issuer: OidcIssuer) -> None:
+    issuer.person = Person(f"sub-{uuid.uuid4().hex[:8]}", "alan@example.com", f"alan-{uuid.uuid4().hex[:6]}")
+    async with chromium() as browser:
+        context = await browser.new_context()
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors = PageErrors(page)
+        await page.goto(sso.url)
+        issuer.forge = {"aud": "someone-else"}  # the next ID token is not for Parlor
+        await page.get_by_role("link", name="Sign in with SSO").click()
+        alert = page.get_by_test_id("signin-error")
+        await expect(alert).to_have_text(re.compile("could not be verified"))
+        assert "oidc_" not in await alert.inner_text()  # words, not the code
+        assert await page.evaluate("location.hash") == "" and page.url.rstrip("/") == sso.url
+        assert await page.evaluate("localStorage.getItem('parlor.apiKey')") is None
+
+        # The SSO button is right there: trying again (the issuer back to normal) signs the person in.
+        await page.get_by_role("link", name="Sign in with SSO").click()
+        await expect(page.get_by_test_id("current-user")).to_have_text(issuer.person.username)
+        errors.check()
+        await context.close()
+
+
 async def test_no_sso_button_without_an_issuer(server: Any) -> None:
     assert await get(server, "/api/auth/config") == {"auth": True, "oidc": False}
     async with chromium() as browser:

@@ -28,7 +28,8 @@ type Session =
   | { state: 'signed-in'; me: Me; apiKey: string | null }
   | { state: 'failed'; message: string }
 
-export default function App() {
+/** ssoError: why the single sign-on this page came back from failed, shown on the sign-in screen. */
+export default function App({ ssoError = null }: { ssoError?: string | null }) {
   const [session, setSession] = useState<Session>({ state: 'loading' })
   const [sso, setSso] = useState(false)
 
@@ -40,14 +41,14 @@ export default function App() {
       .then(([result, config]) => {
         setSso(config.oidc)
         if (result.kind === 'ok') setSession({ state: 'signed-in', me: result.me, apiKey: key })
-        else setSession({ state: 'signed-out', message: key ? 'Your saved key was not accepted.' : null })
+        else setSession({ state: 'signed-out', message: ssoError ?? (key ? 'Your saved key was not accepted.' : null) })
       })
       .catch((err: unknown) => {
         if (controller.signal.aborted) return
         setSession({ state: 'failed', message: err instanceof Error ? err.message : String(err) })
       })
     return () => controller.abort()
-  }, [])
+  }, [ssoError])
 
   const signIn = useCallback(async (key: string): Promise<string | null> => {
     const result = await fetchMe(key)

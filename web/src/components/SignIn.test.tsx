@@ -1,7 +1,7 @@
 import { render, screen } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { fetchAuthConfig } from '../lib/account'
+import { fetchAuthConfig, ssoErrorMessage } from '../lib/account'
 import { jsonResponse } from '../test/responses'
 import SignIn from './SignIn'
 
@@ -28,6 +28,27 @@ describe('SignIn', () => {
   it('shows why the last session ended', () => {
     render(<SignIn onSubmit={vi.fn(async () => null)} initialError="Your account was deleted." sso />)
     expect(screen.getByRole('alert').textContent).toBe('Your account was deleted.')
+  })
+})
+
+describe('ssoErrorMessage', () => {
+  it('explains each failure code the server sends, in words, without the code', () => {
+    const codes = ['oidc_denied', 'oidc_login_expired', 'oidc_state_mismatch', 'oidc_invalid_token',
+      'oidc_token_failed', 'oidc_unavailable']
+    const messages = codes.map(ssoErrorMessage)
+    expect(new Set(messages).size).toBe(codes.length)
+    messages.forEach((m, i) => expect(m).not.toContain(codes[i]))
+    expect(ssoErrorMessage('oidc_unavailable')).toMatch(/could not be reached/)
+  })
+
+  it('an unknown code still gets a general message', () => {
+    expect(ssoErrorMessage('<script>')).toBe('Single sign-on did not complete. Please try again.')
+  })
+
+  it('shows on the sign-in screen beside the SSO button, to try again', () => {
+    render(<SignIn onSubmit={vi.fn(async () => null)} initialError={ssoErrorMessage('oidc_login_expired')} sso />)
+    expect(screen.getByRole('alert').textContent).toMatch(/took too long/)
+    expect(screen.getByRole('link', { name: 'Sign in with SSO' })).toBeTruthy()
   })
 })
 

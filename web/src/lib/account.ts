@@ -7,6 +7,21 @@ export type AuthConfig = { auth: boolean; oidc: boolean }
 
 export const SSO_LOGIN_PATH = '/auth/oidc/login'
 
+// A failed single sign-on comes back as `/#parlor-sso-error=<code>` (parlor/api/oidc.py): say it in words.
+const SSO_ERRORS: Record<string, string> = {
+  oidc_denied: 'Your organisation’s sign-in did not let you in. Try again, or ask your administrator for access.',
+  oidc_login_expired: 'That sign-in took too long or was started in another browser. Please sign in again.',
+  oidc_state_mismatch: 'That sign-in was started in another tab or browser. Please sign in again from here.',
+  oidc_invalid_token: 'Your organisation’s sign-in could not be verified. Try again, or ask your administrator.',
+  oidc_token_failed: 'Your organisation’s sign-in did not complete. Please try again.',
+  oidc_unavailable: 'Your organisation’s sign-in service could not be reached. Please try again in a moment.',
+}
+
+/** The sign-in screen's words for a single sign-on failure code (unknown codes get a general message). */
+export function ssoErrorMessage(code: string): string {
+  return SSO_ERRORS[code] ?? 'Single sign-on did not complete. Please try again.'
+}
+
 /** GET /api/auth/config; a server that cannot say offers keys only. */
 export async function fetchAuthConfig(signal?: AbortSignal): Promise<AuthConfig> {
   try {
