@@ -141,6 +141,27 @@ async def test_keyword_search_ranks_matches_and_ignores_operators(store: VectorS
     assert [h.ordinal for h in await store.text_search(Scope(user), "canteen) AND (lunch", 5)] == [1]
 
 
+async def test_keyword_search_with_a_word_most_chunks_hold(store: VectorStore) -> None:
+    """pgvector picks keyword candidates by a query's uncommon words (by ANALYZE's statistics), so that a
+    word most chunks hold never makes it read and rank them all; the ranking still counts it, and a small
+    library whose only matches are common words still gets them."""
+    doc, big, small = ids()
+    if isinstance(store, PgVectorStore):  # a word counts as common in a table of thousands: scale down
+        store.candidates = 100
+    texts = [f"ubiquitous filler number {i}" for i in range(300)]
+    texts[7], texts[200] = "ubiquitous zanzibar ledger", "zanzibar notes"
+    await store.replace(doc, records(doc, big, texts), unit(300))
+    await store.replace(small, records(small, small, ["ubiquitous a", "ubiquitous b", "other"]), unit(3))
+    if isinstance(store, PgVectorStore):
+        await store.analyze()
+        assert "ubiquit" in await store._common_lexemes()  # the path under test
+    hits = await store.text_search(Scope(big), "ubiquitous zanzibar", 5)
+    # both of the rare word's chunks, among 300 holding the common one, then others to make up k
+    assert hits[0].ordinal in {7, 200} and {7, 200} <= {h.ordinal for h in hits} and len(hits) == 5
+    assert sorted(h.text for h in await store.text_search(Scope(small), "ubiquitous zanzibar", 5)) == [
+        "ubiquitous a", "ubiquitous b"]
+
+
 def test_fusion_and_keywords() -> None:
     def hit(doc: str, ordinal: int) -> Hit:
         return Hit(doc, ordinal, None, "", "", 0.0)

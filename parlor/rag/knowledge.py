@@ -81,7 +81,7 @@ async def build_knowledge(settings: Settings, engine: AsyncEngine, redis: aiored
     ingestor = Ingestor(repo, files, embedder, store, bus, settings.max_document_pages, settings.chunk_tokens,
                         settings.chunk_overlap_tokens)
     runner = JobRunner(retries=settings.jobs_retries)
-    runner.register(INGEST, ingestor, ingestor.fail)
+    runner.register(INGEST, ingestor, ingestor.fail, arg_name="document_id")
     queue: JobQueue
     if settings.run_jobs_in_process and not worker:
         async def recover() -> list[tuple[str, str]]:

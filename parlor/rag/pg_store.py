@@ -8,6 +8,7 @@ k rows of the caller's pass the filter, so a small user among large ones still g
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,29 @@ def _schema(dimensions: int) -> list[str]:
     ]
 
 
+# Keyword search in two steps, as one statement. Candidates: the caller's chunks holding one of the query's
+# uncommon words (a word in over COMMON of all chunks picks a large share of the table and says little about
+# any of it), or all of its words if every one is common, at most CANDIDATES of them, so that a search
+# never reads and ranks a large share of the table; topped up to k, if that found fewer, with chunks
+# holding any of its words (a small library whose matches are all common words still gets them).
+# Ranking: ts_rank by every word of the query, common ones included.
+COMMON = 0.02
+CANDIDATES = 2000
+STATISTICS_TTL = 300.0  # seconds; autovacuum's ANALYZE refreshes them as the table grows
+_RANKED = (f"SELECT id, document_id, ordinal, page, text, filename, ts_rank(tsv, terms.every) AS score"
+           f" FROM terms, {TABLE} WHERE user_id = $2 AND thread_id IN ('', $3)")
+_TEXT_SEARCH = f"""
+WITH terms AS (
+  SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS every,
+         to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | ') FILTER (WHERE lexeme <> ALL($5)),
+                                       string_agg(quote_literal(lexeme), ' & '))) AS pick
+  FROM unnest(to_tsvector('english', $1))),
+picked AS ({_RANKED} AND tsv @@ terms.pick LIMIT $6),
+topped AS ({_RANKED} AND tsv @@ terms.every AND (SELECT count(*) FROM picked) < $4
+           AND id NOT IN (SELECT id FROM picked) LIMIT greatest($4 - (SELECT count(*) FROM picked), 0))
+SELECT document_id, ordinal, page, text, filename, score FROM (TABLE picked UNION ALL TABLE topped) AS c
+ORDER BY score DESC, id LIMIT $4"""
+
 # An index made before that setting is switched over and flushed; only its owner may: best effort.
 TUNING = [f"ALTER INDEX {TABLE}_tsv SET (fastupdate = off)", f"SELECT gin_clean_pending_list('{TABLE}_tsv'::regclass)"]
 
@@ -52,12 +76,15 @@ def asyncpg_dsn(url: str) -> str:
 
 
 class PgVectorStore:
-    def __init__(self, url: str, dimensions: int, pool_size: int = 5, ef_search: int = 100):  # ef >= the k asked
+    def __init__(self, url: str, dimensions: int, pool_size: int = 5, ef_search: int = 100,  # ef >= the k asked
+                 candidates: int = CANDIDATES):
         self._dsn = asyncpg_dsn(url)
         self.dimensions = dimensions
         self._pool_size = pool_size
         self._ef_search = ef_search
+        self.candidates = candidates
         self._pool: Any = None
+        self._common: tuple[float, list[str]] | None = None  # (when fetched, lexemes): see _common_lexemes
 
     async def setup(self) -> None:
         if self._pool is None:
@@ -118,18 +145,34 @@ class PgVectorStore:
         words = keywords(query)
         if not words:
             return []
+        common = await self._common_lexemes()
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(
-                f"SELECT document_id, ordinal, page, text, filename, ts_rank(tsv, q) AS score"
-                f" FROM {TABLE}, to_tsquery('english', $1) q"
-                " WHERE tsv @@ q AND user_id = $2 AND thread_id IN ('', $3) ORDER BY score DESC, id LIMIT $4",
-                " | ".join(words), scope.user_id, scope.thread_id or LIBRARY, k)
+            rows = await connection.fetch(_TEXT_SEARCH, " ".join(words), scope.user_id, scope.thread_id or LIBRARY,
+                                          k, common, self.candidates)
         return [Hit(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
+
+    async def _common_lexemes(self) -> list[str]:
+        """The words in more than COMMON of all chunks and more than `candidates` chunks (a small table has
+        none), by the planner's own statistics (ANALYZE samples the tsvector column's most common lexemes
+        with their frequencies), fetched every few minutes."""
+        now = time.monotonic()
+        if self._common is None or now - self._common[0] > STATISTICS_TTL:
+            async with self._pool.acquire() as connection:
+                lexemes = await connection.fetchval(
+                    "SELECT coalesce(array_agg(lexeme), '{}') FROM pg_stats s,"
+                    " unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS u(lexeme, share)"
+                    " WHERE s.schemaname = current_schema() AND s.tablename = $1 AND s.attname = 'tsv'"
+                    " AND u.lexeme IS NOT NULL AND u.share > $2"
+                    " AND u.share * (SELECT reltuples FROM pg_class WHERE oid = $1::regclass) > $3",
+                    TABLE, COMMON, self.candidates)
+            self._common = now, list(lexemes)
+        return self._common[1]
 
     async def analyze(self) -> None:
         """Refreshes the planner's statistics (after a bulk load; autovacuum does it in time anyway)."""
         async with self._pool.acquire() as connection:
             await connection.execute(f"ANALYZE {TABLE}")
+        self._common = None
 
     async def aclose(self) -> None:
         if self._pool is not None:
