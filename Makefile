@@ -51,7 +51,7 @@ test: setup-dev web model-small ## every check: lint, types, web types, services
 	npm --prefix web run typecheck
 	npm --prefix web test
 	$(PY) scripts/audit.py
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 audit: setup-dev ## known vulnerabilities in the locked Python and web UI dependencies (audit-ignore.txt)
 	$(PY) scripts/audit.py
