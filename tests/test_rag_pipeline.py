@@ -3,6 +3,8 @@ failures, idempotent re-runs, scoping, and retrieval quality on the shipped ques
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,14 @@ async def test_retrieval_recall_at_5_on_the_shipped_questions(tmp_path: Path) ->
         recall = found / len(facts)
         print(f"recall@5 = {recall:.3f} over {len(facts)} questions")
         assert recall >= 0.9
+
+
+def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked() -> None:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("[Content_Types].xml", "<Types/>")
+        bomb.writestr("word/document.xml", b"\0" * (40 * 1024 * 1024))  # 40 MB of zeros packs to ~40 KB
+    data = packed.getvalue()
+    assert len(data) < 200_000
+    with pytest.raises(ParseError, match="decompression bomb"):
+        parse(data, DOCX, 100)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -29,6 +30,12 @@ class Parsed:
 
 class ParseError(ValueError):
     """A file that cannot be read (corrupt, encrypted, empty, too many pages): the message is for the user."""
+
+
+# A DOCX is a zip: what its entries declare they unpack to is checked before anything is unpacked (zipfile
+# stops reading an entry at its declared size, so the declaration bounds the work).
+MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+MAX_ZIP_RATIO = 100  # unpacked/packed: text-heavy Word files stay far below; a zip bomb is far above
 
 
 def parse(data: bytes, content_type: str, max_pages: int) -> Parsed:
@@ -113,6 +120,7 @@ def _docx(data: bytes) -> Parsed:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    _refuse_zip_bomb(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
@@ -129,6 +137,16 @@ def _docx(data: bytes) -> Parsed:
             if cells:
                 blocks.append(Block(cells))
     return Parsed(blocks)
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    try:
+        unpacked = sum(entry.file_size for entry in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise ParseError("the Word document could not be read: it looks corrupt (not a zip file)") from None
+    if unpacked > MAX_UNZIPPED_BYTES or unpacked > MAX_ZIP_RATIO * max(len(data), 64 * 1024):
+        raise ParseError(f"the Word document would unpack to {unpacked // 1_000_000} MB from "
+                         f"{len(data) // 1000} KB: refused as a decompression bomb")
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
