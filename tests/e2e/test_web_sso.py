@@ -7,36 +7,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from playwright.async_api import expect
 
-from tests.conftest import RunningServer, upstream_provider
+from tests import test_oidc
+from tests.conftest import RunningServer
 from tests.e2e.browser import PageErrors, api, chromium, shot
 from tests.e2e.test_browser import TIMEOUT_MS
 from tests.e2e.test_web_a11y import _axe
 from tests.oidc_issuer import OidcIssuer, Person
-from tests.server import ParlorServer
-from tests.upstream import Upstream
 
-
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[OidcIssuer]:
-    with OidcIssuer() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def sso(upstream: Upstream, issuer: OidcIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    process = ParlorServer(tmp_path_factory.mktemp("web-sso"), [upstream_provider(upstream)],
-                           PARLOR_OIDC_ISSUER=issuer.url, PARLOR_OIDC_CLIENT_ID=issuer.client_id,
-                           PARLOR_OIDC_CLIENT_SECRET=issuer.client_secret, PARLOR_OIDC_KEY_DAYS="7").start(180)
-    try:
-        yield RunningServer(process, "")
-    finally:
-        process.stop()
+issuer, sso = test_oidc.issuer, test_oidc.sso  # the same fixtures: the issuer and a server configured for it
 
 
 async def get(server: Any, path: str, key: str = "") -> Any:
