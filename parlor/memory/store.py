@@ -101,17 +101,9 @@ class MessageStore:
         experiment arm to keep with a thread that has none yet (the first arm stored wins)."""
         now = utcnow()
         async with self._sessions.begin() as session:
-            # Insert-or-nothing, then read the owner: concurrent first turns (or two users picking
-            # the same new id) never race into an integrity error.
-            await session.execute(_insert(session, Thread).values(
-                id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now, meta={},
-            ).on_conflict_do_nothing(index_elements=["id"]))
-            owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
-            if owner != user_id:
-                raise ThreadNotFound(thread_id)
-            await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now, **(
+            await _claim_thread(session, user_id, thread_id, title, now, **(
                 {} if arm is None else {"experiment": func.coalesce(Thread.experiment, arm[0]),
-                                        "variant": case((Thread.experiment.is_(None), arm[1]), else_=Thread.variant)})))
+                                        "variant": case((Thread.experiment.is_(None), arm[1]), else_=Thread.variant)}))
             if replaces:
                 ids = [replaces] if isinstance(replaces, str) else list(replaces)
                 await session.execute(delete(Message).where(Message.id.in_(ids), Message.thread_id == thread_id))
@@ -125,13 +117,7 @@ class MessageStore:
         first use; ThreadNotFound if it is another user's). Once per client id: returns the stored id."""
         now = utcnow()
         async with self._sessions.begin() as session:
-            await session.execute(_insert(session, Thread).values(
-                id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now, meta={},
-            ).on_conflict_do_nothing(index_elements=["id"]))
-            owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
-            if owner != user_id:
-                raise ThreadNotFound(thread_id)
-            await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now))
+            await _claim_thread(session, user_id, thread_id, title, now)
             await _insert_ignoring_duplicate(session, message)
             return str((await session.execute(select(Message.id).where(
                 Message.thread_id == thread_id, Message.client_id == message.client_id))).scalar_one())
@@ -193,6 +179,20 @@ def _insert(session: AsyncSession, model: type[Thread] | type[Message]) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING on both databases."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model)
+
+
+async def _claim_thread(session: AsyncSession, user_id: str, thread_id: str, title: str, now: datetime,
+                        **values: Any) -> None:
+    """The user's thread, created on first use and touched (with `values`); ThreadNotFound if another
+    user's. Insert-or-nothing, then read the owner: concurrent first turns (or two users picking the
+    same new id) never race into an integrity error."""
+    await session.execute(_insert(session, Thread).values(
+        id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now, meta={},
+    ).on_conflict_do_nothing(index_elements=["id"]))
+    owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
+    if owner != user_id:
+        raise ThreadNotFound(thread_id)
+    await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now, **values))
 
 
 async def _insert_ignoring_duplicate(session: AsyncSession, message: Message) -> None:
