@@ -168,7 +168,8 @@ def build_services(settings: Settings, engine: AsyncEngine, router: Router, task
     memory = memory_from_settings(settings, engine, router, tasks, counter or EstimateCounter(), render_stored)
     chat = ChatService(store, agent, ledger, tasks, runs, memory, limits.budget, mirror,
                        unsaved=settings.data_dir / "unsaved-answers.jsonl",
-                       write_retry_seconds=settings.write_retry_seconds)
+                       write_retry_seconds=settings.write_retry_seconds,
+                       stream_pace=settings.stream_pace_ms / 1000)
 
     async def database() -> None:
         async with engine.connect() as connection:

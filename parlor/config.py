@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     on_disconnect: Literal["continue", "cancel"] = "continue"  # continue: generate on, for a later resume
     drain_seconds: float = Field(default=10.0, ge=0, le=600)  # on SIGTERM, running turns get this long
     write_retry_seconds: float = Field(default=30.0, ge=0, le=3600)  # a turn's writes retry this long
+    stream_pace_ms: int = Field(default=40, ge=0, le=1000)  # while text flows, a client's stream is written at
+    # most this often, the tokens between merged into one write (0: a write per token); the first is never held
     run_ttl: int = Field(default=600, ge=10)  # seconds a finished run's stream stays resumable in Redis
     tool_timeout: float = Field(default=10.0, gt=0, le=600)
     http_tools: list[HttpToolConfig] = Field(default_factory=list)

@@ -103,9 +103,9 @@ async def document_events(document_id: IdPath, request: Request, who: PrincipalD
     if await documents.get(who.id, document_id) is None:
         raise NOT_FOUND
 
-    async def events() -> AsyncIterator[dict[str, Any]]:
+    async def events() -> AsyncIterator[list[dict[str, Any]]]:
         async for event in documents.events(who.id, document_id):
-            yield {"type": "document-progress", **event}
+            yield [{"type": "document-progress", **event}]
 
     return sse(events(), {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

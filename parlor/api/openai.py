@@ -52,7 +52,7 @@ async def chat_completions(body: ChatCompletionBody, svc: ServicesDep, who: Limi
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         encoder = OpenAIChunkEncoder(completion_id, body.model, include_usage)
-        return sse(encoded(_events(run), encoder.encode))
+        return sse(encoded(run.follow(), encoder.encode))
     return _completion(completion_id, body.model, [event async for event in _events(run)])
 
 

@@ -10,7 +10,7 @@ from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
 
 from parlor.chat import ChatEvent, Run
-from parlor.chat.streams import TurnStream
+from parlor.chat.streams import Chunks, TurnStream
 
 
 def draining() -> bool:
@@ -28,11 +28,12 @@ def frame(chunk: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-def sse(chunks: AsyncIterator[dict[str, Any]], headers: dict[str, str] | None = None,
+def sse(batches: AsyncIterator[Chunks], headers: dict[str, str] | None = None,
         grace: float = 0) -> EventSourceResponse:
+    """Each batch of chunks is one write (one trip through the middlewares and the socket)."""
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in chunks:
-            yield frame(chunk)
+        async for batch in batches:
+            yield b"".join(map(frame, batch))
         yield DONE
 
     return EventSourceResponse(body(), headers=headers, sep="\n", ping=15, shutdown_grace_period=grace)
@@ -42,10 +43,10 @@ def ui_stream(stream: TurnStream, on_disconnect: Callable[[Run], None], grace: f
     """A turn as the AI SDK UI message stream; `on_disconnect` decides what a client that goes away
     before the end means for a run of this process. On shutdown the stream gets `grace` seconds to end."""
 
-    async def chunks() -> AsyncIterator[dict[str, Any]]:
+    async def chunks() -> AsyncIterator[Chunks]:
         try:
-            async for chunk in stream.chunks:
-                yield chunk
+            async for batch in stream.chunks:
+                yield batch
         finally:
             if stream.run is not None and not stream.run.done:
                 on_disconnect(stream.run)
@@ -53,8 +54,8 @@ def ui_stream(stream: TurnStream, on_disconnect: Callable[[Run], None], grace: f
     return sse(chunks(), UI_STREAM_HEADERS, grace)
 
 
-async def encoded(events: AsyncIterator[ChatEvent], encode: Callable[[ChatEvent], list[dict[str, Any]]],
-                  ) -> AsyncIterator[dict[str, Any]]:
-    async for event in events:
-        for chunk in encode(event):
-            yield chunk
+async def encoded(batches: AsyncIterator[list[ChatEvent]], encode: Callable[[ChatEvent], Chunks],
+                  ) -> AsyncIterator[Chunks]:
+    async for batch in batches:
+        if chunks := [chunk for event in batch for chunk in encode(event)]:
+            yield chunks

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -24,11 +25,28 @@ FLUSH_SECONDS = 0.05  # a run's chunks go to Redis at most this often: one pipel
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
+@dataclass(slots=True)
+class _Copy:
+    """Where a run's copy stands: its stream key, and how far into the run's log it has been written."""
+
+    stream: str
+    encoder: UIStreamEncoder = field(default_factory=UIStreamEncoder)
+    position: int = 0
+
+    def take(self, run: Run) -> list[bytes]:
+        batch = run.log[self.position:]
+        self.position += len(batch)
+        return [orjson.dumps(c) for e in coalesce(batch) for c in self.encoder.encode(e)]
+
+
 class RunMirror:
     def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:", ttl: int = 600):
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl
+        self._copies: dict[Run, _Copy] = {}  # this process's runs being copied
+        self._writing = asyncio.Lock()  # a run's end is written after every chunk before it
+        self._writer: asyncio.Task[None] | None = None
 
     def _stream(self, key: tuple[str, str]) -> str:
         return f"{self._prefix}run:{key[0]}:{key[1]}"
@@ -42,36 +60,54 @@ class RunMirror:
 
     async def publish(self, run: Run) -> None:
         """Copies a run's chunks to its stream until the run ends (runs as the run's own tracked task).
-        Without Redis the run goes on, resumable on this replica only."""
+        The chunks of all this process's runs go out together, one pipeline every FLUSH_SECONDS; the
+        start and the end of each run are written at once. Without Redis the run goes on, resumable on
+        this replica only."""
+        stream = self._stream(run.key)
         try:
-            await self._publish(run)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(stream)
+                pipe.set(self._active(run.key), run.client_id or "", ex=self._ttl)
+                await pipe.execute()
         except REDIS_DOWN as exc:
             log.warning("run %s is not mirrored to Redis: %s", run.key[1], exc)
-
-    async def _publish(self, run: Run) -> None:
-        stream, active = self._stream(run.key), self._active(run.key)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.delete(stream)
-            pipe.set(active, run.client_id or "", ex=self._ttl)
-            await pipe.execute()
-        encoder = UIStreamEncoder()
+            return
+        self._copies[run] = _Copy(stream)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_while_running(), name="mirror-writer")
         try:
-            async for batch in run.follow():
-                chunks = [orjson.dumps(c) for e in coalesce(batch) for c in encoder.encode(e)]
-                if chunks:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for chunk in chunks:
-                            pipe.xadd(stream, {"c": chunk})
-                        pipe.expire(stream, self._ttl)
-                        await pipe.execute()
-                if not run.done:  # what arrives meanwhile comes as one batch (coalesced text)
-                    await asyncio.sleep(FLUSH_SECONDS)
+            await run.wait()
         finally:
+            await asyncio.shield(self._end(run))
+
+    async def _write_while_running(self) -> None:
+        try:
+            while self._copies:
+                await asyncio.sleep(FLUSH_SECONDS)
+                async with self._writing:
+                    await self._write([(copy, copy.take(run)) for run, copy in self._copies.items()])
+        finally:
+            self._writer = None
+
+    async def _end(self, run: Run) -> None:
+        async with self._writing:
+            copy = self._copies.pop(run)
+            await self._write([(copy, [*copy.take(run), END])], ended=self._active(run.key))
+
+    async def _write(self, chunks: list[tuple[_Copy, list[bytes]]], ended: str | None = None) -> None:
+        try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(stream, {"c": END})
-                pipe.expire(stream, self._ttl)
-                pipe.delete(active)
-                await asyncio.shield(pipe.execute())
+                for copy, items in chunks:
+                    for chunk in items:
+                        pipe.xadd(copy.stream, {"c": chunk})
+                    if items:
+                        pipe.expire(copy.stream, self._ttl)
+                if ended is not None:
+                    pipe.delete(ended)
+                if len(pipe):
+                    await pipe.execute()
+        except REDIS_DOWN as exc:  # those chunks are missing from the copy; the runs go on
+            log.warning("run chunks not mirrored to Redis: %s", exc)
 
     async def active_client_id(self, key: tuple[str, str]) -> str | None:
         """The client message id of the run a thread has on any replica, or None."""
@@ -82,13 +118,13 @@ class RunMirror:
             return None
         return value.decode() if isinstance(value, bytes) else value
 
-    async def follow(self, key: tuple[str, str]) -> AsyncIterator[dict[str, Any]] | None:
+    async def follow(self, key: tuple[str, str]) -> AsyncIterator[list[dict[str, Any]]] | None:
         """The active run's chunks from its start, then live; None when the thread has no active run."""
         if await self.active_client_id(key) is None:
             return None
         return self._read(key)
 
-    async def _read(self, key: tuple[str, str]) -> AsyncIterator[dict[str, Any]]:
+    async def _read(self, key: tuple[str, str]) -> AsyncIterator[list[dict[str, Any]]]:
         stream, position = self._stream(key), "0"
         while True:
             answer: Any = await self._redis.xread({stream: position}, block=BLOCK_MS, count=500)
@@ -96,11 +132,15 @@ class RunMirror:
                 if await self._redis.exists(self._active(key)):
                     continue  # a slow model: still running
                 return  # no end marker and no active run: the generating replica is gone
+            batch: list[dict[str, Any]] = []
             for entry_id, fields in answer[0][1]:
                 position = entry_id
                 if fields[b"c"] == END:
+                    if batch:
+                        yield batch
                     return
-                yield orjson.loads(fields[b"c"])
+                batch.append(orjson.loads(fields[b"c"]))
+            yield batch
 
     async def request_stop(self, key: tuple[str, str]) -> None:
         try:

@@ -84,7 +84,9 @@ class Turn:
 class ChatService:
     def __init__(self, store: MessageStore, agent: AgentLoop, ledger: UsageLedger, tasks: TaskTracker,
                  runs: RunRegistry, memory: ConversationMemory, budget: TokenBudget | None = None,
-                 mirror: RunMirror | None = None, unsaved: Path | None = None, write_retry_seconds: float = 30.0):
+                 mirror: RunMirror | None = None, unsaved: Path | None = None, write_retry_seconds: float = 30.0,
+                 stream_pace: float = 0.0):
+        self._pace = stream_pace  # seconds between a client's writes while text flows (0: every token)
         self._budget = budget
         self._mirror = mirror
         self._unsaved = unsaved  # where an answer the database never took is kept (not in the logs)
@@ -107,7 +109,7 @@ class ChatService:
         active = self._runs.active(key)
         if (active is not None and active.client_id == request.client_message_id and not request.regenerate
                 and not request.edit):
-            return TurnStream(ui_chunks(active), active)
+            return TurnStream(ui_chunks(active, self._pace), active)
         if active is None and self._mirror is not None:
             elsewhere = await self._mirror.active_client_id(key)
             if elsewhere is not None:
@@ -129,7 +131,7 @@ class ChatService:
             if self._budget is not None:
                 await self._budget.release(turn.reservation)
             raise
-        return TurnStream(ui_chunks(run), run)
+        return TurnStream(ui_chunks(run, self._pace), run)
 
     async def _reserve(self, turn: Turn) -> Turn:
         """Holds the turn's tokens before the model call (raises BudgetExhausted): no database round trip."""
@@ -143,7 +145,7 @@ class ChatService:
         """The thread's generation under way (replayed from its start), or None."""
         run = self._runs.active((who.id, thread_id))
         if run is not None:
-            return TurnStream(ui_chunks(run), run)
+            return TurnStream(ui_chunks(run, self._pace), run)
         chunks = await self._mirror.follow((who.id, thread_id)) if self._mirror else None
         return TurnStream(chunks) if chunks is not None else None
 
