@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parlor.accounts import AccountStore
 from parlor.accounts.data import AccountData
+from parlor.accounts.key_cache import KeyChanges
 from parlor.accounts.oidc import OidcClient
 from parlor.agent import AgentLoop, ToolRegistry
 from parlor.agent.catalog import configured_tools
@@ -81,15 +82,19 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.auth == "off":
             services.local_user = await services.accounts.local_user(settings.default_tier)
         app.state.oidc = _oidc(settings, tools_client)
-        services.data = AccountData(session_factory(engine), knowledge.documents.delete if knowledge else None)
+        key_changes = KeyChanges(redis, settings.limits_key_prefix)
+        services.data = AccountData(session_factory(engine), knowledge.documents.delete if knowledge else None,
+                                    key_changes)
         retention = _retention(settings, services.data)
         app.state.services = services
         stops = asyncio.create_task(services.chat.listen_for_stops(), name="stop-listener")
+        keys = asyncio.create_task(key_changes.listen(), name="key-changes")  # the key cache is on while heard
         watch = asyncio.create_task(experiments.book.watch(), name="experiments-refresh")
         try:
             yield
         finally:
             stops.cancel()
+            keys.cancel()
             watch.cancel()
             if retention is not None:
                 retention.cancel()
@@ -188,7 +193,7 @@ def build_services(settings: Settings, engine: AsyncEngine, router: Router, task
             raise RuntimeError(f"every provider's circuit is open: {', '.join(states)}")
 
     checks["providers"] = providers
-    accounts = AccountStore(sessions, settings.key_cache_seconds)
+    accounts = AccountStore(sessions, settings.key_cache_seconds, KeyChanges(redis, settings.limits_key_prefix))
     return Services(settings=settings, accounts=accounts, store=store, chat=chat, runs=runs,
                     gateway=Gateway(router, ledger, tasks, limits.budget), limits=limits, usage=UsageReport(sessions),
                     checks=checks, memories=memory.facts)

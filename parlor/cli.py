@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 import click
 import httpx
 import orjson
+import redis.asyncio as aioredis
 from httpx_sse import aconnect_sse
 
 from parlor.accounts import AccountStore, UserExists, parse_duration
+from parlor.accounts.key_cache import KeyChanges
 from parlor.config import Settings, SettingsError, load_settings
 from parlor.db import create_engine, migrate, session_factory
 
@@ -162,12 +164,20 @@ def _with_accounts(action: Callable[[AccountStore, Settings], Awaitable[T]]) -> 
         if settings.embedded:
             await migrate(settings.database_url)
         engine = create_engine(settings.database_url, pool_size=1)
+        changes = _key_changes(settings)
         try:
-            return await action(AccountStore(session_factory(engine)), settings)
+            return await action(AccountStore(session_factory(engine), changes=changes), settings)
         finally:
+            await changes.aclose()
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def _key_changes(settings: Settings) -> KeyChanges:
+    """What the running servers must hear of a change made here (revocation, tier, deletion): over Redis."""
+    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    return KeyChanges(redis, settings.limits_key_prefix)
 
 
 @users.command("create")
@@ -254,6 +264,7 @@ async def _delete_user(settings: Settings, name_or_id: str) -> dict[str, int] | 
     embedder = await asyncio.to_thread(embedder_from_settings, settings)  # the store's width is the model's
     store = vector_store_from_settings(settings, embedder.dimensions)
     files, repo = LocalFiles(settings.uploads_dir), DocumentRepo(sessions)
+    changes = _key_changes(settings)
 
     async def forget(user_id: str, document_id: str) -> bool:  # as the server's DocumentService.delete
         removed = await repo.delete(document_id, user_id)
@@ -265,8 +276,9 @@ async def _delete_user(settings: Settings, name_or_id: str) -> dict[str, int] | 
     try:
         await store.setup()
         found = await AccountStore(sessions).find_user(name_or_id)
-        return await AccountData(sessions, forget).delete(found.id) if found else None
+        return await AccountData(sessions, forget, changes).delete(found.id) if found else None
     finally:
+        await changes.aclose()
         await store.aclose()
         if (close := getattr(embedder, "aclose", None)) is not None:
             await close()

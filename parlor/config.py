@@ -128,9 +128,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=1000)  # ... and may open beyond them at a peak
     vector_pool_size: int = Field(default=5, ge=1, le=1000)  # pgvector's own pool (PostgreSQL only)
     redis_max_connections: int = Field(default=100, ge=4, le=10_000)  # the shared client's and the limits' pools
-    # seconds an authenticated API key is trusted without a database query (0: off). Revocation, tier changes
-    # and deletion through the same process apply at once; through the CLI or another replica, within this.
-    key_cache_seconds: float = Field(default=0.0, ge=0, le=300)
+    # seconds an authenticated API key is trusted without a database query (0: off). Only with Redis, and only
+    # while this process hears key changes over it: revocation, tier changes and deletion anywhere (any
+    # replica, the CLI) apply at once; while Redis is unreachable every request asks the database.
+    key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     # uploads in S3-compatible object storage (set the bucket; else they stay in PARLOR_DOCUMENTS_DIR)
     s3_bucket: str | None = None
     s3_prefix: str = "documents/"  # object keys: <prefix><user id>/<sha256>

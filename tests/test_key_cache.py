@@ -1,10 +1,11 @@
 """The in-process cache of authenticated API keys: it skips the database, yet revocation, tier changes,
-expiry and account deletion through the same process apply at once; another process's changes within the TTL."""
+expiry and account deletion apply at once: through this process directly, from any other process through
+the announcements it hears over Redis. A process that cannot hear them does not use its cache."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parlor.accounts import AccountStore, KeyExpired
+from parlor.accounts import AccountStore, KeyExpired, Principal
 from parlor.accounts.data import AccountData
+from parlor.accounts.key_cache import KEYS, KeyCache, KeyChanges
 from parlor.db import ApiKey, create_engine, migrate, session_factory, utcnow
+from tests.redis_proc import own_redis
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -28,6 +31,14 @@ async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
         yield session_factory(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def heard() -> Iterator[None]:
+    """This process hears every other's key changes (as while its Redis subscription is up)."""
+    KEYS.live = True
+    yield
+    KEYS.distrust()
 
 
 async def revoke_behind_its_back(sessions: Sessions, user_id: str) -> None:
@@ -71,3 +82,63 @@ async def test_account_deletion_and_expiry_apply_at_once(sessions: Sessions) -> 
     await asyncio.sleep(0.6)  # expiry is checked on every hit, not only on a miss
     with pytest.raises(KeyExpired):
         await accounts.authenticate(brief.api_key)
+
+
+async def test_nothing_is_cached_while_other_processes_changes_cannot_be_heard(sessions: Sessions) -> None:
+    accounts = AccountStore(sessions, key_cache_seconds=60)
+    user = await accounts.create_user("unheard", "pro")
+    assert await accounts.authenticate(user.api_key) == user.principal
+    KEYS.distrust()  # e.g. the Redis subscription broke: changes elsewhere may go unheard
+    await revoke_behind_its_back(sessions, user.principal.id)
+    assert await accounts.authenticate(user.api_key) is None
+
+
+async def test_a_read_from_before_a_change_is_not_cached_after_it(sessions: Sessions) -> None:
+    accounts = AccountStore(sessions, key_cache_seconds=60)
+    user = await accounts.create_user("racing", "pro")
+    read_at = KEYS.generation  # a request reads the key from the database here...
+    await KeyChanges().announce(user.principal.id)  # ...a revocation is announced meanwhile...
+    KEYS.put("digest-of-the-racing-read", user.principal, None, read_at)  # ...and the request's result comes
+    assert KEYS.get("digest-of-the-racing-read", 60) is None
+
+
+async def test_announcements_reach_other_processes_and_a_lost_subscription_turns_the_cache_off(
+        tmp_path: Path) -> None:
+    import redis.asyncio as aioredis
+
+    with own_redis(tmp_path) as (process, port):
+        here, there = KeyCache(), KeyCache()  # two processes' caches
+        client, other = aioredis.Redis(port=port), aioredis.Redis(port=port)
+        listening = asyncio.create_task(KeyChanges(client, "t:", there).listen())
+        try:
+            for _ in range(100):
+                if there.live:
+                    break
+                await asyncio.sleep(0.02)
+            assert there.live and not here.live
+            alice = a_principal("u-alice")
+            there.put("alice-key", alice, None, there.generation)
+            assert there.get("alice-key", 60) == (alice, None)
+            await KeyChanges(other, "t:", here).announce("u-alice")
+            for _ in range(100):
+                if there.get("alice-key", 60) is None:
+                    break
+                await asyncio.sleep(0.02)
+            assert there.get("alice-key", 60) is None  # heard: dropped in the other process too
+            there.put("alice-key", alice, None, there.generation)
+            process.kill()
+            process.wait()
+            for _ in range(200):
+                if not there.live:
+                    break
+                await asyncio.sleep(0.05)
+            assert not there.live and there.get("alice-key", 60) is None
+        finally:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
+            await client.aclose()
+            await other.aclose()
+
+
+def a_principal(user_id: str) -> Principal:
+    return Principal(id=user_id, name=user_id, tier="pro", role="user")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -211,6 +213,33 @@ def test_no_state_sticks_to_a_replica(fleet: Fleet, marker: str) -> None:
     for server in fleet.both:  # every replica is ready: it sees the same PostgreSQL and Redis
         ready = httpx.get(f"{server.url}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
+
+
+def test_a_key_revoked_through_the_cli_is_refused_by_both_replicas_at_once(fleet: Fleet, marker: str) -> None:
+    """Each replica caches the keys it has seen (no database query per request); a change made anywhere
+    is announced over Redis, so the cache never outlives a revocation."""
+    name = f"revoked-{marker}"
+    key = fleet.a.create_user(name)
+
+    def me() -> list[str | int]:
+        answers = [httpx.get(f"{s.url}/api/me", headers=auth(key), timeout=10) for s in fleet.both]
+        return [a.json()["tier"] if a.status_code == 200 else a.status_code for a in answers]
+
+    async def retier_behind_their_backs() -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(fleet.database_url))
+        try:
+            await connection.execute("UPDATE users SET tier = 'capped' WHERE name = $1", name)
+        finally:
+            await connection.close()
+
+    assert me() == ["unlimited", "unlimited"]
+    asyncio.run(retier_behind_their_backs())
+    assert me() == ["unlimited", "unlimited"]  # both answer from their caches: no query saw the change
+    env = {**fleet.a.env, "PARLOR_DATABASE_URL": fleet.database_url}
+    revoked = subprocess.run([sys.executable, "-m", "parlor", "users", "revoke", name], env=env,
+                             cwd=fleet.a.data_dir, capture_output=True, text=True, timeout=60)
+    assert revoked.returncode == 0, revoked.stderr
+    assert me() == [401, 401]
 
 
 def connections(fleet: Fleet) -> tuple[int, int]:

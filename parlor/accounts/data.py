@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parlor.accounts.key_cache import KeyChanges
 from parlor.accounts.keys import iso
-from parlor.accounts.store import KEYS
 from parlor.db import Base, Document, Thread, utcnow
 
 SECRET_COLUMNS = frozenset({"key_hash"})  # never exported
@@ -57,9 +57,11 @@ def _json(value: Any) -> Any:
 
 
 class AccountData:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], forget: ForgetDocument | None):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], forget: ForgetDocument | None,
+                 changes: KeyChanges | None = None):
         self._sessions = sessions
         self._forget = forget
+        self._changes = changes or KeyChanges()  # tells every process to stop trusting the user's keys
 
     def _owned(self, user_id: str) -> dict[Table, ColumnElement[bool]]:
         users = Base.metadata.tables["users"]
@@ -86,7 +88,7 @@ class AccountData:
         Returns how many rows went from each table."""
         await self._forget_documents(Document.user_id == user_id)
         deleted = await self._delete(self._owned(user_id))
-        KEYS.forget_user(user_id)  # this process stops trusting the user's keys at once
+        await self._changes.announce(user_id)  # every process stops trusting the user's keys at once
         return deleted
 
     async def purge_threads(self, idle_since: datetime) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +11,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parlor.accounts.key_cache import KEYS, KeyChanges
 from parlor.accounts.keys import (
     KEY_PREFIX,
     SHOWN_PREFIX,
@@ -66,42 +66,16 @@ def _info(key: ApiKey) -> KeyInfo:
                    key.last_used_at)
 
 
-class KeyCache:
-    """Recently authenticated keys (by hash) of this process, so a request skips the database query.
-    Changes made through this process drop a user's entries at once; other processes' after `seconds`."""
-
-    MAX_ENTRIES = 10_000  # beyond this, start over rather than grow
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Principal, datetime | None]] = {}
-
-    def get(self, digest: str, seconds: float) -> tuple[Principal, datetime | None] | None:
-        entry = self._entries.get(digest)
-        if entry is None or time.monotonic() - entry[0] > seconds:
-            return None
-        return entry[1], entry[2]
-
-    def put(self, digest: str, principal: Principal, expires_at: datetime | None) -> None:
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[digest] = (time.monotonic(), principal, expires_at)
-
-    def forget_user(self, user_id: str) -> None:
-        for digest in [d for d, (_, p, _) in self._entries.items() if p.id == user_id]:
-            del self._entries[digest]
-
-
-KEYS = KeyCache()  # one per process: every AccountStore (and account deletion) shares it
-
-
 def _named(name_or_id: str) -> ColumnElement[bool]:
     return or_(User.name == name_or_id, User.id == name_or_id)
 
 
 class AccountStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], key_cache_seconds: float = 0.0):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], key_cache_seconds: float = 0.0,
+                 changes: KeyChanges | None = None):
         self._sessions = sessions
         self._cache_seconds = key_cache_seconds  # 0: every request asks the database
+        self._changes = changes or KeyChanges()  # tells every process's key cache of a change
 
     async def create_user(self, name: str, tier: str, role: str = "user",
                           expires_at: datetime | None = None) -> NewUser:
@@ -149,7 +123,7 @@ class AccountStore:
                 update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
                 .values(revoked_at=utcnow()))
             revoked = bool(result.rowcount)  # type: ignore[attr-defined]
-        KEYS.forget_user(user_id)
+        await self._changes.announce(user_id)
         return revoked
 
     async def authenticate(self, key: str) -> Principal | None:
@@ -160,6 +134,7 @@ class AccountStore:
         cached = KEYS.get(digest, self._cache_seconds) if self._cache_seconds > 0 else None
         if cached is not None:
             return _unexpired(*cached)
+        read_at = KEYS.generation
         query = (select(User, ApiKey.id, ApiKey.key_hash, ApiKey.expires_at, ApiKey.last_used_at)
                  .join(ApiKey, ApiKey.user_id == User.id)
                  .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
@@ -169,7 +144,7 @@ class AccountStore:
             return None
         principal, expires_at = _principal(found.User), aware(found.expires_at) if found.expires_at else None
         if self._cache_seconds > 0:
-            KEYS.put(digest, principal, expires_at)
+            KEYS.put(digest, principal, expires_at, read_at)
         principal = _unexpired(principal, expires_at)
         now = utcnow()
         if found.last_used_at is None or aware(found.last_used_at) <= now - LAST_USED_EVERY:
@@ -205,7 +180,7 @@ class AccountStore:
                 user.tier = tier
             if role is not None:
                 user.role = role
-        KEYS.forget_user(user.id)
+        await self._changes.announce(user.id)
         return _principal(user)
 
     async def revoke(self, name_or_id: str) -> int:
@@ -218,7 +193,7 @@ class AccountStore:
                 update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-        KEYS.forget_user(user.id)
+        await self._changes.announce(user.id)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def sign_in(self, issuer: str, subject: str, email: str | None, name_hint: str, tier: str,
