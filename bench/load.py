@@ -127,9 +127,11 @@ def report(label: str, users: int, results: dict[str, Results], target: str, sam
 
 
 def plans_for(kind: str, url: str, keys: list[tuple[str, tuple[str, ...]]], users: int,
-              upstream_url: str, control: int) -> list[UserPlan]:
+              upstream_url: str, control: int, args: argparse.Namespace) -> list[UserPlan]:
+    """The users, then the control group: long threads too, their prompts the size of Parlor's."""
     main = [UserPlan(kind, url, *keys[i]) for i in range(users)]
-    direct = [UserPlan("upstream", upstream_url) for _ in range(control)]
+    threads = tuple(f"control-{k}" for k in range(args.long_threads))
+    direct = [UserPlan("upstream", upstream_url, threads=threads, history=args.history) for _ in range(control)]
     return main + direct
 
 
@@ -171,7 +173,7 @@ def run_load(args: argparse.Namespace) -> None:
             roots = {"parlor": parlor.process.pid, "upstream": upstream.pid}  # type: ignore[union-attr]
             profilers = profile(parlor, args.profile, users, schedule) if args.profile else []
             with Sampler(roots) as sampler:
-                results = drive(plans_for("parlor", parlor.url, keys, users, upstream_url, control), schedule,
+                results = drive(plans_for("parlor", parlor.url, keys, users, upstream_url, control, args), schedule,
                                 args.processes)
             for profiler in profilers:
                 profiler.wait()
@@ -182,7 +184,7 @@ def run_load(args: argparse.Namespace) -> None:
                 peers.append((name, process))
                 peer_keys = [(key, ())] * users if key else keys
                 with Sampler({name: process.pid, "upstream": upstream.pid}) as sampler:
-                    results = drive(plans_for(name, url, peer_keys, users, upstream_url, control),
+                    results = drive(plans_for(name, url, peer_keys, users, upstream_url, control, args),
                                     schedule_for(args), args.processes)
                 report(name, users, results, name, sampler, args.duration + args.ramp)
                 stop(process)  # type: ignore[arg-type]

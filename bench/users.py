@@ -30,6 +30,7 @@ class UserPlan:
     url: str
     key: str | None = None
     threads: tuple[str, ...] = ()  # its long threads (history seeded before the run)
+    history: int = 0  # the control group: messages in each long thread's prompt, as Parlor would send them
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,23 @@ class TurnError(Exception):
         self.code = code
 
 
+# What Parlor's upstream request carries besides the history: a system prompt and its five default tools.
+# The control group sends the same, so the upstream's own time to first token is for a prompt of that size.
+SYSTEM = {"role": "system", "content": "You are Parlor, a helpful assistant. Answer clearly and concisely. " * 3}
+TOOLS = [{"type": "function", "function": {
+    "name": f"tool_{i}", "description": "What this tool does, when to call it and what it returns. " * 5,
+    "parameters": {"type": "object", "properties": {"query": {"type": "string", "description": "the input"},
+                                                    "limit": {"type": "integer", "minimum": 1}},
+                   "required": ["query"]}}} for i in range(5)]
+
+
+def control_prompt(plan: UserPlan, thread: str, text: str) -> list[dict[str, str]]:
+    history = plan.history if thread in plan.threads else 0
+    earlier = [{"role": "user" if k % 2 == 0 else "assistant",
+                "content": f"Earlier message {k}: " + "some words of a long conversation " * 6} for k in range(history)]
+    return [SYSTEM, *earlier, {"role": "user", "content": text}]
+
+
 def request_for(plan: UserPlan, thread: str, message_id: str, text: str) -> tuple[str, bytes, dict[str, str]]:
     headers = {"Content-Type": "application/json"}
     if plan.key:
@@ -79,6 +97,8 @@ def request_for(plan: UserPlan, thread: str, message_id: str, text: str) -> tupl
     if plan.kind == "relay":
         return f"{plan.url}/chat", orjson.dumps({"message": text, "thread_id": thread}), headers
     body = {"model": "bench", "stream": True, "messages": [{"role": "user", "content": text}]}
+    if plan.kind == "upstream":
+        body.update(messages=control_prompt(plan, thread, text), tools=TOOLS, stream_options={"include_usage": True})
     return f"{plan.url}/chat/completions", orjson.dumps(body), headers
 
 

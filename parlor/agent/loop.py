@@ -48,9 +48,10 @@ class AgentLoop:
 
     async def run(self, history: list[LLMMessage], context: ToolContext, transcript: Transcript,
                   max_tokens: int | None = None, *, temperature: float | None = None, provider: str | None = None,
-                  tools: Collection[str] | None = None) -> AsyncIterator[AgentEvent]:
+                  tools: Collection[str] | None = None, sent: asyncio.Event | None = None) -> AsyncIterator[AgentEvent]:
         """Streams the turn's events; `transcript` holds the outcome (an error ends it with error_code).
-        `temperature`, `provider` (tried first), `tools` (the ones offered; None: all): an experiment's."""
+        `temperature`, `provider` (tried first), `tools` (the ones offered; None: all): an experiment's.
+        `sent` is set once the first model call is out (by providers that can tell)."""
         messages = _with_data_note(history) if self._tools.tools else list(history)
         first = self._router.find(provider) if provider is not None else None
         for step in range(self._max_steps + 1):
@@ -62,7 +63,8 @@ class AgentLoop:
             transcript.start_step()
             generation = Generation(self._router, CompletionRequest(messages, tools=specs, max_tokens=max_tokens,
                                                                     temperature=temperature,
-                                                                    request_id=context.request_id), first=first)
+                                                                    request_id=context.request_id, sent=sent),
+                                    first=first)
             calls: dict[int, PendingCall] = {}
             step_text: list[str] = []
             async for event in generation.events():

@@ -6,6 +6,7 @@ recent history; saving the user message runs beside the call."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,6 +52,7 @@ from parlor.tasks import TaskTracker
 log = logging.getLogger(__name__)
 content_log = logging.getLogger(CONTENT_LOGGER)  # message text: off unless PARLOR_LOG_CONTENT=true
 FINISH_WAIT_SECONDS = 2.0
+SAVE_WAIT_SECONDS = 0.05  # the user message is saved once the model call is out, or after this long
 TITLE_CHARS = 80
 
 
@@ -235,7 +237,8 @@ class ChatService:
                         title=request.text[:TITLE_CHARS], user_message=user if turn.save_user_message else None,
                         assistant_message=assistant, replaces=turn.replaces,
                         arm=turn.arm.stored() if turn.arm.assign else None)
-        save = self._tasks.spawn(begin(), name=f"begin-turn:{request.request_id}")
+        sent = asyncio.Event()  # the model call goes out first: the save's work must not delay it
+        save = self._tasks.spawn(_once_sent(sent, begin), name=f"begin-turn:{request.request_id}")
         transcript = Transcript()
         max_reply = turn.reservation.max_reply if turn.reservation is not None else None  # the tier's cap
         context = ToolContext(request.principal, request.thread_id, request.request_id, request.requests_left)
@@ -245,7 +248,7 @@ class ChatService:
             overrides = turn.arm.overrides
             async for event in self._agent.run(turn.history, context, transcript, max_reply,
                                                temperature=overrides.temperature, provider=overrides.provider,
-                                               tools=overrides.tools):
+                                               tools=overrides.tools, sent=sent):
                 yield event
             status = "error" if transcript.error_code else "complete"
         finally:
@@ -391,3 +394,9 @@ async def replay(message: StoredMessage, thread_id: str, request_id: str) -> Asy
     else:
         yield StepFinished()
         yield TurnFinished("stop", {**message.meta, "requestId": request_id})
+
+
+async def _once_sent(sent: asyncio.Event, save: Callable[[], Awaitable[None]]) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(sent.wait(), SAVE_WAIT_SECONDS)
+    await save()

@@ -60,6 +60,8 @@ class OpenAIProvider:
             headers["X-Request-ID"] = request.request_id
         try:
             async with self._client.stream("POST", "/chat/completions", content=body, headers=headers) as resp:
+                if request.sent is not None:
+                    request.sent.set()
                 if resp.status_code != 200:
                     await resp.aread()
                     raise self._status_error(resp)

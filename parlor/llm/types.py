@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -41,6 +42,7 @@ class CompletionRequest:
     max_tokens: int | None = None
     stop: list[str] = field(default_factory=list)
     request_id: str | None = None
+    sent: asyncio.Event | None = None  # set by a provider once the request is out (it may never be)
 
 
 @dataclass(frozen=True, slots=True)
