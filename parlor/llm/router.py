@@ -165,19 +165,72 @@ def _backoff(state: RetryCallState) -> float:
 async def _guarded(provider: Provider, request: CompletionRequest, policy: Resilience) -> AsyncGenerator[Delta, None]:
     """The provider's stream under its time to first token, idle gap and total time limits."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + policy.total
-    waiting_for_first = True
-    async with aclosing(provider.stream(request)) as deltas:
-        while True:
-            limit = min(policy.first_token if waiting_for_first else policy.idle, deadline - loop.time())
-            try:
-                async with asyncio.timeout(max(limit, 0)):
+    watchdog = _Watchdog(loop, policy)
+    try:
+        async with aclosing(provider.stream(request)) as deltas:
+            while True:
+                watchdog.waiting()
+                try:
                     delta = await anext(deltas)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                what = "first token" if waiting_for_first else "next token"
-                raise ProviderError(provider.name, "timeout", f"no {what} within {limit:.1f} s") from None
-            if isinstance(delta, TextDelta | ToolCallDelta):
-                waiting_for_first = False
-            yield delta
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if watchdog.fired():
+                        what = "next token" if watchdog.answered else "first token"
+                        raise ProviderError(provider.name, "timeout", f"no {what} within {watchdog.limit:.1f} s"
+                                            ) from None
+                    raise
+                watchdog.got(isinstance(delta, TextDelta | ToolCallDelta))
+                yield delta
+    finally:
+        watchdog.stop()
+
+
+class _Watchdog:
+    """Cancels the task while it waits too long for a provider's next delta. One timer per stream, re-armed
+    only when it fires early: cheaper than a timeout entered and left for every token. Only the time spent
+    waiting counts, as with a timeout around each wait."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, policy: Resilience):
+        self._loop = loop
+        self._policy = policy
+        self._task = asyncio.current_task()
+        self._cancelling = self._task.cancelling() if self._task else 0
+        self._end = loop.time() + policy.total
+        self._since: float | None = None  # when the current wait began; None while not waiting
+        self._expired = False
+        self.answered = False  # a text or tool-call delta came: the idle limit applies from now on
+        self._timer = loop.call_at(self._due(loop.time()), self._check)
+
+    @property
+    def limit(self) -> float:
+        return self._policy.idle if self.answered else self._policy.first_token
+
+    def _due(self, since: float) -> float:
+        return min(since + self.limit, self._end)
+
+    def waiting(self) -> None:
+        self._since = self._loop.time()
+        if (due := self._due(self._since)) < self._timer.when():  # the limit shrank (the first token came)
+            self._timer.cancel()
+            self._timer = self._loop.call_at(due, self._check)
+
+    def got(self, answer: bool) -> None:
+        self._since = None
+        self.answered = self.answered or answer
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        due = self._due(self._since if self._since is not None else now)
+        if now < due:
+            self._timer = self._loop.call_at(due, self._check)
+        elif self._task is not None:
+            self._expired = True
+            self._task.cancel()
+
+    def fired(self) -> bool:
+        """Whether a cancellation is this watchdog's (then it is taken back); False for anyone else's."""
+        return self._expired and self._task is not None and self._task.uncancel() <= self._cancelling
+
+    def stop(self) -> None:
+        self._timer.cancel()
