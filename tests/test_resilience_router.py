@@ -217,3 +217,28 @@ async def test_a_replica_trusts_a_clean_breaker_briefly_and_its_own_failures_at_
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+async def test_a_stale_clean_breaker_lets_a_call_through_at_once_while_a_check_renews_it() -> None:
+    client = aioredis.Redis(host="127.0.0.1", port=6379)
+    prefix = f"test-{uuid.uuid4().hex}:"
+    mine = RedisBreakerStore(client, prefix, snapshot_seconds=0.05, stale_seconds=60)
+    other = RedisBreakerStore(client, prefix, snapshot_seconds=0)
+    try:
+        assert await mine.allow("p", POLICY, 1)
+        for t in (2, 3, 4):
+            await other.failure("p", POLICY, t)  # another replica opens the breaker
+        await asyncio.sleep(0.1)  # the snapshot is stale now
+        assert await mine.allow("p", POLICY, 5)  # let through at once, and the check starts
+        for _ in range(100):
+            if not await mine.allow("p", POLICY, 5):
+                break  # the check saw the failures on record: this replica asks the script, which says open
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the background check never dropped the snapshot")
+        assert await other.state("p", POLICY, 5) is BreakerState.OPEN
+    finally:
+        keys = [k async for k in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

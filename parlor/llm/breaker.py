@@ -8,6 +8,7 @@ its state in Redis atomically, so this is a small implementation with its own te
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -130,13 +131,18 @@ class RedisBreakerStore:
 
     A breaker last seen closed and clean (no failures on record) is trusted as such for `snapshot_seconds`
     without asking Redis, so a healthy provider costs no round trip per call: another replica's failures
-    reach this one that much later. This replica's own failures drop the snapshot at once."""
+    reach this one that much later. Up to `stale_seconds`, a call still goes ahead at once while a
+    read-only check renews the snapshot in the background (calls a second apart wait on no round trip).
+    This replica's own failures drop the snapshot at once."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:", snapshot_seconds: float = 0.25):
+    def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:", snapshot_seconds: float = 0.25,
+                 stale_seconds: float = 2.0):
         self._redis = redis
         self._prefix = prefix
         self._snapshot_seconds = snapshot_seconds
+        self._stale_seconds = max(stale_seconds, snapshot_seconds)
         self._clean_at: dict[str, float] = {}  # breaker → when Redis last said closed and clean (monotonic)
+        self._renewing: dict[str, asyncio.Task[None]] = {}
         self._allow = redis.register_script(_ALLOW)
         self._failure = redis.register_script(_FAILURE)
         self._local = MemoryBreakerStore()
@@ -147,11 +153,19 @@ class RedisBreakerStore:
     def _keys(self, name: str) -> list[str]:
         return [f"{self._prefix}breaker:{name}", f"{self._prefix}breaker:{name}:failures"]
 
+    def _age(self, name: str) -> float:
+        return time.monotonic() - self._clean_at.get(name, -1e18)
+
     def _clean(self, name: str) -> bool:
-        return time.monotonic() - self._clean_at.get(name, -1e18) < self._snapshot_seconds
+        return self._age(name) < self._snapshot_seconds
 
     async def allow(self, name: str, policy: BreakerPolicy, now: float) -> bool:
-        if self._clean(name):
+        age = self._age(name)
+        if age < self._snapshot_seconds:
+            return True
+        if age < self._stale_seconds:
+            if name not in self._renewing:
+                self._renewing[name] = asyncio.create_task(self._renew(name), name=f"breaker-renew:{name}")
             return True
         try:
             answer = await self._allow(keys=self._keys(name), args=[now, policy.cooldown, policy.probe_timeout])
@@ -162,8 +176,26 @@ class RedisBreakerStore:
             self._clean_at[name] = time.monotonic()
         return bool(answer)
 
+    async def _renew(self, name: str) -> None:
+        """Renews the snapshot if the breaker is still closed and clean, else drops it (the next call asks
+        the allow script). Read-only: a half-open breaker's probe slot is left to a real call."""
+        try:
+            on_record = await self._redis.exists(*self._keys(name))
+        except REDIS_DOWN as exc:
+            self._degrade(exc)
+            on_record = 1
+        finally:
+            if self._renewing.get(name) is asyncio.current_task():
+                del self._renewing[name]
+        if on_record:
+            self._clean_at.pop(name, None)
+        else:
+            self._clean_at[name] = time.monotonic()
+
     async def failure(self, name: str, policy: BreakerPolicy, now: float) -> BreakerState:
         self._clean_at.pop(name, None)
+        if (renewing := self._renewing.pop(name, None)) is not None:
+            renewing.cancel()  # what it read came before this failure
         try:
             opened = await self._failure(keys=self._keys(name), args=[now, policy.window, policy.threshold,
                                                                       f"{now}:{time.perf_counter_ns()}"])
