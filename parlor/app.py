@@ -51,7 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.embedded:
             await migrate(settings.database_url)  # an embedded database sets itself up
-        engine = create_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow)
+        engine = create_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow,
+                               settings.db_pool_timeout)
         redis = shared_redis(settings.redis_url, settings.redis_max_connections) if settings.redis_url else None
         breakers = RedisBreakerStore(redis, settings.limits_key_prefix) if redis else MemoryBreakerStore()
         router = Router([build_provider(p, settings.data_dir) for p in settings.providers],

@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     # connections per process (docs/deploy.md: what a fleet of N replicas needs from PostgreSQL and Redis)
     db_pool_size: int = Field(default=10, ge=1, le=1000)  # PostgreSQL connections a process keeps open
     db_max_overflow: int = Field(default=10, ge=0, le=1000)  # ... and may open beyond them at a peak
+    db_pool_timeout: float = Field(default=30.0, gt=0, le=600)  # a request waits this long for a free one,
+    # then gets 503 server_busy (with Retry-After)
     vector_pool_size: int = Field(default=5, ge=1, le=1000)  # pgvector's own pool (PostgreSQL only)
     redis_max_connections: int = Field(default=100, ge=4, le=10_000)  # the shared client's and the limits' pools
     # seconds an authenticated API key is trusted without a database query (0: off). Only with Redis, and only

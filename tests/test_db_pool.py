@@ -1,13 +1,24 @@
-"""PostgreSQL's pool pings only connections that sat idle, and replaces one that died meanwhile."""
+"""PostgreSQL's pool pings only connections that sat idle, replaces one that died meanwhile, and a request
+that finds no free connection in time is told the server is busy."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
 import pytest
 from sqlalchemy import text
 
-from parlor.db import create_engine
+from parlor.db import create_engine, migrate
 from parlor.db import engine as engine_module
+from parlor.rag.pg_store import asyncpg_dsn
 from tests import pg
+from tests.client import auth
+from tests.conftest import upstream_provider
+from tests.server import ParlorServer
+from tests.upstream import Upstream
 
 
 async def test_a_connection_killed_while_idle_is_replaced_before_use(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,3 +35,30 @@ async def test_a_connection_killed_while_idle_is_replaced_before_use(monkeypatch
         finally:
             await engine.dispose()
             await admin.dispose()
+
+
+async def test_a_request_that_finds_no_free_connection_gets_503_server_busy(tmp_path: Path, upstream: Upstream) -> None:
+    """Overload is not a bug: a request that waits past the pool's timeout is told to retry, and the one
+    holding the connection still finishes."""
+    async with pg.fresh_database() as url:
+        await migrate(url)
+        pools = {"PARLOR_DB_POOL_SIZE": "1", "PARLOR_DB_MAX_OVERFLOW": "0", "PARLOR_DB_POOL_TIMEOUT": "0.5"}
+        server = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=url, **pools).start()
+        admin = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            key = server.create_user("busy")
+            async with httpx.AsyncClient(base_url=server.url, headers=auth(key), timeout=30) as client:
+                locking = admin.transaction()
+                await locking.start()
+                await admin.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # the first request's query waits
+                holder = asyncio.create_task(client.get("/api/me"))  # ...holding the one pooled connection
+                await asyncio.sleep(0.3)
+                refused = await client.get("/api/me")
+                await locking.rollback()
+                held = await holder
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
+            assert refused.json()["error"]["code"] == "server_busy"
+            assert held.status_code == 200 and held.json()["name"] == "busy"
+        finally:
+            await admin.close()
+            server.stop()

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from parlor.api.context import BodyTooLarge, current_request_id
@@ -82,6 +83,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
         return error_response(request.url.path, 413, "payload_too_large", "The request body is too large.")
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> Response:
+        # every database connection of this process stayed busy past the pool's timeout: overload, not a bug
+        log.warning("no database connection free for %s %s: %s", request.method, request.url.path, exc)
+        return error_response(request.url.path, 503, "server_busy", "The server is too busy right now; retry"
+                              " in a moment.", {"Retry-After": "2"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

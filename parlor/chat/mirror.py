@@ -45,8 +45,8 @@ class RunMirror:
         self._prefix = prefix
         self._ttl = ttl
         self._copies: dict[Run, _Copy] = {}  # this process's runs being copied
-        self._writing = asyncio.Lock()  # a run's end is written after every chunk before it
         self._writer: asyncio.Task[None] | None = None
+        self._tick: asyncio.Future[None] | None = None  # the chunks write under way, if any
 
     def _stream(self, key: tuple[str, str]) -> str:
         return f"{self._prefix}run:{key[0]}:{key[1]}"
@@ -84,15 +84,18 @@ class RunMirror:
         try:
             while self._copies:
                 await asyncio.sleep(FLUSH_SECONDS)
-                async with self._writing:
-                    await self._write([(copy, copy.take(run)) for run, copy in self._copies.items()])
+                self._tick = asyncio.ensure_future(self._write([(c, c.take(r)) for r, c in self._copies.items()]))
+                await self._tick
         finally:
-            self._writer = None
+            self._writer = self._tick = None
 
     async def _end(self, run: Run) -> None:
-        async with self._writing:
-            copy = self._copies.pop(run)
-            await self._write([(copy, [*copy.take(run), END])], ended=self._active(run.key))
+        """The run's last chunks and its end marker, after the chunks write under way (ends wait for
+        nothing else: under load they must not queue behind each other)."""
+        copy = self._copies.pop(run)  # no later tick takes its chunks
+        if self._tick is not None:
+            await asyncio.shield(self._tick)
+        await self._write([(copy, [*copy.take(run), END])], ended=self._active(run.key))
 
     async def _write(self, chunks: list[tuple[_Copy, list[bytes]]], ended: str | None = None) -> None:
         try:

@@ -20,15 +20,18 @@ IDLE_PING_SECONDS = 10.0  # a pooled connection idle longer than this is pinged 
 RECYCLE_SECONDS = 1800  # and none is used for longer than this
 
 
-def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
-    """`pool_size` connections kept open, `max_overflow` (default: as many) more at a peak (PostgreSQL only)."""
+def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None,
+                  pool_timeout: float = 30.0) -> AsyncEngine:
+    """`pool_size` connections kept open, `max_overflow` (default: as many) more at a peak, a checkout
+    waiting up to `pool_timeout` seconds for one (PostgreSQL only)."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     overflow = pool_size if max_overflow is None else max_overflow
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_recycle=RECYCLE_SECONDS)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_recycle=RECYCLE_SECONDS,
+                                 pool_timeout=pool_timeout)
     event.listen(engine.sync_engine, "checkin", _idle_since)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     return engine
