@@ -10,9 +10,11 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from parlor.db import create_engine, migrate
+from parlor.db import create_engine, migrate, with_retries
 from parlor.db import engine as engine_module
+from parlor.db.retries import WRITE_ATTEMPTS
 from parlor.rag.pg_store import asyncpg_dsn
 from tests import pg
 from tests.client import auth
@@ -62,3 +64,23 @@ async def test_a_request_that_finds_no_free_connection_gets_503_server_busy(tmp_
         finally:
             await admin.close()
             server.stop()
+
+
+async def test_a_write_waits_out_a_busy_pool_however_long_each_try_waited() -> None:
+    """A pool timeout (overload) is retried like a lost connection; a try that used up the whole time
+    budget waiting for a connection still gets the retries."""
+    tries: list[float] = []
+
+    async def write() -> None:
+        tries.append(asyncio.get_running_loop().time())
+        if len(tries) < WRITE_ATTEMPTS:
+            raise PoolTimeout("QueuePool limit of size 1 overflow 0 reached")
+
+    await with_retries(write, seconds=0.0)
+    assert len(tries) == WRITE_ATTEMPTS
+
+    async def never() -> None:
+        raise PoolTimeout("still busy")
+
+    with pytest.raises(PoolTimeout):
+        await with_retries(never, seconds=0.0)

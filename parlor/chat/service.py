@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import DBAPIError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from parlor.accounts import Principal
 from parlor.agent import AgentLoop, ToolContext, Transcript, parts_to_messages
@@ -39,7 +37,7 @@ from parlor.chat.events import (
 from parlor.chat.mirror import RunMirror
 from parlor.chat.runs import ALL_THREADS, RunRegistry, ThreadBusy
 from parlor.chat.streams import TurnStream, ui_chunks
-from parlor.db import Message, new_id, utcnow
+from parlor.db import Message, new_id, utcnow, with_retries
 from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
 from parlor.llm import LLMMessage
@@ -340,16 +338,6 @@ class ChatService:
 
 def _trigger(request: TurnRequest) -> str:
     return "regenerate" if request.regenerate else "edit" if request.edit else "submit"
-
-
-async def with_retries(write: Callable[[], Awaitable[None]], seconds: float = 30.0) -> None:
-    """A write retried with jittered backoff for up to `seconds`: a database that restarts
-    mid-turn delays the write, it does not lose it."""
-    retrying = AsyncRetrying(stop=stop_after_delay(seconds), wait=wait_random_exponential(multiplier=0.2, max=2),
-                             retry=retry_if_exception_type((DBAPIError, OSError)), reraise=True)
-    async for attempt in retrying:
-        with attempt:
-            await write()
 
 
 def render_answer(parts: list[dict[str, Any]], text: str) -> list[LLMMessage]:

@@ -14,8 +14,9 @@ from parlor.db.models import (
     new_id,
     utcnow,
 )
+from parlor.db.retries import with_retries
 
 __all__ = [
     "ApiKey", "Base", "Document", "Identity", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",
-    "create_engine", "migrate", "new_id", "session_factory", "utcnow",
+    "create_engine", "migrate", "new_id", "session_factory", "utcnow", "with_retries",
 ]
