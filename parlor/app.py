@@ -83,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.auth == "off":
             services.local_user = await services.accounts.local_user(settings.default_tier)
         app.state.oidc = _oidc(settings, tools_client)
-        key_changes = KeyChanges(redis, settings.limits_key_prefix)
+        key_changes = services.accounts.changes
         services.data = AccountData(session_factory(engine), knowledge.documents.delete if knowledge else None,
                                     key_changes)
         retention = _retention(settings, services.data)

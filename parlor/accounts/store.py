@@ -75,7 +75,7 @@ class AccountStore:
                  changes: KeyChanges | None = None):
         self._sessions = sessions
         self._cache_seconds = key_cache_seconds  # 0: every request asks the database
-        self._changes = changes or KeyChanges()  # tells every process's key cache of a change
+        self.changes = changes or KeyChanges()  # tells every process's key cache of a change
 
     async def create_user(self, name: str, tier: str, role: str = "user",
                           expires_at: datetime | None = None) -> NewUser:
@@ -123,7 +123,7 @@ class AccountStore:
                 update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
                 .values(revoked_at=utcnow()))
             revoked = bool(result.rowcount)  # type: ignore[attr-defined]
-        await self._changes.announce(user_id)
+        await self.changes.announce(user_id)
         return revoked
 
     async def authenticate(self, key: str) -> Principal | None:
@@ -180,7 +180,7 @@ class AccountStore:
                 user.tier = tier
             if role is not None:
                 user.role = role
-        await self._changes.announce(user.id)
+        await self.changes.announce(user.id)
         return _principal(user)
 
     async def revoke(self, name_or_id: str) -> int:
@@ -193,7 +193,7 @@ class AccountStore:
                 update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-        await self._changes.announce(user.id)
+        await self.changes.announce(user.id)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def sign_in(self, issuer: str, subject: str, email: str | None, name_hint: str, tier: str,

@@ -94,7 +94,7 @@ class RunMirror:
         nothing else: under load they must not queue behind each other)."""
         copy = self._copies.pop(run)  # no later tick takes its chunks
         if self._tick is not None:
-            await asyncio.shield(self._tick)
+            await asyncio.wait([self._tick])  # done or failed alike: the end goes out after it
         await self._write([(copy, [*copy.take(run), END])], ended=self._active(run.key))
 
     async def _write(self, chunks: list[tuple[_Copy, list[bytes]]], ended: str | None = None) -> None:

@@ -1,7 +1,7 @@
 """The turn pipeline: a user message in, protocol-neutral chat events out, everything stored.
 
 Time to first token is sacred: the only work before the model call is reading the thread's
-recent history; saving the user message runs beside the call."""
+recent history; saving the user message starts once the call is out."""
 
 from __future__ import annotations
 
