@@ -3,6 +3,7 @@ search and delete with a confirmation — each checked against the server."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -55,8 +56,13 @@ async def test_threads_sidebar(server: Any, upstream: Any) -> None:
         await page.get_by_label("New title").fill("Event loops")
         await page.get_by_label("New title").press("Enter")
         await expect(page.get_by_role("link", name="Event loops")).to_be_visible()
-        async with api(server, key) as client:
-            assert (await client.get(f"/api/threads/{asyncio_}")).json()["title"] == "Event loops"
+        async with api(server, key) as client:  # the sidebar shows the title before the server has it
+            for _ in range(50):
+                title = (await client.get(f"/api/threads/{asyncio_}")).json()["title"]
+                if title == "Event loops":
+                    break
+                await asyncio.sleep(0.1)
+            assert title == "Event loops"
 
         # Delete asks first; cancelling keeps the thread, confirming removes it on the server.
         await page.get_by_role("button", name=re.compile("Delete .*sourdough")).click()
