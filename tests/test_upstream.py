@@ -377,15 +377,11 @@ def test_default_script_and_stop_with_open_streams() -> None:
 async def test_many_concurrent_streams_all_complete() -> None:
     streams, tokens = 200, 20
     with Upstream(default=Script(tokens=filler_tokens(tokens), ttft=0.05, token_delay=0.01)) as upstream:
-        peak = 0
-
         async def one(client: httpx.AsyncClient) -> int:
-            nonlocal peak
             count = 0
             async with client.stream("POST", f"{upstream.url}/chat/completions", json=body()) as response:
                 async for line in response.aiter_lines():
                     count += '"content":"' in line and '"content":""' not in line
-                    peak = max(peak, upstream.active_streams)
             return count
 
         # httpx's pool slows down quadratically with its size: a few small clients instead of one big one
@@ -394,7 +390,7 @@ async def test_many_concurrent_streams_all_complete() -> None:
         for client in clients:
             await client.aclose()
         assert counts == [tokens] * streams
-        assert peak > 25
+        assert upstream.peak_streams > 25  # counted where they are answered: the client's sampling can miss it
         assert await wait_for(lambda: upstream.active_streams == 0)
         assert upstream.disconnects == 0 and len(upstream.requests) == streams
 

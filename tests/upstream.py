@@ -88,7 +88,7 @@ class Upstream:
         self._fifo: deque[Script] = deque()
         self._matched: list[tuple[str, Script]] = []
         self._requests: list[Message] = []
-        self._disconnects = self._active = 0
+        self._disconnects = self._active = self._peak = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,6 +125,12 @@ class Upstream:
         """Chat-completion requests being answered right now (streamed or not, hung ones included)."""
         with self._lock:
             return self._active
+
+    @property
+    def peak_streams(self) -> int:
+        """The most chat-completion requests answered at once so far."""
+        with self._lock:
+            return self._peak
 
     def reset(self) -> None:
         """Forget queued scripts, recorded requests and the disconnect count."""
@@ -250,6 +256,7 @@ class Upstream:
         self._tasks.add(task)
         with self._lock:
             self._active += 1
+            self._peak = max(self._peak, self._active)
         try:
             if self._stopping:
                 raise asyncio.CancelledError
