@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import sdk
 from tests.pg import fresh_database
 from tests.server import ParlorServer
 from tests.upstream import Upstream
@@ -54,6 +55,12 @@ async def pg_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database of this test's own (dropped afterwards)."""
     async with fresh_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def sdk_script() -> Path:
+    """The project's own AI SDK conformance script, ready to run (see tests/sdk.py)."""
+    return sdk.install()
 
 
 @pytest.fixture

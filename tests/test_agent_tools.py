@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import sdk
 from tests.client import ChatResult, auth, chat
 from tests.conftest import RunningServer, upstream_provider
 from tests.server import ROOT, ParlorServer
@@ -187,20 +188,14 @@ def test_an_mcp_tool_is_listed_and_called(agent_server: RunningServer, upstream:
     assert "rolrap" in json.dumps(chunks_of(result, "tool-output-available")[0]["output"])
 
 
-def test_the_ai_sdk_assembles_tool_parts(agent_server: RunningServer, upstream: Upstream, marker: str) -> None:
-    from tests.test_conformance import CHECKER, NODE_MODULES, run_checker
-
-    target = NODE_MODULES / ".parlor-conformance" / CHECKER.name
-    target.parent.mkdir(exist_ok=True)
-    target.write_bytes(CHECKER.read_bytes())
+def test_the_ai_sdk_assembles_tool_parts(agent_server: RunningServer, upstream: Upstream, sdk_script: Path,
+                                         marker: str) -> None:
     upstream.push(calls(("calculator", {"expression": "6 * 7"})), match=marker)
     upstream.push(Script(text="42."), match=marker)
-    result = run_checker(Path(target), agent_server, uuid.uuid4().hex, f"sdk {marker}")
-    assert result.returncode == 0, result.stderr
-    message = json.loads(result.stdout.splitlines()[0])
-    tool = next(p for p in message["parts"] if p["type"] == "tool-calculator")
+    answer = sdk.send(sdk_script, agent_server.url, agent_server.api_key, uuid.uuid4().hex, f"sdk {marker}")
+    tool = next(p for p in answer.message["parts"] if p["type"] == "tool-calculator")
     assert tool["state"] == "output-available" and tool["output"]["result"] == "42"
-    assert result.stdout.splitlines()[-1] == "TEXT: 42."
+    assert answer.text_line == "TEXT: 42."
 
 
 def test_v1_passes_client_tools_through_without_running_them(agent_server: RunningServer, upstream: Upstream,

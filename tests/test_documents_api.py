@@ -5,7 +5,6 @@ limits and failures, isolation between users, the search tool with page citation
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +15,10 @@ import orjson
 import pytest
 from httpx_sse import connect_sse
 
-from tests import rag_corpus
+from tests import rag_corpus, sdk
 from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
 from tests.server import ParlorServer
-from tests.test_conformance import checker as sdk_checker
 from tests.test_runs_api import record
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
@@ -169,10 +167,7 @@ def test_thanks_does_not_search(kb: RunningServer, upstream: Upstream, marker: s
     assert "search_knowledge_base" in offered
 
 
-checker = sdk_checker  # the shared AI SDK checker, as a fixture of this module too
-
-
-def test_citations_reach_the_ai_sdk_as_source_parts(kb: RunningServer, upstream: Upstream, checker: Path,
+def test_citations_reach_the_ai_sdk_as_source_parts(kb: RunningServer, upstream: Upstream, sdk_script: Path,
                                                     marker: str) -> None:
     key = kb.user("sdk")
     document = upload(kb, key, "faq.md", rag_corpus.markdown(4, seed=77)).json()
@@ -181,10 +176,7 @@ def test_citations_reach_the_ai_sdk_as_source_parts(kb: RunningServer, upstream:
     upstream.push(Script(tool_calls=[ScriptedToolCall("search_knowledge_base", query)]), match=marker)
     upstream.push(Script(text="18 weeks."), match=marker)
     thread_id = uuid.uuid4().hex
-    run = subprocess.run(["node", str(checker), f"{kb.url}/api/chat", key, thread_id,
-                          f"parental leave? {marker}"], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    message = json.loads(run.stdout.splitlines()[0])
+    message = sdk.send(sdk_script, kb.url, key, thread_id, f"parental leave? {marker}").message
     sources = [p for p in message["parts"] if p["type"] == "source-document"]
     assert sources and sources[0]["filename"] == "faq.md" and sources[0]["mediaType"] == "text/markdown"
 

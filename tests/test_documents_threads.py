@@ -5,8 +5,6 @@ carry where they point, a resent message replays its citations, and a document's
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,17 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import rag_corpus
+from tests import rag_corpus, sdk
 from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
 from tests.server import ParlorServer
-from tests.test_conformance import NODE_MODULES
-from tests.test_conformance import checker as sdk_checker
 from tests.test_documents_api import ready, upload
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
 NOTE = "The user attached the document \u201c{}\u201d; search_knowledge_base can read it."
-checker = sdk_checker
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +30,6 @@ def kb(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield RunningServer(process, process.create_user("kbt-alice"))
     finally:
         process.stop()
-
-
-@pytest.fixture(scope="module")
-def resend() -> Path:
-    """tests/sdk_resend.mjs beside web/node_modules (ES modules resolve packages from their own folder)."""
-    target = NODE_MODULES / ".parlor-conformance" / "sdk_resend.mjs"
-    target.parent.mkdir(exist_ok=True)
-    shutil.copyfile(Path(__file__).with_name("sdk_resend.mjs"), target)
-    return target
 
 
 def thread(server: RunningServer, key: str, thread_id: str) -> dict[str, Any]:
@@ -94,7 +80,7 @@ def test_an_upload_into_a_thread_is_a_data_document_message_there(kb: RunningSer
 
 
 def test_the_model_reads_a_note_and_the_ai_sdk_takes_the_thread(kb: RunningServer, upstream: Upstream,
-                                                                checker: Path, marker: str) -> None:
+                                                                sdk_script: Path, marker: str) -> None:
     key = kb.user("note")
     thread_id = uuid.uuid4().hex
     document = upload(kb, key, "benefits.md", rag_corpus.markdown(4, seed=77), thread_id).json()
@@ -102,10 +88,7 @@ def test_the_model_reads_a_note_and_the_ai_sdk_takes_the_thread(kb: RunningServe
     query = json.dumps({"query": "parental leave weeks"})
     upstream.push(Script(tool_calls=[ScriptedToolCall("search_knowledge_base", query)]), match=marker)
     upstream.push(Script(text="18 weeks."), match=marker)
-    run = subprocess.run(["node", str(checker), f"{kb.url}/api/chat", key, thread_id, f"parental leave? {marker}"],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    message = json.loads(run.stdout.splitlines()[0])
+    message = sdk.send(sdk_script, kb.url, key, thread_id, f"parental leave? {marker}").message
     sources = [p for p in message["parts"] if p["type"] == "source-document"]  # the thread's own document
     assert sources and {s["providerMetadata"]["parlor"]["documentId"] for s in sources} == {document["id"]}
     first = next(r for r in upstream.requests if marker in json.dumps(r["messages"]))
@@ -113,9 +96,8 @@ def test_the_model_reads_a_note_and_the_ai_sdk_takes_the_thread(kb: RunningServe
     assert users == [NOTE.format("benefits.md"), f"parental leave? {marker}"]
     assert "data-document" not in json.dumps(first["messages"])
 
-    follow_up = subprocess.run(["node", str(checker), f"{kb.url}/api/chat", key, thread_id, f"thanks {marker}"],
-                               capture_output=True, text=True, timeout=60)
-    assert follow_up.returncode == 0, follow_up.stderr
+    follow_up = sdk.send(sdk_script, kb.url, key, thread_id, f"thanks {marker}")
+    assert follow_up.ok, follow_up.process.stderr
     assert [m["role"] for m in thread(kb, key, thread_id)["messages"]] == ["user", "user", "assistant", "user",
                                                                           "assistant"]
 
@@ -133,7 +115,7 @@ def test_is_my_document_ready_from_the_thread(kb: RunningServer, upstream: Upstr
         (document["id"], "ready", thread_id)]
 
 
-def test_a_resent_message_replays_its_citations(kb: RunningServer, upstream: Upstream, resend: Path,
+def test_a_resent_message_replays_its_citations(kb: RunningServer, upstream: Upstream, sdk_script: Path,
                                                 marker: str) -> None:
     key = kb.user("replay")
     document = upload(kb, key, "handbook.pdf", rag_corpus.pdf(5, seed=61)).json()
@@ -144,11 +126,7 @@ def test_a_resent_message_replays_its_citations(kb: RunningServer, upstream: Ups
     thread_id, message_id = uuid.uuid4().hex, f"u-{uuid.uuid4().hex}"
 
     def send() -> dict[str, Any]:
-        run = subprocess.run(["node", str(resend), f"{kb.url}/api/chat", key, thread_id, message_id,
-                              f"leave? {marker}"], capture_output=True, text=True, timeout=60)
-        assert run.returncode == 0, run.stderr
-        parsed: dict[str, Any] = json.loads(run.stdout)
-        return parsed
+        return sdk.send(sdk_script, kb.url, key, thread_id, f"leave? {marker}", message_id).message
 
     first = send()
     calls = len(upstream.requests)
