@@ -167,6 +167,22 @@ def test_remember_saves_for_the_caller_only(memory_server: ParlorServer, upstrea
     assert httpx.get(f"{memory_server.url}/api/memories").status_code == 401
 
 
+def test_a_user_adds_a_fact_once_and_the_model_reads_it(memory_server: ParlorServer, upstream: Upstream,
+                                                        marker: str) -> None:
+    key = memory_server.create_user(f"adds-{marker}")
+    added = httpx.post(f"{memory_server.url}/api/memories", headers=auth(key), json={"text": "  Lives in   Lisbon. "})
+    assert added.status_code == 201 and added.json()["text"] == "Lives in Lisbon."
+    again = httpx.post(f"{memory_server.url}/api/memories", headers=auth(key), json={"text": "Lives in Lisbon."})
+    assert again.status_code == 200 and again.json()["id"] == added.json()["id"]
+    for bad in ({"text": "   "}, {"text": "x" * 301}, {}):
+        response = httpx.post(f"{memory_server.url}/api/memories", headers=auth(key), json=bad)
+        assert response.status_code == 422, bad
+    chat(memory_server.url, key, uuid.uuid4().hex, f"where do I live {marker}")
+    assert "Lives in Lisbon." in request_for(upstream, f"where do I live {marker}")["messages"][0]["content"]
+    listed = httpx.get(f"{memory_server.url}/api/memories", headers=auth(key)).json()["memories"]
+    assert [m["text"] for m in listed] == ["Lives in Lisbon."]
+
+
 def test_memory_off_offers_no_remember(upstream: Upstream, tmp_path: Path, marker: str) -> None:
     process = ParlorServer(tmp_path, [upstream_provider(upstream)], PARLOR_MEMORY="off").start()
     try:
@@ -176,5 +192,7 @@ def test_memory_off_offers_no_remember(upstream: Upstream, tmp_path: Path, marke
         assert offered and "remember" not in offered
         listed = httpx.get(f"{process.url}/api/memories", headers=auth(key)).json()
         assert listed == {"memories": [], "enabled": False}
+        refused = httpx.post(f"{process.url}/api/memories", headers=auth(key), json={"text": "Likes tea."})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "memory_off"
     finally:
         process.stop()

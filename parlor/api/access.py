@@ -56,6 +56,7 @@ RULES: dict[str, Rule] = {
     "GET /api/runs": USER,
     "GET /api/runs/{request_id}": OWNER,
     "GET /api/memories": USER,
+    "POST /api/memories": USER,
     "DELETE /api/memories": USER,
     "DELETE /api/memories/{memory_id}": OWNER,
     "POST /api/documents": USER,

@@ -1,6 +1,6 @@
-"""What the bot remembers about the caller (`GET /api/memories`), and forgetting it (`DELETE`).
+"""What the bot remembers about the caller (`GET /api/memories`), adding to it (`POST`), forgetting it (`DELETE`).
 
-Facts are saved by the model's `remember` tool; each user sees and deletes only their own."""
+Facts are saved by the model's `remember` tool or by the user; each user sees and deletes only their own."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
-from parlor.api.schemas import IdPath
-from parlor.memory import FactStore, SavedFact
+from parlor.api.schemas import IdPath, NewMemoryBody
+from parlor.memory import FactStore, MemoryFull, SavedFact
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
 NOT_FOUND = ApiError(404, "memory_not_found", "No such memory.")
@@ -34,6 +35,17 @@ def _json(fact: SavedFact) -> dict[str, Any]:
 async def list_memories(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     facts = await _facts(svc).saved(who.id)
     return {"memories": [_json(f) for f in facts], "enabled": svc.settings.memory == "on"}
+
+
+@router.post("", status_code=201, responses={200: {"description": "The same fact was saved already"}})
+async def add_memory(body: NewMemoryBody, svc: ServicesDep, who: PrincipalDep) -> JSONResponse:
+    if svc.settings.memory != "on":
+        raise ApiError(409, "memory_off", "Memory is off on this server (PARLOR_MEMORY=off).")
+    try:
+        fact, new = await _facts(svc).add(who.id, body.text)
+    except MemoryFull as exc:
+        raise ApiError(409, "memory_full", f"{exc}; delete some first.") from None
+    return JSONResponse(_json(fact), status_code=201 if new else 200)
 
 
 @router.delete("/{memory_id}", status_code=204)

@@ -43,6 +43,10 @@ class ThreadPatch(BaseModel):
     title: str = Field(min_length=1, max_length=200)
 
 
+class NewMemoryBody(BaseModel):
+    text: str = Field(min_length=1, max_length=300, pattern=r"\S")  # MAX_FACT_CHARS; not only spaces
+
+
 class NewUserBody(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
     tier: str | None = Field(default=None, min_length=1, max_length=64)
