@@ -26,7 +26,7 @@ from parlor.api.deps import Check
 from parlor.chat import ChatService, Gateway, RunRegistry
 from parlor.chat.mirror import RunMirror
 from parlor.chat.service import render_stored
-from parlor.config import Settings
+from parlor.config import UNLIMITED_TIER, Settings
 from parlor.db import create_engine, migrate, session_factory, utcnow
 from parlor.experiments import Deployment, Experiments
 from parlor.limits import Limits, PriceTable, UsageLedger, UsageReport, build_limits
@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
         await experiments.start(settings.experiments)  # settings' experiments seeded; the first copy read
         services.chat.experiments = experiments.book
         if settings.auth == "off":
-            services.local_user = await services.accounts.local_user(settings.default_tier)
+            services.local_user = await services.accounts.local_user(UNLIMITED_TIER)
         app.state.oidc = _oidc(settings, tools_client)
         key_changes = services.accounts.changes
         services.data = AccountData(session_factory(engine), knowledge.documents.delete if knowledge else None,

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from parlor.config_parts import (
     EXPERIMENT_NAME,
     TOOL_NAME,
+    UNLIMITED_TIER,
     ExperimentConfig,
     HttpToolConfig,
     McpServerConfig,
@@ -29,8 +30,8 @@ from parlor.config_parts import (
 )
 from parlor.config_sources import FileSettingError, FileVariables
 
-__all__ = ["EXPERIMENT_NAME", "TOOL_NAME", "ExperimentConfig", "HttpToolConfig", "McpServerConfig", "PriceConfig",
-           "ProviderConfig", "ProviderKind", "Settings", "SettingsError", "TierConfig", "VariantConfig",
+__all__ = ["EXPERIMENT_NAME", "TOOL_NAME", "UNLIMITED_TIER", "ExperimentConfig", "HttpToolConfig", "McpServerConfig",
+           "PriceConfig", "ProviderConfig", "ProviderKind", "Settings", "SettingsError", "TierConfig", "VariantConfig",
            "is_loopback", "load_settings"]
 
 DEFAULT_SUMMARY_PROMPT = (
@@ -193,8 +194,7 @@ class Settings(BaseSettings):
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             raise ValueError("PARLOR_PROVIDERS: every provider needs a distinct name")
-        if self.default_tier not in self.tiers:
-            raise ValueError(f"PARLOR_DEFAULT_TIER: {self.default_tier!r} is not one of PARLOR_TIERS")
+        self._check_tiers()
         try:
             ZoneInfo(self.budget_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -206,6 +206,16 @@ class Settings(BaseSettings):
         if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
             raise ValueError("PARLOR_OIDC_ISSUER needs PARLOR_OIDC_CLIENT_ID and PARLOR_OIDC_CLIENT_SECRET")
         return self
+
+    def _check_tiers(self) -> None:
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"PARLOR_DEFAULT_TIER: {self.default_tier!r} is not one of PARLOR_TIERS")
+        unlimited = self.tiers.get(UNLIMITED_TIER)
+        if unlimited is not None and unlimited.limited:
+            raise ValueError(f"PARLOR_TIERS: the {UNLIMITED_TIER!r} tier cannot have limits (with PARLOR_AUTH=off it "
+                             "is the local user's); give a tier with limits another name")
+        if self.auth == "off":  # the local user's tier exists whatever PARLOR_TIERS lists
+            self.tiers.setdefault(UNLIMITED_TIER, TierConfig())
 
     def _check_knowledge(self) -> None:
         if self.embedding == "openai" and not self.embedding_url:

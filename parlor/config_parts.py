@@ -100,6 +100,15 @@ class TierConfig(BaseModel):
     max_reply_tokens: int | None = Field(default=None, ge=1)
     models: list[str] = Field(default_factory=lambda: ["*"])  # provider names or models; shell-style patterns
 
+    @property
+    def limited(self) -> bool:
+        """Whether any request window, daily budget or reply cap applies (the models it may use aside)."""
+        return any(limit is not None for limit in (self.requests_per_minute, self.requests_per_hour,
+                                                   self.tokens_per_day, self.max_reply_tokens))
+
+
+UNLIMITED_TIER = "unlimited"  # no limits, by its name; the one local user's tier when auth is off
+
 
 class PriceConfig(BaseModel):
     """US dollars per million tokens."""
@@ -156,5 +165,5 @@ def default_tiers() -> dict[str, TierConfig]:
                            max_reply_tokens=1024),
         "pro": TierConfig(requests_per_minute=120, requests_per_hour=3000, tokens_per_day=2_000_000,
                           max_reply_tokens=4096),
-        "unlimited": TierConfig(),
+        UNLIMITED_TIER: TierConfig(),
     }

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.cli import parlor
 from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
 from tests.server import ParlorServer
 from tests.upstream import Upstream
-
-
-def parlor(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-           stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parlor", *args], env={**os.environ, **(env or {})}, cwd=cwd,
-                          capture_output=True, text=True, timeout=60, input=stdin)
 
 
 @pytest.mark.parametrize(("env", "setting"), [

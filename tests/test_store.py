@@ -168,12 +168,13 @@ async def test_duplicate_name_raises_user_exists(accounts: AccountStore) -> None
     assert await accounts.authenticate(first.api_key) == first.principal
 
 
-async def test_local_user_is_created_once(accounts: AccountStore) -> None:
-    first = await accounts.local_user("free")
-    second = await accounts.local_user("pro")
-    assert first == second
+async def test_local_user_is_created_once_and_moved_to_the_tier_asked(accounts: AccountStore) -> None:
+    first = await accounts.local_user("free")  # as earlier versions made it: on the default tier
     assert (first.name, first.tier, first.is_admin) == ("local", "free", True)
-    assert [u.name for u in await accounts.list_users()] == ["local"]
+    second = await accounts.local_user("unlimited")
+    assert (second.id, second.tier) == (first.id, "unlimited")
+    assert await accounts.local_user("unlimited") == second  # idempotent
+    assert [(u.name, u.tier) for u in await accounts.list_users()] == [("local", "unlimited")]
 
 
 # ---- threads and messages ----

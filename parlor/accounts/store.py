@@ -212,12 +212,16 @@ class AccountStore:
         return NewUser(_principal(user), key, user.created_at)
 
     async def local_user(self, tier: str) -> Principal:
-        """The one user every request acts as when auth is off."""
+        """The one user every request acts as when auth is off, on `tier`: created on first use, and moved
+        to it if an older start-up made it on another (earlier versions gave it the default tier)."""
         async with self._sessions.begin() as session:
             user = (await session.execute(select(User).where(User.name == LOCAL_USER))).scalar_one_or_none()
             if user is None:
                 user = User(name=LOCAL_USER, tier=tier, role="admin")
                 session.add(user)
+            elif user.tier != tier:
+                log.info("the local user moves from the %r tier to %r", user.tier, tier)
+                user.tier = tier
         return _principal(user)
 
 
