@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.client import auth, chat, chat_body
 from tests.conftest import RunningServer
-from tests.upstream import Script, Upstream
+from tests.upstream import Script, ScriptedToolCall, Upstream
 
 
 def thread(server: RunningServer, key: str, thread_id: str) -> httpx.Response:
@@ -147,3 +148,19 @@ def test_an_empty_message_is_refused_and_nothing_written(server: RunningServer, 
     result = chat(server.url, server.api_key, thread_id, text)
     assert result.status == 422 and result.body["error"]["code"] == "empty_message"
     assert thread(server, server.api_key, thread_id).status_code == 404
+
+
+def test_a_tool_call_streams_the_duration_it_is_stored_with(server: RunningServer, upstream: Upstream,
+                                                            marker: str) -> None:
+    question = f"time in Lisbon and on Mars {marker}"
+    upstream.push(Script(tool_calls=[ScriptedToolCall("current_time", json.dumps({"timezone": "Europe/Lisbon"})),
+                                     ScriptedToolCall("current_time", json.dumps({"timezone": "Mars/Olympus"}))]),
+                  match=question)
+    upstream.push(Script(text="Afternoon; Mars has no time zone."), match=question)
+    thread_id = uuid.uuid4().hex
+    result = chat(server.url, server.api_key, thread_id, question)
+    streamed = {c["toolCallId"]: c["toolMetadata"]["durationMs"] for c in result.chunks
+                if c["type"] in ("tool-output-available", "tool-output-error")}
+    answer = thread(server, server.api_key, thread_id).json()["messages"][-1]
+    stored = {p["toolCallId"]: p["durationMs"] for p in answer["parts"] if p["type"] == "tool-current_time"}
+    assert len(streamed) == 2 and streamed == stored and all(ms >= 0 for ms in stored.values())

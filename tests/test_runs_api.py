@@ -4,12 +4,15 @@ every field and filter by user, status and time; a user sees their own runs' tim
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 from httpx_sse import connect_sse
 
+from parlor.memory.tokens import build_counter
 from tests.client import auth, chat, chat_body
 from tests.conftest import RunningServer
 from tests.upstream import Script, Upstream
@@ -22,8 +25,6 @@ def admin(server: RunningServer) -> dict[str, str]:
 
 
 def record(server: RunningServer, request_id: str, seconds: float = 10) -> dict[str, Any]:
-    import time
-
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         response = httpx.get(f"{server.url}/api/admin/runs/{request_id}", headers=admin(server))
@@ -137,3 +138,52 @@ def test_openai_compatible_calls_get_run_records_too(server: RunningServer, upst
     own = httpx.get(f"{server.url}/api/runs/{request_ids['stream']}", headers=auth(key))
     assert own.status_code == 200 and not ADMIN_ONLY & set(own.json())
     assert httpx.get(f"{server.url}/api/runs/{request_ids['stream']}", headers=auth(other)).status_code == 404
+
+
+def stop_after(server: RunningServer, key: str, upstream: Upstream, text: str, deltas: int) -> str:
+    """Starts a turn in a new thread and stops it once `deltas` text deltas came (0: once the model call
+    is out, before any token); returns its request id."""
+    thread_id = uuid.uuid4().hex
+    with httpx.Client(base_url=server.url, headers=auth(key), timeout=30) as client, client.stream(
+            "POST", "/api/chat", json=chat_body(thread_id, text)) as response:
+        seen = 0
+        for line in response.iter_lines():
+            seen += '"text-delta"' in line
+            if seen >= deltas and line.startswith("data: "):
+                break
+        while deltas == 0 and not any(text in str(r) for r in upstream.requests):
+            time.sleep(0.01)  # the call is out: the prompt was sent
+        assert client.post(f"/api/chat/{thread_id}/stop").status_code == 204
+    return response.headers["x-request-id"]
+
+
+def test_a_stopped_run_counts_the_prompt_sent_and_the_tokens_streamed(server: RunningServer, upstream: Upstream,
+                                                                     marker: str) -> None:
+    key = server.user("stopper")
+    question = f"stop me {marker}"
+    upstream.push(Script(tokens=[" never"], ttft=30), match=question)  # stopped before its first token
+    upstream.push(Script(tokens=[f" word{i}" for i in range(60)], token_delay=0.05), match=question)
+    early = record(server, stop_after(server, key, upstream, question, deltas=0))
+    late = record(server, stop_after(server, key, upstream, question, deltas=5))
+    assert early["status"] == late["status"] == "aborted"
+
+    # What was sent: the context's count, at least the question and at most the whole prompt as it went out.
+    counter = build_counter("auto", "test-model", Path(server.process.data_dir) / "tiktoken")
+    sent = next(r for r in upstream.requests if question in str(r))["messages"]
+    assert 4 + counter.count_tokens(question) < early["tokens_in"] <= sum(
+        4 + counter.count_tokens(str(m.get("content") or "")) for m in sent) + 200  # + the tool specs
+    assert late["tokens_in"] == early["tokens_in"]  # the same question in a new thread: the same prompt
+    # What streamed: the stored partial answer, counted.
+    partial = httpx.get(f"{server.url}/api/threads/{late['thread_id']}", headers=auth(key)).json()["messages"][-1]
+    text = "".join(p["text"] for p in partial["parts"] if p["type"] == "text")
+    assert text and late["tokens_out"] == counter.count_tokens(text) and early["tokens_out"] == 0
+    assert early["model"] == late["model"] == "test-model" and late["ttft_ms"] > 0
+    assert [(p["provider"], p["error"], p["tokens_in"], p["tokens_out"]) for p in late["providers"]] == [
+        ("up", "aborted", late["tokens_in"], late["tokens_out"])]
+
+    own = httpx.get(f"{server.url}/api/runs/{late['request_id']}", headers=auth(key)).json()
+    assert (own["status"], own["tokens_in"], own["tokens_out"]) == ("aborted", late["tokens_in"], late["tokens_out"])
+
+    # The same counts in the user's usage, where before a stopped turn counted nothing.
+    total = httpx.get(f"{server.url}/api/usage", headers=auth(key)).json()["total"]
+    assert (total["tokens_in"], total["tokens_out"]) == (early["tokens_in"] + late["tokens_in"], late["tokens_out"])

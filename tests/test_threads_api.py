@@ -11,7 +11,7 @@ from parlor.accounts.store import AccountStore
 from parlor.db import Message, create_engine, migrate, new_id, session_factory
 from parlor.memory import MessageStore
 from tests import pg
-from tests.client import auth, chat
+from tests.client import auth, chat, chat_body
 from tests.conftest import RunningServer
 from tests.upstream import Script, Upstream
 
@@ -48,6 +48,38 @@ def test_rename_and_delete(server: RunningServer) -> None:
     gone = httpx.get(f"{server.url}/api/threads/{thread_id}", headers=auth(key))
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "thread_not_found"
     assert httpx.get(f"{server.url}/api/threads", headers=auth(key)).json()["threads"] == []
+
+
+def edit(server: RunningServer, key: str, thread_id: str, message_id: str, text: str) -> None:
+    """Edit and resend, as useChat posts it: the message's id, and `messageId` naming it."""
+    body = {**chat_body(thread_id, text, message_id), "messageId": message_id}
+    response = httpx.post(f"{server.url}/api/chat", json=body, headers=auth(key), timeout=30)
+    assert response.status_code == 200 and '"finish"' in response.text, response.text
+
+
+def test_editing_the_first_message_retitles_a_chat_the_user_never_renamed(server: RunningServer) -> None:
+    key = server.user()
+    auto, renamed, later = (uuid.uuid4().hex for _ in range(3))
+    for thread_id in (auto, renamed, later):
+        chat(server.url, key, thread_id, "Plans for Lisbon")
+        chat(server.url, key, thread_id, "And for Porto?")
+    httpx.patch(f"{server.url}/api/threads/{renamed}", json={"title": "My trip"}, headers=auth(key))
+
+    def stored(thread_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = httpx.get(f"{server.url}/api/threads/{thread_id}", headers=auth(key)).json()
+        return found
+
+    # As a reloaded page edits them: by the stored ids.
+    for thread_id in (auto, renamed):
+        edit(server, key, thread_id, stored(thread_id)["messages"][0]["id"], "Plans for Madrid")
+    edit(server, key, later, stored(later)["messages"][2]["id"], "And for Faro?")
+
+    assert stored(auto)["title"] == "Plans for Madrid"
+    assert stored(renamed)["title"] == "My trip"  # renamed by the user: kept
+    assert stored(later)["title"] == "Plans for Lisbon"  # not the first message: kept
+    texts = [[p["text"] for m in stored(t)["messages"] for p in m["parts"] if m["role"] == "user"]
+             for t in (auto, later)]
+    assert texts == [["Plans for Madrid"], ["Plans for Lisbon", "And for Faro?"]]  # replaced, not appended
 
 
 def test_another_users_thread_does_not_exist_for_them(server: RunningServer) -> None:

@@ -3,6 +3,7 @@ cards) and turned back into model messages when the thread continues (calls and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from parlor.agent.generation import Generation
 from parlor.agent.tools import ToolResult, fence
 from parlor.llm import LLMMessage, ToolCall, Usage
 from parlor.llm.types import FinishReason
+from parlor.observability.probe import ModelCall
 
 
 @dataclass
@@ -25,8 +27,11 @@ class Transcript:
     finish_reason: FinishReason = "stop"
     error_code: str | None = None
     error_message: str | None = None
+    _calls_started: int = field(default=0, init=False)  # one per step: each step makes one model call
+    _metered: int = field(default=0, init=False)  # characters of text the absorbed calls' usage covers
 
     def start_step(self) -> None:
+        self._calls_started += 1
         self.parts.append({"type": "step-start"})
 
     def add_text(self, text: str) -> None:
@@ -59,6 +64,24 @@ class Transcript:
             self.ttft_ms = generation.ttft_ms
         self.finish_reason = generation.finish_reason
         self.error_code, self.error_message = generation.error_code, generation.error_message
+        self._metered = len(self.text)
+
+    def meter_stop(self, prompt_tokens: int, count: Callable[[str], int], call: ModelCall | None = None) -> None:
+        """A stop cut the model call under way short, so its usage never arrives: counts what was sent
+        (`prompt_tokens`, the context's count: a lower bound for a later step, whose prompt also holds the
+        earlier ones) and what streamed of it. `call`: that call as observed (its provider is the one that
+        was answering, or about to), which gets the same counts. Nothing when no call was under way."""
+        if self._calls_started <= self.model_calls:
+            return
+        tokens_out = count(self.text[self._metered:])
+        self.model_calls += 1
+        self.tokens_in += prompt_tokens
+        self.tokens_out += tokens_out
+        self._metered = len(self.text)
+        if call is not None:
+            call.tokens_in, call.tokens_out = prompt_tokens, tokens_out
+            self.provider, self.model = call.provider, call.model
+            self.ttft_ms = self.ttft_ms if self.ttft_ms is not None else call.ttft_ms
 
     @property
     def text(self) -> str:

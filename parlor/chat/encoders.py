@@ -94,10 +94,13 @@ def _tool_chunks(event: ChatEvent) -> list[Chunk]:
     if isinstance(event, ToolInputInvalid):
         return [{"type": "tool-input-error", "toolCallId": event.call_id, "toolName": event.name,
                  "input": event.input, "errorText": event.error}]
+    # the server's measure of the call, as stored with the message (the SDK keeps toolMetadata on the part)
     if isinstance(event, ToolOutput):
-        return [{"type": "tool-output-available", "toolCallId": event.call_id, "output": event.output}]
+        return [{"type": "tool-output-available", "toolCallId": event.call_id, "output": event.output,
+                 "toolMetadata": {"durationMs": event.duration_ms}}]
     if isinstance(event, ToolFailed):
-        return [{"type": "tool-output-error", "toolCallId": event.call_id, "errorText": event.error}]
+        return [{"type": "tool-output-error", "toolCallId": event.call_id, "errorText": event.error,
+                 "toolMetadata": {"durationMs": event.duration_ms}}]
     if isinstance(event, SourceDocument):
         return [event.part()]
     return []

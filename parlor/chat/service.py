@@ -20,21 +20,9 @@ import orjson
 
 from parlor.accounts import Principal
 from parlor.agent import AgentLoop, ToolContext, Transcript, parts_to_messages
-from parlor.agent.events import SourceDocument
-from parlor.chat.events import (
-    ChatEvent,
-    StepFinished,
-    StepStarted,
-    TextChunk,
-    ToolFailed,
-    ToolInputReady,
-    ToolOutput,
-    TurnAborted,
-    TurnFailed,
-    TurnFinished,
-    TurnStarted,
-)
+from parlor.chat.events import ChatEvent, TurnFailed, TurnFinished, TurnStarted
 from parlor.chat.mirror import RunMirror
+from parlor.chat.replay import replay
 from parlor.chat.runs import ALL_THREADS, RunRegistry, ThreadBusy
 from parlor.chat.streams import TurnStream, ui_chunks
 from parlor.db import Message, new_id, utcnow, with_retries
@@ -45,6 +33,7 @@ from parlor.memory import Context, ConversationMemory, MessageStore, StoredMessa
 from parlor.memory.attachments import attachment_text
 from parlor.observability import RunRecorder, TurnOutcome, annotate, phase, traced
 from parlor.observability.logs import CONTENT_LOGGER
+from parlor.observability.probe import stopped_call
 from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
@@ -79,6 +68,7 @@ class Turn:
     context: Context | None = None  # how the prompt was built (for the summary check after the turn)
     user_tokens: int | None = None  # the new user message's size, stored with it
     arm: Arm = NO_ARM  # the experiment arm it runs in (chosen from the replica's copy: no I/O)
+    retitle_from: str | None = None  # an edited first message: the title it gave the thread, to replace
 
 
 class ChatService:
@@ -137,9 +127,7 @@ class ChatService:
         """Holds the turn's tokens before the model call (raises BudgetExhausted): no database round trip."""
         if turn.replay is not None or self._budget is None:
             return turn
-        # the context's own count (stored per message) when there is one; a rough estimate otherwise
-        prompt = turn.context.tokens if turn.context is not None else estimate_tokens(m.content for m in turn.history)
-        return replace(turn, reservation=await self._budget.reserve(turn.request.principal, prompt))
+        return replace(turn, reservation=await self._budget.reserve(turn.request.principal, _prompt_tokens(turn)))
 
     async def resume(self, who: Principal, thread_id: str) -> TurnStream | None:
         """The thread's generation under way (replayed from its start), or None."""
@@ -194,12 +182,16 @@ class ChatService:
             history = recent[:-1] if replaces else recent
             return self._turn(request, window, history, save_user_message=False, replaces=replaces)
         for index, message in enumerate(recent):
-            if message.role == "user" and message.client_id == request.client_message_id and request.edit:
+            # a message's client id, or its stored id (what a reloaded thread's messages carry)
+            matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
+            if matches and request.edit:
                 # Edit and resend: the edited question and everything after it give way to the new one.
                 pending = self._memory.user_message(request.client_message_id, request.text)
-                return self._turn(request, window, [*recent[:index], pending], save_user_message=True,
+                turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
                                   replaces=tuple(m.id for m in recent[index:]), user_tokens=pending.tokens)
-            if message.role == "user" and message.client_id == request.client_message_id:
+                first = index == 0 and not window.capped  # then the thread's title came from it
+                return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
+            if matches:
                 answer = next((m for m in recent[index + 1:] if m.role == "assistant"), None)
                 if answer is not None:  # a retried POST: the answer exists, send it again
                     return Turn(request, [], save_user_message=False, replay=answer)
@@ -233,7 +225,7 @@ class ChatService:
                        status="complete", request_id=request.request_id, created_at=now, tokens=turn.user_tokens)
         begin = partial(self._store.begin_turn, user_id=request.principal.id, thread_id=request.thread_id,
                         title=request.text[:TITLE_CHARS], user_message=user if turn.save_user_message else None,
-                        assistant_message=assistant, replaces=turn.replaces,
+                        assistant_message=assistant, replaces=turn.replaces, retitle_from=turn.retitle_from,
                         arm=turn.arm.stored() if turn.arm.assign else None)
         sent = asyncio.Event()  # the model call goes out first: the save's work must not delay it
         save = self._tasks.spawn(_once_sent(sent, begin), name=f"begin-turn:{request.request_id}")
@@ -250,6 +242,8 @@ class ChatService:
                 yield event
             status = "error" if transcript.error_code else "complete"
         finally:
+            if status == "aborted":  # the call a stop cut short never reports its usage: count it here
+                transcript.meter_stop(_prompt_tokens(turn), self._memory.counter.count_tokens, stopped_call())
             if self._budget is not None:
                 settle = self._budget.settle(turn.reservation, transcript.tokens_in, transcript.tokens_out,
                                              transcript.text)
@@ -306,7 +300,7 @@ class ChatService:
             content_log.error("the unsaved answer of request %s was: %r", request.request_id, text)
             await self._keep_unsaved(request, message_id, status, transcript)
             return False
-        if transcript.provider is not None:
+        if transcript.provider is not None or transcript.tokens_in:  # a model answered, or was sent the prompt
             await with_retries(lambda: self._ledger.record(UsageRecord(
                 request_id=request.request_id, user_id=request.principal.id, thread_id=request.thread_id,
                 provider=transcript.provider, model=transcript.model, tokens_in=transcript.tokens_in,
@@ -336,6 +330,11 @@ class ChatService:
             log.exception("could not keep the unsaved answer of request %s", request.request_id)
 
 
+def _prompt_tokens(turn: Turn) -> int:
+    """The context's own count (stored per message) when there is one; a rough estimate otherwise."""
+    return turn.context.tokens if turn.context is not None else estimate_tokens(m.content for m in turn.history)
+
+
 def _trigger(request: TurnRequest) -> str:
     return "regenerate" if request.regenerate else "edit" if request.edit else "submit"
 
@@ -350,38 +349,6 @@ def render_stored(message: StoredMessage) -> list[LLMMessage]:
     if message.role == "user":  # an attached document: a plain-text note, never its data part
         return [LLMMessage("user", attachment_text(message.parts) or message.text)]
     return render_answer(message.parts, message.text)
-
-
-async def replay(message: StoredMessage, thread_id: str, request_id: str) -> AsyncIterator[ChatEvent]:
-    """A stored answer as the events that produced it."""
-    yield TurnStarted(message.id, thread_id, request_id)
-    parts = message.parts or ([{"type": "text", "text": message.text}] if message.text else [])
-    in_step = False
-    for part in [{"type": "step-start"}] * (not parts or parts[0].get("type") != "step-start") + parts:
-        kind = part.get("type", "")
-        if kind == "step-start":
-            if in_step:
-                yield StepFinished()
-            in_step = True
-            yield StepStarted()
-        elif kind == "text":
-            yield TextChunk(part.get("text", ""))
-        elif kind.startswith("tool-"):
-            call_id = part.get("toolCallId", "")
-            yield ToolInputReady(call_id, kind.removeprefix("tool-"), part.get("input"))
-            if part.get("state") == "output-available":
-                yield ToolOutput(call_id, part.get("output"), part.get("durationMs", 0.0))
-            else:
-                yield ToolFailed(call_id, part.get("errorText", ""), part.get("durationMs", 0.0))
-        elif kind == "source-document":  # the answer's citations, as they first streamed
-            yield SourceDocument.from_part(part)
-    if message.status == "error":
-        yield TurnFailed(message.meta.get("error") or "provider_error", "This answer failed. You can retry.")
-    elif message.status == "aborted":
-        yield TurnAborted()
-    else:
-        yield StepFinished()
-        yield TurnFinished("stop", {**message.meta, "requestId": request_id})
 
 
 async def _once_sent(sent: asyncio.Event, save: Callable[[], Awaitable[None]]) -> None:

@@ -93,17 +93,23 @@ class MessageStore:
     async def begin_turn(
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
         assistant_message: Message, replaces: str | Sequence[str] | None = None,
-        arm: tuple[str, str | None] | None = None,
+        arm: tuple[str, str | None] | None = None, retitle_from: str | None = None,
     ) -> None:
         """One transaction: the thread (created on first use), the user message (once per client id)
         and the assistant message that will stream. `replaces`: the message(s) this turn supersedes
         (a regenerated answer; an edited question and what followed it), deleted first. `arm`: the
-        experiment arm to keep with a thread that has none yet (the first arm stored wins)."""
+        experiment arm to keep with a thread that has none yet (the first arm stored wins).
+        `retitle_from`: a thread still titled so (from the first message, which an edit replaces; not
+        renamed since) takes `title`."""
         now = utcnow()
+        values: dict[str, Any] = {}
+        if arm is not None:
+            values.update(experiment=func.coalesce(Thread.experiment, arm[0]),
+                          variant=case((Thread.experiment.is_(None), arm[1]), else_=Thread.variant))
+        if retitle_from is not None:
+            values.update(title=case((Thread.title == retitle_from, title), else_=Thread.title))
         async with self._sessions.begin() as session:
-            await _claim_thread(session, user_id, thread_id, title, now, **(
-                {} if arm is None else {"experiment": func.coalesce(Thread.experiment, arm[0]),
-                                        "variant": case((Thread.experiment.is_(None), arm[1]), else_=Thread.variant)}))
+            await _claim_thread(session, user_id, thread_id, title, now, values)
             if replaces:
                 ids = [replaces] if isinstance(replaces, str) else list(replaces)
                 await session.execute(delete(Message).where(Message.id.in_(ids), Message.thread_id == thread_id))
@@ -182,7 +188,7 @@ def _insert(session: AsyncSession, model: type[Thread] | type[Message]) -> Any:
 
 
 async def _claim_thread(session: AsyncSession, user_id: str, thread_id: str, title: str, now: datetime,
-                        **values: Any) -> None:
+                        values: dict[str, Any] | None = None) -> None:
     """The user's thread, created on first use and touched (with `values`); ThreadNotFound if another
     user's. Insert-or-nothing, then read the owner: concurrent first turns (or two users picking the
     same new id) never race into an integrity error."""
@@ -192,7 +198,7 @@ async def _claim_thread(session: AsyncSession, user_id: str, thread_id: str, tit
     owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
     if owner != user_id:
         raise ThreadNotFound(thread_id)
-    await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now, **values))
+    await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now, **(values or {})))
 
 
 async def _insert_ignoring_duplicate(session: AsyncSession, message: Message) -> None:

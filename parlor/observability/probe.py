@@ -103,6 +103,13 @@ def note_model_call(call: ModelCall) -> None:
         probe.calls.append(call)
 
 
+def stopped_call() -> ModelCall | None:
+    """The model call a stop just cut short, if the request's last one ended so ("aborted")."""
+    probe = _probe.get()
+    call = probe.calls[-1] if probe is not None and probe.calls else None
+    return call if call is not None and call.error == "aborted" else None
+
+
 def note_tool_call(record: ToolCallRecord) -> None:
     probe = _probe.get()
     if probe is not None:
