@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import httpx
 import orjson
 import redis.asyncio as aioredis
-from httpx_sse import aconnect_sse
 
 from parlor.accounts import AccountStore, UserExists, parse_duration
 from parlor.accounts.key_cache import KeyChanges
+from parlor.cli_chat import DEFAULT_URL, chat_lines
 from parlor.config import Settings, SettingsError, load_settings
-from parlor.db import create_engine, migrate, session_factory
+from parlor.db import create_engine, migrate, session_factory, shown_url
 
 T = TypeVar("T")
 
@@ -44,95 +43,50 @@ def main() -> None:
               help="Server processes sharing the port (default: PARLOR_WORKERS or 1); more than one needs Redis.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API and web UI server."""
-    import uvicorn
+    from parlor.cli_serve import serve as run
 
-    settings = _settings(host=host, port=port)
-    if workers > 1 and not settings.redis_url:  # runs, limits and stops are shared through Redis only
-        raise click.ClickException("--workers above 1 needs PARLOR_REDIS_URL (distributed mode)")
-    providers = ", ".join(f"{p.name} ({p.kind}, {p.model})" for p in settings.providers)
-    click.echo(f"Parlor listening on http://{settings.host}:{settings.port} — {settings.mode} mode, "
-               f"auth {settings.auth}, {workers} worker(s), providers: {providers}", err=True)
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "warning",
-                               "timeout_graceful_shutdown": int(settings.drain_seconds) + 5, "lifespan": "on",
-                               "loop": "uvloop", "http": "httptools", "backlog": 4096}
-    # X-Forwarded-For/-Proto believed from PARLOR_TRUSTED_PROXIES only (uvicorn's default trusts 127.0.0.1)
-    options.update(proxy_headers=bool(settings.trusted_proxies),
-                   forwarded_allow_ips=",".join(settings.trusted_proxies) or None)
-    if workers == 1:
-        _configure_logging(settings)
-        uvicorn.run(_create_app(settings), **options)
-        return
-    os.environ.update(PARLOR_HOST=settings.host, PARLOR_PORT=str(settings.port))  # the workers read them
-    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # one /metrics summing every worker
-        import tempfile
-
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="parlor-metrics-")
-    # A worker busy under overload answers uvicorn's 5 s health ping late: killing it would drop every
-    # stream it holds, so the supervisor waits longer.
-    uvicorn.run("parlor.cli:worker_app", factory=True, workers=workers, timeout_worker_healthcheck=60, **options)
-
-
-def _create_app(settings: Settings) -> Any:
-    from parlor.app import create_app
-
-    return create_app(settings)
-
-
-def worker_app() -> Any:
-    """The app of one `serve --workers` process (uvicorn imports this in each)."""
-    settings = _settings()
-    _configure_logging(settings)
-    return _create_app(settings)
-
-
-def _configure_logging(settings: Settings) -> None:
-    """JSON lines in distributed mode, a console format in embedded mode (PARLOR_LOG_FORMAT overrides);
-    secrets masked on every line (the admin and metrics tokens, the providers' keys, any API key)."""
-    from parlor.observability import configure_logging
-
-    fmt = settings.log_format if settings.log_format != "auto" else (
-        "console" if settings.mode == "embedded" else "json")
-    secrets = [s.get_secret_value() for s in (settings.admin_token, settings.metrics_token,
-                                              settings.oidc_client_secret) if s is not None]
-    secrets += [p.api_key.get_secret_value() for p in settings.providers if p.api_key is not None]
-    secrets += [settings.embedding_api_key.get_secret_value()] if settings.embedding_api_key else []
-    secrets += [_password(url) for url in (settings.database_url, settings.redis_url, settings.vector_url) if url]
-    configure_logging(settings.log_level, fmt, secrets, settings.log_content)
-
-
-def _password(url: str) -> str:
-    """The password in a database or Redis URL ("" when none): masked in logs like the tokens."""
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).password or ""
-    except ValueError:
-        return ""
+    run(_settings(host=host, port=port), workers)
 
 
 @main.command("migrate")
 def migrate_command() -> None:
     """Bring the database to the newest schema."""
+    from parlor.cli_serve import database_errors
+
     settings = _settings()
-    asyncio.run(migrate(settings.database_url))
-    click.echo("database is up to date")
+    click.echo(f"migrating {shown_url(settings.database_url)}")
+    with database_errors(settings.database_url):
+        applied = asyncio.run(migrate(settings.database_url))
+    for revision in applied:
+        click.echo(f"applied {revision}")
+    if not applied:
+        click.echo("already up to date")
 
 
 @main.command()
 @click.option("--concurrency", type=int, help="Jobs run at once (default: PARLOR_JOBS_CONCURRENCY or 1).")
 def worker(concurrency: int | None) -> None:
     """Run background jobs (document ingestion) from the Redis queue, until SIGTERM."""
+    from parlor.cli_serve import check_database, configure_logging
+    from parlor.rag.store import VectorStoreUnavailable
     from parlor.rag.worker import run_worker
 
     settings = _settings(jobs_concurrency=concurrency)
     if not settings.redis_url:
         raise click.ClickException("parlor worker reads its jobs from Redis: set PARLOR_REDIS_URL")
-    _configure_logging(settings)
+    check_database(settings)
+    configure_logging(settings)
     metrics = (f", metrics on http://{settings.host}:{settings.worker_metrics_port}/metrics"
                if settings.worker_metrics_port is not None else "")
-    click.echo(f"Parlor worker: jobs from {settings.jobs_queue} on Redis, {settings.jobs_concurrency} at once"
-               f"{metrics}", err=True)
-    asyncio.run(run_worker(settings))
+
+    def ready() -> None:
+        click.echo(f"Parlor worker: jobs from {settings.jobs_queue} on Redis, {settings.jobs_concurrency} at once"
+                   f"{metrics}", err=True)
+
+    try:
+        asyncio.run(run_worker(settings, ready))
+    except VectorStoreUnavailable as exc:  # documents are this process's whole job: nothing to run without
+        raise click.ClickException(f"the knowledge base cannot start: {exc}") from None
 
 
 @main.command()
@@ -343,37 +297,12 @@ def experiments_report(name: str, since: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.argument("message", required=False)
-@click.option("--url", default=lambda: os.environ.get("PARLOR_URL", "http://127.0.0.1:8000"), show_default=True)
-@click.option("--key", default=lambda: os.environ.get("PARLOR_API_KEY"), help="API key (or PARLOR_API_KEY).")
+@click.option("--url", envvar="PARLOR_URL", default=DEFAULT_URL, show_default=True, show_envvar=True,
+              help="The Parlor server.")
+@click.option("--key", envvar="PARLOR_API_KEY", show_envvar=True, help="API key (not needed with PARLOR_AUTH=off).")
 @click.option("--thread", help="Continue this thread id (default: a new thread).")
 def chat(message: str | None, url: str, key: str | None, thread: str | None) -> None:
     """Chat from the terminal: streams each reply. Without MESSAGE, reads lines until EOF."""
     thread_id = thread or uuid.uuid4().hex
-    lines = [message] if message else (line.rstrip("\n") for line in sys.stdin)
-    for line in lines:
-        if line.strip():
-            asyncio.run(_stream_reply(url, key, thread_id, line))
+    chat_lines(url, key, thread_id, [message] if message else (line.rstrip("\n") for line in sys.stdin))
     click.echo(f"(thread {thread_id})", err=True)
-
-
-async def _stream_reply(url: str, key: str | None, thread_id: str, text: str) -> None:
-    body = {"id": thread_id, "trigger": "submit-message",
-            "messages": [{"id": uuid.uuid4().hex, "role": "user", "parts": [{"type": "text", "text": text}]}]}
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    timeout = httpx.Timeout(300, connect=5)
-    async with (
-        httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout) as client,
-        aconnect_sse(client, "POST", "/api/chat", json=body) as source,
-    ):
-        if source.response.status_code != 200:
-            await source.response.aread()
-            raise click.ClickException(f"{source.response.status_code}: {source.response.text}")
-        async for event in source.aiter_sse():
-            if event.data == "[DONE]":
-                break
-            chunk = orjson.loads(event.data)
-            if chunk["type"] == "text-delta":
-                click.echo(chunk["delta"], nl=False)
-            elif chunk["type"] == "error":
-                click.echo(f"\n[error] {chunk['errorText']}", err=True)
-    click.echo()

@@ -1,4 +1,4 @@
-from parlor.db.engine import create_engine, migrate, session_factory
+from parlor.db.engine import create_engine, migrate, pending_migrations, session_factory, shown_url
 from parlor.db.models import (
     ApiKey,
     Base,
@@ -18,5 +18,6 @@ from parlor.db.retries import with_retries
 
 __all__ = [
     "ApiKey", "Base", "Document", "Identity", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",
-    "create_engine", "migrate", "new_id", "session_factory", "utcnow", "with_retries",
+    "create_engine", "migrate", "new_id", "pending_migrations", "session_factory", "shown_url", "utcnow",
+    "with_retries",
 ]

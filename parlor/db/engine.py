@@ -9,6 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -78,6 +80,28 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def migrate(url: str) -> None:
-    """Bring the database to the newest schema (Alembic runs synchronously, so off the loop)."""
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+def shown_url(url: str) -> str:
+    """A database URL fit to print: its password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def pending_migrations(url: str) -> list[str]:
+    """The migrations the database lacks, oldest first, each as "id (what it does)"; [] when up to date."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            applied = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+    finally:
+        await engine.dispose()
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    newest_first = scripts.iterate_revisions("heads", applied or "base")  # `applied` itself excluded
+    return [f"{script.revision} ({script.doc})" for script in reversed(list(newest_first))]
+
+
+async def migrate(url: str) -> list[str]:
+    """Bring the database to the newest schema (Alembic runs synchronously, so off the loop); returns the
+    migrations applied, as pending_migrations lists them."""
+    pending = await pending_migrations(url)
+    if pending:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    return pending

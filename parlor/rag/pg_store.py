@@ -19,7 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from sqlalchemy.engine import make_url
 
-from parlor.rag.store import ChunkRecord, Hit, Scope, StoredChunk, keywords
+from parlor.rag.store import ChunkRecord, Hit, Scope, StoredChunk, VectorStoreUnavailable, keywords
 
 log = logging.getLogger(__name__)
 LIBRARY = ""
@@ -28,7 +28,6 @@ TABLE = "rag_chunks"
 
 def _schema(dimensions: int) -> list[str]:
     return [
-        "CREATE EXTENSION IF NOT EXISTS vector",
         f"""CREATE TABLE IF NOT EXISTS {TABLE} (
               id bigserial PRIMARY KEY, document_id text NOT NULL, user_id text NOT NULL,
               thread_id text NOT NULL DEFAULT '', ordinal integer NOT NULL, page integer, text text NOT NULL,
@@ -86,6 +85,10 @@ def _vector(values: np.ndarray) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in np.asarray(values, np.float32)) + "]"
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0]
+
+
 def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -94,6 +97,8 @@ class PgVectorStore:
     def __init__(self, url: str, dimensions: int, pool_size: int = 5, ef_search: int = 100,  # ef >= the k asked
                  candidates: int = CANDIDATES, exact_up_to: int = EXACT_UP_TO):
         self._dsn = asyncpg_dsn(url)
+        parts = make_url(url)
+        self._where = f"{parts.host}:{parts.port or 5432}/{parts.database}"  # for messages: no user, no password
         self.dimensions = dimensions
         self._pool_size = pool_size
         self._ef_search = ef_search
@@ -108,6 +113,7 @@ class PgVectorStore:
                                                    server_settings=self._settings())
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext('parlor.rag_chunks'))")
+            await self._create_extension(connection)
             for statement in _schema(self.dimensions):
                 await connection.execute(statement)
             for statement in TUNING:
@@ -116,6 +122,21 @@ class PgVectorStore:
                         await connection.execute(statement)
                 except asyncpg.InsufficientPrivilegeError as exc:
                     log.warning("%s: %s (keyword searches may be slower)", statement, exc)
+
+    async def _create_extension(self, connection: Any) -> None:
+        """pgvector, or VectorStoreUnavailable saying how to get it (stock PostgreSQL packages lack it)."""
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except (asyncpg.FeatureNotSupportedError, asyncpg.UndefinedFileError) as exc:  # not installed
+            major = connection.get_server_version().major
+            raise VectorStoreUnavailable(
+                f"PostgreSQL at {self._where} has no pgvector ({_first_line(exc)}): install it where PostgreSQL "
+                f"runs (Debian/Ubuntu: apt install postgresql-{major}-pgvector) or point PARLOR_VECTOR_URL at "
+                "a PostgreSQL that has it") from None
+        except asyncpg.InsufficientPrivilegeError as exc:  # installed, but not created and not ours to create
+            raise VectorStoreUnavailable(
+                f"PostgreSQL at {self._where}: {_first_line(exc)}: a superuser must run CREATE EXTENSION vector "
+                "in that database once") from None
 
     def _settings(self) -> dict[str, str]:
         """Iterative HNSW scans (filters inside the walk), the search width, no parallel workers (a gated-off

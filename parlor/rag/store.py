@@ -11,6 +11,10 @@ from typing import Protocol
 import numpy as np
 
 
+class VectorStoreUnavailable(Exception):
+    """The store cannot start (e.g. a PostgreSQL without pgvector): one line saying why and what to do."""
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Whose chunks a search may see: the user's library, plus one thread's own documents if set."""

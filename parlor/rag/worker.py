@@ -38,8 +38,9 @@ async def _knowledge(settings: Settings,
         await engine.dispose()
 
 
-async def run_worker(settings: Settings) -> None:
-    """Runs ingestion jobs until SIGTERM or SIGINT, then lets the jobs under way finish."""
+async def run_worker(settings: Settings, ready: Callable[[], None] = lambda: None) -> None:
+    """Runs ingestion jobs until SIGTERM or SIGINT, then lets the jobs under way finish; calls `ready` once
+    it reads jobs."""
     from parlor.api.metrics import serve_metrics
     from parlor.jobs.redis_queue import RedisQueue
     from parlor.observability import Metrics
@@ -54,6 +55,7 @@ async def run_worker(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         log.info("worker: reading jobs from %s", settings.jobs_queue)
         async with serve_metrics(metrics, settings.host, settings.worker_metrics_port, settings.metrics_token):
+            ready()
             await built.queue.work(stop)
     metrics.close()
 
