@@ -107,4 +107,4 @@ async def test_worker_without_pgvector_says_so_in_one_line(pg_url: str) -> None:
     assert parlor("migrate", env=env).returncode == 0
     said = one_line(parlor("worker", env=env, timeout=120))
     assert said.startswith("Error: the knowledge base cannot start: PostgreSQL at 127.0.0.1:5432/") and \
-        "has no pgvector" in said and f"apt install postgresql-{major}-pgvector" in said
+        "has no pgvector" in said and f"install the package postgresql-{major}-pgvector" in said

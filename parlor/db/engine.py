@@ -9,9 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -90,12 +89,19 @@ async def pending_migrations(url: str) -> list[str]:
     engine = create_engine(url, pool_size=1)
     try:
         async with engine.connect() as connection:
-            applied = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+            applied = await connection.run_sync(_applied)
     finally:
         await engine.dispose()
     scripts = ScriptDirectory.from_config(alembic_config(url))
     newest_first = scripts.iterate_revisions("heads", applied or "base")  # `applied` itself excluded
     return [f"{script.revision} ({script.doc})" for script in reversed(list(newest_first))]
+
+
+def _applied(connection: Connection) -> tuple[str, ...]:
+    """The revisions Alembic recorded (read directly: its MigrationContext logs two lines per look)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return ()
+    return tuple(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 async def migrate(url: str) -> list[str]:

@@ -130,9 +130,9 @@ class PgVectorStore:
         except (asyncpg.FeatureNotSupportedError, asyncpg.UndefinedFileError) as exc:  # not installed
             major = connection.get_server_version().major
             raise VectorStoreUnavailable(
-                f"PostgreSQL at {self._where} has no pgvector ({_first_line(exc)}): install it where PostgreSQL "
-                f"runs (Debian/Ubuntu: apt install postgresql-{major}-pgvector) or point PARLOR_VECTOR_URL at "
-                "a PostgreSQL that has it") from None
+                f"PostgreSQL at {self._where} has no pgvector ({_first_line(exc)}): install the package "
+                f"postgresql-{major}-pgvector where PostgreSQL runs (README: PostgreSQL needs pgvector) or point "
+                "PARLOR_VECTOR_URL at a PostgreSQL that has it") from None
         except asyncpg.InsufficientPrivilegeError as exc:  # installed, but not created and not ours to create
             raise VectorStoreUnavailable(
                 f"PostgreSQL at {self._where}: {_first_line(exc)}: a superuser must run CREATE EXTENSION vector "
