@@ -9,7 +9,7 @@ WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/packag
 .PHONY: run serve setup setup-dev web test lint typecheck pytest audit bench bench-local model model-small clean
 
 run: setup web model ## install, build the web UI, serve on http://127.0.0.1:8000 (embedded mode)
-	@echo "Open http://$(PARLOR_HOST):$(PARLOR_PORT) in your browser."
+	@echo "Open http://$(PARLOR_HOST):$(PARLOR_PORT) in your browser once Parlor says it is listening."
 	PARLOR_AUTH=$${PARLOR_AUTH:-off} $(VENV)/bin/parlor serve --host $(PARLOR_HOST) --port $(PARLOR_PORT)
 
 setup: $(VENV)/.installed

@@ -5,17 +5,18 @@ that pass through the balancer unbuffered — and, where a compose client is ins
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from parlor.config import Settings
+from parlor.config import ProviderConfig, ProviderKind, Settings
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S = DEPLOY / "k8s"
@@ -113,6 +114,15 @@ def test_the_balancer_streams_unbuffered_to_every_replica(compose: dict[str, Any
     assert body and int(body.group(1)) * 1_000_000 >= Settings.model_fields["max_upload_bytes"].default
     mount = compose["services"]["nginx"]["volumes"][0]
     assert mount.startswith("./nginx/nginx.conf:")
+
+
+def test_the_env_example_names_real_settings_and_every_provider_kind() -> None:
+    text = (DEPLOY / ".env.example").read_text()
+    env = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert unknown_settings(env) == ["PARLOR_PUBLIC_PORT"]  # read by compose.yaml itself: the published port
+    assert [ProviderConfig.model_validate(p).kind for p in json.loads(env["PARLOR_PROVIDERS"])] == ["openai"]
+    named = re.findall(r'"(\w+)" \(', "".join(line for line in text.splitlines() if line.startswith("#")))
+    assert sorted(named) == sorted(get_args(ProviderKind))  # the kinds the comment explains: all, and no others
 
 
 def compose_client() -> list[str] | None:
