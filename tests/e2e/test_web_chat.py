@@ -1,15 +1,30 @@
-"""The conversation in the browser: regenerate, edit and resend, copy, Esc to stop, auto-scroll that lets the
-user scroll up, safe Markdown, a provider failure with its retry, and a lost connection that resumes."""
+"""The conversation in the browser: regenerate, edit and resend (which re-titles the chat), copy, Esc to stop,
+Stop before the first token with its Retry, auto-scroll that lets the user scroll up, safe Markdown, a provider
+failure with its retry, and a lost connection that resumes."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from playwright.async_api import expect
 
 from tests.e2e.browser import PageErrors, api, chromium, idle, new_page, send, shot, thread_id_of
 from tests.upstream import Script, filler_tokens
+
+T = TypeVar("T")
+AT_ONCE_MS = 1500  # what the page shows the moment the user stops: no round trip to wait for
+
+
+async def _until(check: Callable[[], Awaitable[T]], seconds: float = 10) -> T:
+    """`check()`'s first truthy result, asked every 0.1 s (its last result if none came in time)."""
+    for _ in range(int(seconds * 10)):
+        if found := await check():
+            break
+        await asyncio.sleep(0.1)
+    return found
 
 
 async def _stored(server: Any, key: str, thread_id: str) -> list[tuple[str, str, str]]:
@@ -17,6 +32,22 @@ async def _stored(server: Any, key: str, thread_id: str) -> list[tuple[str, str,
         messages = (await client.get(f"/api/threads/{thread_id}")).json()["messages"]
     return [(m["role"], "".join(p.get("text", "") for p in m["parts"] if p["type"] == "text"),
              m["metadata"]["status"]) for m in messages]
+
+
+async def _stored_if(server: Any, key: str, thread_id: str, status: str) -> list[tuple[str, str, str]]:
+    """The stored thread once its last message has `status` (else empty)."""
+    stored = await _stored(server, key, thread_id)
+    return stored if stored and stored[-1][2] == status else []
+
+
+async def _asked(upstream: Any, text: str) -> bool:
+    return any(text in str(request) for request in upstream.requests)
+
+
+async def _runs(server: Any, key: str) -> list[dict[str, Any]]:
+    async with api(server, key) as client:
+        runs: list[dict[str, Any]] = (await client.get("/api/runs")).json()["runs"]
+    return runs
 
 
 async def test_regenerate_edit_and_copy(server: Any, upstream: Any, marker: str) -> None:
@@ -55,6 +86,8 @@ async def test_regenerate_edit_and_copy(server: Any, upstream: Any, marker: str)
         await expect(page.get_by_test_id("message-user")).to_have_text(f"edited {marker}")
         await expect(assistant).to_have_text("Answer to the edited question.")
         await idle(page)
+        # It was the first message, and the chat was titled from it: the title follows the edit.
+        await expect(page.get_by_test_id("chat-title")).to_have_text(f"edited {marker}")
         assert await _stored(server, key, thread) == [("user", f"edited {marker}", "complete"),
                                                      ("assistant", "Answer to the edited question.", "complete")]
         await page.reload()
@@ -95,17 +128,50 @@ async def test_escape_stops_and_autoscroll_lets_the_user_read(server: Any, upstr
         gap = await scroller.evaluate("e => e.scrollHeight - e.scrollTop - e.clientHeight")
         assert gap < 80, gap
 
-        # Esc stops the answer, here and on the server.
+        # Esc stops the answer, here (at once) and on the server.
         await page.keyboard.press("Escape")
+        await expect(page.get_by_test_id("message-list").get_by_text("Stopped.", exact=True)).to_be_visible(
+            timeout=AT_ONCE_MS)
         await idle(page)
         thread = thread_id_of(page)
-        for _ in range(100):
-            stored = await _stored(server, key, thread)
-            if stored[-1][2] == "aborted":
-                break
-            await asyncio.sleep(0.1)
-        assert stored[-1][2] == "aborted", stored
+        stored = await _until(lambda: _stored_if(server, key, thread, "aborted"))
+        assert stored and stored[-1][2] == "aborted", stored
         assert "Line 50" in stored[-1][1] and "Line 119" not in stored[-1][1]
+        errors.check()
+        await context.close()
+
+
+async def test_stop_before_the_first_token_offers_retry_then_and_after_a_reload(server: Any, upstream: Any) -> None:
+    key = server.user("early-stop")
+    question = "Name three blue things."
+    upstream.push(Script(text="Too late.", ttft=30), match=question)  # the model is slow to start
+    upstream.push(Script(text="The sky, the sea, a bluebird."), match=question)
+    async with chromium() as browser:
+        context, page = await new_page(browser, server, key)
+        errors = PageErrors(page)
+        await send(page, question)
+        await expect(page.get_by_role("status").filter(has_text="Thinking…")).to_be_visible()
+        assert await _until(lambda: _asked(upstream, question))  # the prompt is out
+        await page.get_by_test_id("stop-button").click()
+        notice = page.get_by_test_id("retry-notice")
+        await expect(notice).to_have_text(re.compile("Stopped before the answer began"), timeout=AT_ONCE_MS)
+        await expect(page.get_by_test_id("message-assistant")).to_have_count(0)
+        await shot(page, "stopped-retry")
+        thread = thread_id_of(page)
+        stored = await _until(lambda: _stored_if(server, key, thread, "aborted"))
+        assert stored == [("user", question, "complete"), ("assistant", "", "aborted")], stored
+        runs = await _until(lambda: _runs(server, key))  # the stopped run counted the prompt it sent
+        assert [(r["status"], r["tokens_in"] > 0) for r in runs] == [("aborted", True)], runs
+
+        # A reload shows the same, and Retry makes the answer in place of the stopped one.
+        await page.reload()
+        await expect(notice).to_have_text(re.compile("Stopped before the answer began"))
+        await page.get_by_role("button", name="Retry").click()
+        await expect(page.get_by_test_id("message-assistant")).to_have_text("The sky, the sea, a bluebird.")
+        await expect(notice).to_have_count(0)
+        await idle(page)
+        assert await _stored(server, key, thread) == [("user", question, "complete"),
+                                                     ("assistant", "The sky, the sea, a bluebird.", "complete")]
         errors.check()
         await context.close()
 

@@ -36,6 +36,36 @@ function answer(text: string) {
 
 afterEach(() => vi.unstubAllGlobals())
 
+/** A stream that sends `chunks`, then stays open until the request is aborted (as a real one would). */
+function openStream(chunks: object[], signal?: AbortSignal | null): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder()
+  return new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`))
+      signal?.addEventListener('abort', () => controller.error(new DOMException('aborted', 'AbortError')))
+    },
+  })
+}
+
+type Posted = { url: string; body: unknown }
+
+/** fetch for the chat: resume finds nothing (or waits for `resumed`), posts get `answers` in turn. */
+function chatServer(answers: ((signal?: AbortSignal | null) => ReadableStream<Uint8Array>)[],
+  resumed: Promise<void> = Promise.resolve()) {
+  const posted: Posted[] = []
+  vi.stubGlobal('fetch', vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = String(input)
+    if (url.endsWith('/stream')) {
+      await resumed
+      return new Response(null, { status: 204 })
+    }
+    posted.push({ url, body: init?.body ? JSON.parse(String(init.body)) : null })
+    if (url.endsWith('/stop')) return new Response(null, { status: 204 })
+    return new Response(answers.shift()!(init?.signal), { headers: streamHeaders })
+  }))
+  return posted
+}
+
 describe('Chat', () => {
   it('shows the user message at once, then streams the answer as Markdown', async () => {
     let release: (r: Response) => void = () => {}
@@ -111,5 +141,58 @@ describe('Chat', () => {
     await waitFor(() => expect(screen.getByTestId('message-assistant').textContent).toBe('Second try'))
     expect(bodies[1].trigger).toBe('regenerate-message')
     expect(screen.queryByTestId('chat-error')).toBeNull()
+  })
+
+  it('Stop before the first token says so at once and offers Retry, which asks the question again', async () => {
+    const posted = chatServer([
+      (signal) => openStream([{ type: 'start', messageId: 'a1' }, { type: 'start-step' }], signal),
+      () => answer('The sky scatters blue light.'),
+    ])
+    render(<Chat chatId="c4" apiKey="k" initialMessages={[]} tier="free" />)
+    await userEvent.type(screen.getByLabelText('Message'), 'why is the sky blue{Enter}')
+    await screen.findByText('Thinking…')
+    await userEvent.click(screen.getByTestId('stop-button'))
+    const notice = await screen.findByTestId('retry-notice')
+    expect(notice.textContent).toContain('Stopped before the answer began.')
+    expect(posted.some((p) => p.url.endsWith('/api/chat/c4/stop'))).toBe(true)
+    await userEvent.click(screen.getByRole('button', { name: 'Retry' }))
+    await waitFor(() => expect(screen.getByTestId('message-assistant').textContent).toBe('The sky scatters blue light.'))
+    const resent = posted[posted.length - 1].body as { trigger: string; messageId: string; messages: { id: string }[] }
+    expect(resent.trigger).toBe('submit-message')
+    expect(resent.messageId).toBe(resent.messages[0].id) // the same question, replaced (with its empty answer)
+    expect(resent.messages).toHaveLength(1)
+    expect(screen.queryByTestId('retry-notice')).toBeNull()
+    expect(screen.getAllByTestId('message-user')).toHaveLength(1)
+  })
+
+  it('Stop mid-answer marks the partial answer Stopped at once', async () => {
+    chatServer([(signal) => openStream([{ type: 'start', messageId: 'a1' }, { type: 'start-step' },
+      { type: 'text-start', id: 't1' }, { type: 'text-delta', id: 't1', delta: 'Half an' }], signal)])
+    render(<Chat chatId="c5" apiKey="k" initialMessages={[]} tier="free" />)
+    await userEvent.type(screen.getByLabelText('Message'), 'go on{Enter}')
+    await waitFor(() => expect(screen.getByTestId('message-assistant').textContent).toBe('Half an'))
+    await userEvent.click(screen.getByTestId('stop-button'))
+    await screen.findByText('Stopped.')
+    expect(screen.queryByTestId('retry-notice')).toBeNull() // it has an answer: Regenerate is on it
+    expect(screen.getByRole('button', { name: 'Regenerate answer' })).toBeTruthy()
+  })
+
+  it('a reloaded thread ending in a stopped empty answer, or in a bare question, offers Retry', async () => {
+    const question = { id: 'u1', role: 'user' as const, parts: [{ type: 'text' as const, text: 'hello?' }] }
+    const stopped = { id: 'a1', role: 'assistant' as const, parts: [{ type: 'step-start' as const }],
+      metadata: { status: 'aborted' } }
+    chatServer([])
+    const { unmount } = render(<Chat chatId="c6" apiKey="k" initialMessages={[question, stopped]} tier="free" />)
+    expect((await screen.findByTestId('retry-notice')).textContent).toContain('Stopped before the answer began.')
+    unmount()
+
+    let answered: () => void = () => {}
+    chatServer([], new Promise<void>((resolve) => { answered = resolve }))
+    render(<Chat chatId="c7" apiKey="k" initialMessages={[question]} tier="free" />)
+    // Until the server says no answer is under way, the question may be one still being answered.
+    await new Promise((r) => setTimeout(r, 50))
+    expect(screen.queryByTestId('retry-notice')).toBeNull()
+    answered()
+    expect((await screen.findByTestId('retry-notice')).textContent).toContain('This question has no answer.')
   })
 })

@@ -1,14 +1,15 @@
 import { useChat } from '@ai-sdk/react'
-import type { UIMessage } from 'ai'
+import { DefaultChatTransport, type UIMessage } from 'ai'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { authHeaders, fetchThreadMessages, stopChat } from '../lib/api'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
-import { TimedChatTransport } from '../lib/toolTimes'
+import { markStopped, unanswered } from '../lib/unanswered'
 import { Composer } from './Composer'
 import { ErrorNotice } from './ErrorNotice'
 import { messageText } from './Message'
 import { MessageList } from './MessageList'
+import { RetryNotice } from './RetryNotice'
 
 type Props = {
   /** The chat (thread) id; the server keys history on it. */
@@ -66,7 +67,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
   const lastFailure = useRef<HttpFailure | null>(null)
   const transport = useMemo(
     () =>
-      new TimedChatTransport({
+      new DefaultChatTransport({
         api: '/api/chat',
         // A function, so every request reads the current key.
         headers: () => authHeaders(apiKey),
@@ -86,15 +87,24 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
       }),
     [apiKey],
   )
-  // resume: an answer still being generated (say, after a reload) is replayed and followed live.
   const { messages, sendMessage, status, stop, error, regenerate, clearError, setMessages, resumeStream } = useChat({
     id: chatId,
     transport,
     messages: initialMessages,
-    resume: true,
     experimental_throttle: 40,
-    onFinish: () => onSettled?.(chatId),
+    onFinish: ({ isAbort }) => {
+      // Stop ends the stream here before the server's word on it: show the answer as the server stores it.
+      if (isAbort) setMessages(markStopped)
+      onSettled?.(chatId)
+    },
   })
+  // An answer still being generated (say, after a reload) is replayed and followed live. Resumed by hand,
+  // not with `resume: true`, to know when the server has answered: until then, a question without its
+  // answer may be one still being answered rather than one to retry.
+  const [resumeChecked, setResumeChecked] = useState(false)
+  useEffect(() => {
+    void resumeStream().finally(() => setResumeChecked(true))
+  }, [resumeStream])
   const messagesRef = useRef(messages)
   useEffect(() => {
     messagesRef.current = messages
@@ -260,6 +270,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
 
   const last = messages[messages.length - 1]
   const waitingForFirstToken = status === 'submitted' && last?.role === 'user'
+  const ending = !busy && !failure && resumeChecked ? unanswered(messages) : null
 
   const footer = (
     <>
@@ -270,6 +281,11 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
       )}
       {failure && failure.kind !== 'network' && (
         <ErrorNotice failure={failure} tier={tier} onRetry={retry} onDismiss={clearError} />
+      )}
+      {ending && (
+        // Asked again by its id: the server replaces the question (and an empty answer) if it holds it,
+        // and takes it as new if it never did (a refusal dismissed, a stop before the request got there).
+        <RetryNotice stopped={ending.stopped} onRetry={() => doEdit(ending.question.id, messageText(ending.question))} />
       )}
     </>
   )

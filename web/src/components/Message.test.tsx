@@ -69,6 +69,12 @@ describe('Message', () => {
     expect(messageText(message)).toBe('Half an answer')
   })
 
+  it('an empty stopped answer says nothing itself (the chat offers Retry under it)', () => {
+    render(<Message message={{ id: 'a6', role: 'assistant', parts: [{ type: 'step-start' }] }} streaming={false}
+      status="aborted" />)
+    expect(screen.queryByText('Stopped.')).toBeNull()
+  })
+
   it('an answer with nothing yet shows Thinking while it streams', () => {
     render(<Message message={{ id: 'a3', role: 'assistant', parts: [{ type: 'step-start' }] }} streaming />)
     expect(screen.getByRole('status').textContent).toBe('Thinking…')

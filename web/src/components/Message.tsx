@@ -4,6 +4,7 @@ import { citations } from '../lib/citations'
 import type { DocumentPartData } from '../lib/documents'
 import type { Feedback } from '../lib/feedback'
 import { onLinkClick } from '../lib/nav'
+import { isEmptyAnswer } from '../lib/unanswered'
 import { CopyButton } from './CopyButton'
 import { DocumentCard } from './DocumentCard'
 import { FeedbackButtons } from './FeedbackButtons'
@@ -92,7 +93,7 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
   const documents = isUser ? documentsOf(message) : []
   const hasText = messageText(message).length > 0
   // An answer with nothing yet; a message that only attached documents (it has no bubble nor actions).
-  const empty = isUser ? !hasText : message.parts.every((p) => p.type === 'step-start')
+  const empty = isUser ? !hasText : isEmptyAnswer(message)
   const feedback = (message.metadata as { feedback?: Feedback } | undefined)?.feedback
   return (
     <article
@@ -130,7 +131,7 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
           {documents.map((d) => <DocumentCard key={d.documentId} data={d} />)}
         </div>
       )}
-      {status === 'aborted' && !streaming && <p className="msg-note">Stopped.</p>}
+      {status === 'aborted' && !streaming && !empty && <p className="msg-note">Stopped.</p>}
       {!editing && !streaming && !empty && (
         <div className="msg-actions">
           <CopyButton

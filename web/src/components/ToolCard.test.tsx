@@ -23,6 +23,19 @@ describe('ToolCard', () => {
     expect(screen.getByTestId('tool-output').textContent).toContain('"result": "42"')
   })
 
+  it('a live call shows the duration the stream carries; under a millisecond is not "0 ms"', () => {
+    const live = {
+      type: 'tool-calculator', toolCallId: 'c4', state: 'output-available', input: {}, output: {},
+      toolMetadata: { durationMs: 9.4 },
+    } as unknown as Part
+    const { unmount } = render(<ToolCard part={live} />)
+    expect(screen.getByTestId('tool-card').querySelector('.tool-meta')?.textContent).toBe('9 ms')
+    unmount()
+    const quick = { ...live, toolMetadata: undefined, durationMs: 0.1 } as unknown as Part
+    render(<ToolCard part={quick} />)
+    expect(screen.getByTestId('tool-card').querySelector('.tool-meta')?.textContent).toBe('< 1 ms')
+  })
+
   it('shows an error', () => {
     const part = {
       type: 'tool-current_time', toolCallId: 'c2', state: 'output-error', input: { zone: 'Mars/Base' },

@@ -1,7 +1,5 @@
 import { getToolName, isToolUIPart, type UIMessage } from 'ai'
-import { useSyncExternalStore } from 'react'
 import { formatDuration } from '../lib/errors'
-import { liveDuration, onDurations } from '../lib/toolTimes'
 
 type Part = UIMessage['parts'][number]
 
@@ -24,16 +22,21 @@ export function argumentsPreview(input: unknown, max = 60): string {
   return text.length > max ? text.slice(0, max - 1) + '…' : text
 }
 
-function useDuration(part: Part): number | null {
-  const stored = (part as { durationMs?: unknown }).durationMs
-  const id = isToolUIPart(part) ? part.toolCallId : ''
-  const live = useSyncExternalStore(onDurations, () => liveDuration(id))
-  return typeof stored === 'number' ? stored : live
+/** The server's measure of the call: a stored part's `durationMs`, or a live one's `toolMetadata.durationMs`. */
+function toolDuration(part: Part): number | null {
+  const ms = (part as { durationMs?: unknown }).durationMs ??
+    (part as { toolMetadata?: { durationMs?: unknown } }).toolMetadata?.durationMs
+  return typeof ms === 'number' ? ms : null
+}
+
+/** Most tools take well under a millisecond, which "0 ms" would show as no measure at all. */
+function formatToolTime(ms: number): string {
+  return ms < 1 ? '< 1 ms' : formatDuration(ms)
 }
 
 /** A tool call as a compact card: name, arguments, state and duration on one line; the rest when opened. */
 export function ToolCard({ part }: { part: Part }) {
-  const duration = useDuration(part)
+  const duration = toolDuration(part)
   if (!isToolUIPart(part)) return null
   const name = getToolName(part)
   const title = (part as { title?: unknown }).title
@@ -51,7 +54,7 @@ export function ToolCard({ part }: { part: Part }) {
         </span>
         <span className="tool-args">{argumentsPreview(part.input)}</span>
         <span className="tool-meta">
-          {failed ? 'failed' : done ? (duration != null ? formatDuration(duration) : 'done') : 'running…'}
+          {failed ? 'failed' : done ? (duration != null ? formatToolTime(duration) : 'done') : 'running…'}
         </span>
       </summary>
       <div className="tool-body">
@@ -74,7 +77,7 @@ export function ToolCard({ part }: { part: Part }) {
           </div>
         )}
         {duration != null && done && (
-          <div className="tool-label">Took {formatDuration(duration)}</div>
+          <div className="tool-label">Took {formatToolTime(duration)}</div>
         )}
       </div>
     </details>
