@@ -21,9 +21,10 @@ import orjson
 import pytest
 from httpx_sse import connect_sse
 
-from parlor.llm.local import CATALOG, BundledModel, LocalProvider, ModelFileError, model_file, parse_tool_calls
+from parlor.agent.builtin import builtin_tools
+from parlor.llm.local import CATALOG, BundledModel, LocalProvider, ModelFileError, model_file
 from parlor.llm.local.files import locate_parts
-from parlor.llm.local.toolcalls import prompt_messages, scan_stream
+from parlor.llm.local.markup import MARKERS
 from parlor.llm.types import (
     CompletionRequest,
     FinishDelta,
@@ -44,91 +45,6 @@ CALCULATOR = ToolSpec("calculator", "Evaluate an arithmetic expression exactly a
                       {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]})
 WEATHER = ToolSpec("get_weather", "Current weather for a city.",
                    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-NAMES = ["calculator", "get_weather"]
-
-
-# ---- the parser, on outputs recorded from Qwen2.5-Coder 0.5B and 1.5B ----
-
-RECORDED = {
-    "tagged": '<tool_call>\n{"name": "calculator", "arguments": {"expression": "1234567 * 7654321"}}\n</tool_call>',
-    "tagged_unclosed": '<tool_call>\n{"name": "calculator", "arguments": {"expression": "1234567 * 7654321"}}',
-    "fenced": '```json\n{\n  "name": "calculator",\n  "arguments": {\n    "expression": "1234567 * 7654321"\n'
-              '  }\n}\n```',
-    "fenced_no_lang": '```\n{"name": "calculator", "arguments": {"expression": "1234567 * 7654321"}}\n```',
-    "bare": '{"name": "calculator", "arguments": {"expression": "1234567 * 7654321"}}',
-    "bare_string_args": '{"name": "calculator", "arguments": "{\\"expression\\": \\"1234567 * 7654321\\"}"}',
-    "openai_shape": '{"type": "function", "function": {"name": "calculator", '
-                    '"parameters": {"expression": "1234567 * 7654321"}}}',
-    "prose_then_fence": 'To find the product, I will use the calculator.\n\n```json\n'
-                        '{"name": "calculator", "arguments": {"expression": "1234567 * 7654321"}}\n```',
-}
-
-
-@pytest.mark.parametrize("shape", sorted(RECORDED))
-def test_parser_reads_every_recorded_shape(shape: str) -> None:
-    parsed = parse_tool_calls(RECORDED[shape], NAMES)
-    assert [(c.name, orjson.loads(c.arguments)) for c in parsed.calls] == [
-        ("calculator", {"expression": "1234567 * 7654321"})]
-    assert "{" not in parsed.text and "tool_call" not in parsed.text
-
-
-def test_parser_keeps_the_prose_around_a_call() -> None:
-    parsed = parse_tool_calls(RECORDED["prose_then_fence"], NAMES)
-    assert parsed.text == "To find the product, I will use the calculator."
-
-
-def test_parser_reads_several_calls() -> None:
-    output = ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
-              '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>')
-    calls = parse_tool_calls(output, NAMES).calls
-    assert [orjson.loads(c.arguments)["city"] for c in calls] == ["Paris", "Rome"]
-    listed = '[{"name": "calculator", "arguments": {"expression": "2+2"}}, {"name": "get_weather", "arguments": {}}]'
-    assert [c.name for c in parse_tool_calls(listed, NAMES).calls] == ["calculator", "get_weather"]
-
-
-@pytest.mark.parametrize("output", [
-    "The product of 1234567 and 7654321 is 9449772114007.",
-    '```json\n{"name": "Alice", "age": 30}\n```',  # JSON the user asked for, not a call
-    '{"name": "unknown_tool", "arguments": {}}',  # not an offered tool
-    '<tool_call>\n{"name": "calculator", "arguments": {"expression": \n</tool_call>',  # cut off mid-JSON
-    '{"name": "calculator", "arguments": "not json"}',
-    "",
-])
-def test_parser_leaves_anything_else_as_text(output: str) -> None:
-    parsed = parse_tool_calls(output, NAMES)
-    assert parsed.calls == [] and parsed.text == output
-
-
-def test_parser_without_tools_finds_nothing() -> None:
-    assert parse_tool_calls(RECORDED["bare"], []).calls == []
-
-
-@pytest.mark.parametrize(("text", "held", "sendable"), [
-    ("Sure, let me compute.\n<tool_call>\n{", 22, 22),
-    ('{"name": "calculator", "arg', 0, 0),
-    ("To find it:\n```json\n{\"name\": \"calculator\"", 12, 12),
-    ("Here:\n```python\nprint(1 + 1)\n```\nDone.", None, 38),  # a code block streams
-    ("Here:\n```py", None, 6),  # cannot tell yet: the fence waits
-    ("1\n2\n3\n", None, 6),
-    ("Use {braces} freely", None, 19),
-    ("Hello <tool_", None, 6),  # a marker may be arriving
-    ("   ", None, 0),
-])
-def test_streaming_holds_back_only_what_may_be_a_call(text: str, held: int | None, sendable: int) -> None:
-    assert scan_stream(text) == (held, sendable)
-
-
-def test_a_tool_result_goes_back_as_a_user_message_without_the_tool_list() -> None:
-    call = ToolCall("call_1", "calculator", '{"expression": "2+2"}')
-    wire = prompt_messages([LLMMessage("system", "Be brief."), LLMMessage("user", "what is 2+2?"),
-                            LLMMessage("assistant", "", (call,)), LLMMessage("tool", "4", tool_call_id="call_1")],
-                           [CALCULATOR])
-    assert [m["role"] for m in wire] == ["system", "user", "assistant", "user"]
-    assert "<tools>" not in wire[0]["content"] and "<tool_call>" in wire[2]["content"]
-    assert wire[3]["content"] == ("The calculator tool returned: 4\n\n"
-                                  "Using this result, answer my question: what is 2+2?")
-    asking = prompt_messages([LLMMessage("system", "Be brief."), LLMMessage("user", "hi")], [CALCULATOR])
-    assert asking[0]["content"].startswith("Be brief.\n\n# Tools") and '"name": "calculator"' in asking[0]["content"]
 
 
 # ---- joining and verifying the model file ----
@@ -260,10 +176,21 @@ async def test_a_live_tool_prompt_becomes_a_tool_call(provider: LocalProvider) -
     answer = await collect(provider, CompletionRequest([
         LLMMessage("user", "what is 1234567 * 7654321? use the calculator"),
         LLMMessage("assistant", "", (ToolCall(calls[0].id or "", "calculator", calls[0].arguments),)),
-        LLMMessage("tool", "9449772114007", tool_call_id=calls[0].id),
+        LLMMessage("tool", '{"result": "9449772114007"}', tool_call_id=calls[0].id, tool_name="calculator"),
     ], tools=[CALCULATOR, WEATHER], temperature=0, max_tokens=80))
     text = "".join(d.text for d in answer if isinstance(d, TextDelta)).replace(",", "")
     assert "9449772114007" in text and not any(isinstance(d, ToolCallDelta) for d in answer), text
+
+
+async def test_chit_chat_with_the_default_tools_gets_an_answer_and_no_call(provider: LocalProvider) -> None:
+    """The newcomer's first message, with every built-in tool offered: words, no call, no markup."""
+    tools = [t.spec() for t in builtin_tools(lambda *_: None, 1).values()]  # type: ignore[arg-type, return-value]
+    for message in ("Hi! Write me a two-line greeting.", "Hello! Who are you?"):
+        deltas = await collect(provider, CompletionRequest([LLMMessage("system", "You are Parlor."),
+                                                            LLMMessage("user", message)], tools=tools, max_tokens=60))
+        text = "".join(d.text for d in deltas if isinstance(d, TextDelta))
+        assert text.strip() and not any(isinstance(d, ToolCallDelta) for d in deltas), (message, deltas)
+        assert not any(marker in text for marker in MARKERS), text
 
 
 async def test_stopping_frees_the_model_at_once_and_a_full_queue_is_busy(provider: LocalProvider) -> None:

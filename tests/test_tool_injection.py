@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from parlor.accounts import Principal
 from parlor.agent.http_tools import http_tool
-from parlor.agent.tools import DATA_NOTE, ToolContext, ToolError, fence
+from parlor.agent.tools import ToolContext, ToolError
 from parlor.config import HttpToolConfig
+from parlor.llm.fence import DATA_NOTE, fence
 from tests.client import ChatResult, auth, chat
 from tests.conftest import upstream_provider
 from tests.server import ParlorServer

@@ -12,12 +12,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from parlor.accounts import Principal
 from parlor.agent.calculator import CalculatorError, evaluate, format_result
 from parlor.agent.tools import Tool, ToolContext, ToolError, pydantic_tool
+from parlor.llm.types import ToolHint
 
 UserFacts = Callable[[Principal, dict[str, int]], Awaitable[dict[str, Any]]]  # who, requests left
 
+# When each may be needed (for the bundled local models: see ToolHint). Broad on purpose: a hint only lets
+# the model consider the tool; the model decides.
+_MATH_WORDS = (r"calcul|comput|multipl|divid|divis|plus|minus|times|sum|add|subtract|power|square|cube|sqrt|root|"
+               r"percent|average|total|rechne|mal|geteilt|fois|por|entre|más|menos")
+CALCULATOR_HINT = ToolHint(rf"\d\s*(?:[-+*/\u00d7\u00f7^%]|\*\*)\s*\(?\d|\d\s*%|(?=.*\d).*\b(?:{_MATH_WORDS})",
+                           examples=(("What is 48 * 19?", {"expression": "48 * 19"}),
+                                     ("How much is 15% of 80?", {"expression": "15 / 100 * 80"})))
+# no example call: the 0.5B model copied an example's time zone for another city
+TIME_HINT = ToolHint(r"\b(?:time|clock|date|what day|heure|uhr|zeit|hora|fecha|datum|jour)\b")
+ACCOUNT_HINT = ToolHint(r"\b(?:account|usage|quota|limits?|tier|plan|requests?|tokens?|budget|my (?:chats|threads|"
+                        r"documents|files|uploads)|(?:documents?|files?|uploads?) (?:ready|status)|ready)\b",
+                        examples=(("How much of my quota is left?", {}),))
+
 
 class CalculatorArgs(BaseModel):
-    expression: str = Field(description="An arithmetic expression, e.g. '1234567 * 7654321' or '(2/3 + 1) ** 2'.",
+    # No example values in descriptions: small models copied them into arguments and answers.
+    expression: str = Field(description="The arithmetic to work out, written with numbers and operators.",
                             min_length=1, max_length=500)
 
 
@@ -29,7 +44,8 @@ async def _calculate(_: ToolContext, args: CalculatorArgs) -> dict[str, str]:
 
 
 class TimeArgs(BaseModel):
-    timezone: str = Field(default="UTC", description="An IANA time zone, e.g. 'Europe/Paris'.", max_length=64)
+    timezone: str = Field(default="UTC", description="The IANA time zone (Area/City) of the place asked about.",
+                          max_length=64)
 
 
 async def _current_time(_: ToolContext, args: TimeArgs) -> dict[str, str]:
@@ -53,19 +69,20 @@ def get_user_data_tool(facts: UserFacts, timeout: float) -> Tool:
 
     return pydantic_tool(
         "get_user_data",
-        "The current user's own account: name, tier, today's usage, what is left of their limits, their "
-        "threads and documents. Takes no arguments: it always describes the user you are talking to.",
-        NoArgs, run, timeout, title="Your account")
+        "The user's own Parlor account: their name, tier, usage today, the requests and tokens they have left, "
+        "their chats and documents (and whether those are ready). For questions about their account or usage. "
+        "Takes no arguments: it always describes the user you are talking to.",
+        NoArgs, run, timeout, title="Your account", hint=ACCOUNT_HINT)
 
 
 def builtin_tools(facts: UserFacts, timeout: float) -> dict[str, Tool]:
     return {
         "calculator": pydantic_tool(
             "calculator", "Exact arithmetic (+ - * / // % **, parentheses, any size of integer, fractions). "
-            "Use it for any calculation instead of doing it yourself.", CalculatorArgs, _calculate,
-            timeout, title="Calculator"),
+            "Use it for every calculation instead of working it out yourself.", CalculatorArgs, _calculate,
+            timeout, title="Calculator", hint=CALCULATOR_HINT),
         "current_time": pydantic_tool(
-            "current_time", "The current date and time in a time zone.", TimeArgs, _current_time,
-            timeout, title="Current time"),
+            "current_time", "The date and time now in a time zone: for what time or day it is now somewhere.",
+            TimeArgs, _current_time, timeout, title="Current time", hint=TIME_HINT),
         "get_user_data": get_user_data_tool(facts, timeout),
     }

@@ -24,7 +24,7 @@ from parlor.agent.events import (
     ToolOutput,
 )
 from parlor.agent.generation import Generation
-from parlor.agent.tools import DATA_NOTE, ToolContext, ToolError, ToolRegistry, ToolResult
+from parlor.agent.tools import ToolContext, ToolError, ToolRegistry, ToolResult
 from parlor.agent.transcript import Transcript
 from parlor.llm import CompletionRequest, LLMMessage, Router, ToolCall
 from parlor.observability.tracing import traced_tool
@@ -52,7 +52,7 @@ class AgentLoop:
         """Streams the turn's events; `transcript` holds the outcome (an error ends it with error_code).
         `temperature`, `provider` (tried first), `tools` (the ones offered; None: all): an experiment's.
         `sent` is set once the first model call is out (by providers that can tell)."""
-        messages = _with_data_note(history) if self._tools.tools else list(history)
+        messages = list(history)
         first = self._router.find(provider) if provider is not None else None
         for step in range(self._max_steps + 1):
             last = step == self._max_steps
@@ -63,7 +63,8 @@ class AgentLoop:
             transcript.start_step()
             generation = Generation(self._router, CompletionRequest(messages, tools=specs, max_tokens=max_tokens,
                                                                     temperature=temperature,
-                                                                    request_id=context.request_id, sent=sent),
+                                                                    request_id=context.request_id, sent=sent,
+                                                                    untrusted_tool_results=bool(self._tools.tools)),
                                     first=first)
             calls: dict[int, PendingCall] = {}
             step_text: list[str] = []
@@ -123,14 +124,7 @@ class AgentLoop:
                 task.cancel()
         for call in calls:
             transcript.add_tool(call.id, call.name, inputs[call.id], results[call.id])
-            messages.append(LLMMessage("tool", results[call.id].for_model(call.name), tool_call_id=call.id))
-
-
-def _with_data_note(history: list[LLMMessage]) -> list[LLMMessage]:
-    """The system prompt, told that tool results are data (see `fence`)."""
-    if history and history[0].role == "system":
-        return [LLMMessage("system", f"{history[0].content}\n\n{DATA_NOTE}"), *history[1:]]
-    return [LLMMessage("system", DATA_NOTE), *history]
+            messages.append(results[call.id].for_model(call.id, call.name))
 
 
 def _assemble(calls: dict[int, PendingCall], chunk: ToolCallChunk) -> list[AgentEvent]:

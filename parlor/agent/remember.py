@@ -10,6 +10,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.agent.tools import Tool, ToolContext, ToolError, pydantic_tool
+from parlor.llm.types import ToolHint
 from parlor.memory.facts import MAX_FACT_CHARS, MemoryFull, SavedFact
 
 
@@ -17,11 +18,19 @@ class Facts(Protocol):
     async def add(self, user_id: str, text: str, thread_id: str | None = None) -> tuple[SavedFact, bool]: ...
 
 
+# When the user may be telling something worth keeping (for the bundled local models: see ToolHint)
+REMEMBER_HINT = ToolHint(
+    r"^(?!.*\b(?:do|did|what|can|could) you (?:still )?(?:remember|know)\b)"  # a question about memory reads it
+    r".*\b(?:remember|memori[sz]e|forget|keep in mind|note that|my name|call me|i am|i'm|i prefer|i like|i love|"
+    r"i hate|i live|i work|my \w+(?: \w+)? (?:is|are)|souviens|retiens|rappelle|je m'appelle|merk|erinner|"
+    r"ich heiße|recuerda|me llamo)\b")  # no example call: the 0.5B model saved an example's fact as the user's
+
+
 class RememberArgs(BaseModel):
     model_config = ConfigDict(extra="ignore")  # a `user_id` the model made up changes nothing
+    # No example fact: small models saved the example instead of what the user said.
     fact: str = Field(min_length=1, max_length=MAX_FACT_CHARS,
-                      description="One short fact about the user, in the third person, e.g. 'Prefers metric units.' "
-                                  "or 'Their daughter is called Ada.'")
+                      description="The fact as the user stated it, about them in the third person, one sentence.")
 
 
 def remember_tool(facts: Facts, timeout: float) -> Tool:
@@ -34,7 +43,7 @@ def remember_tool(facts: Facts, timeout: float) -> Tool:
 
     return pydantic_tool(
         "remember",
-        "Save a short, lasting fact about the user (name, preferences, circumstances) so you still know it in "
-        "their other conversations. Use it when the user tells you something worth remembering or asks you to "
-        "remember it. Not for passing details of this conversation.",
-        RememberArgs, run, timeout, title="Memory")
+        "Save a lasting fact about the user (their name, a preference, their family, work or home) so you still "
+        "know it in their other conversations. Use it when the user asks you to remember something or tells you "
+        "about themselves. Not for passing details of this conversation.",
+        RememberArgs, run, timeout, title="Memory", hint=REMEMBER_HINT)

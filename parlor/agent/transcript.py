@@ -9,7 +9,7 @@ from typing import Any
 
 from parlor.agent.events import SourceDocument
 from parlor.agent.generation import Generation
-from parlor.agent.tools import ToolResult, fence
+from parlor.agent.tools import ToolResult, tool_message
 from parlor.llm import LLMMessage, ToolCall, Usage
 from parlor.llm.types import FinishReason
 from parlor.observability.probe import ModelCall
@@ -110,7 +110,7 @@ def parts_to_messages(parts: list[dict[str, Any]]) -> list[LLMMessage]:
             return
         messages.append(LLMMessage("assistant", text, tuple(
             ToolCall(c["toolCallId"], c["type"].removeprefix("tool-"), _json(c.get("input"))) for c in calls)))
-        messages.extend(LLMMessage("tool", _result(c), tool_call_id=c["toolCallId"]) for c in calls)
+        messages.extend(_result(c) for c in calls)
         text = ""
         calls.clear()
 
@@ -134,9 +134,8 @@ def _json(value: Any) -> str:
     return orjson.dumps(value if value is not None else {}, default=str).decode()
 
 
-def _result(part: dict[str, Any]) -> str:
+def _result(part: dict[str, Any]) -> LLMMessage:
     name = str(part.get("type", "")).removeprefix("tool-")
     if part.get("state") == "output-error":
-        return fence(name, f"Error: {part.get('errorText', '')}", ok=False)
-    output = part.get("output")
-    return fence(name, output if isinstance(output, str) else _json(output))
+        return tool_message(part["toolCallId"], name, str(part.get("errorText", "")), ok=False)
+    return tool_message(part["toolCallId"], name, part.get("output"))

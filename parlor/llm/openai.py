@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from parlor.llm.fence import fence_tool_results
 from parlor.llm.types import (
     CompletionRequest,
     Delta,
@@ -100,7 +101,8 @@ class OpenAIProvider:
     def _payload(self, request: CompletionRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.model,
-            "messages": [_wire_message(m) for m in request.messages],
+            "messages": [_wire_message(m) for m in (fence_tool_results(request.messages)
+                                                    if request.untrusted_tool_results else request.messages)],
             "stream": True,
             "stream_options": {"include_usage": True},
         }

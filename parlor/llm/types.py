@@ -21,9 +21,21 @@ class ToolCall:
 @dataclass(frozen=True, slots=True)
 class LLMMessage:
     role: Role
-    content: str = ""
+    content: str = ""  # a tool message's: the result as text (an error's message when `tool_error`)
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    tool_name: str | None = None  # a tool message's tool
+    tool_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolHint:
+    """Help for a model that chooses tools poorly (the bundled local ones): when the tool may be needed and
+    how a call looks. Other providers ignore it; it never reaches a prompt a remote model reads."""
+
+    when: str | None = None  # a regex (any case) on the user's last message; None: always a candidate
+    anywhere: bool = False  # match any of the thread's user messages instead (a document attached earlier)
+    examples: tuple[tuple[str, dict[str, Any]], ...] = ()  # (a user message, the arguments it calls for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,7 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]
+    hint: ToolHint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +56,7 @@ class CompletionRequest:
     stop: list[str] = field(default_factory=list)
     request_id: str | None = None
     sent: asyncio.Event | None = None  # set by a provider once the request is out (it may never be)
+    untrusted_tool_results: bool = False  # Parlor's tools ran: their results are outside text (see llm/fence.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from parlor.memory.store import StoredMessage, ThreadNotFound
 from parlor.memory.tokens import MESSAGE_OVERHEAD, TokenCounter, count_messages, truncate_to
 
 TRUNCATED = "\n[… cut short: this message was too long for the context window …]"
-FACTS_HEADER = "What you remember about the user (saved with the remember tool; they can see and delete it):"
+FACTS_HEADER = "About the user you are talking to (they told you in earlier conversations):"
 SUMMARY_HEADER = "Summary of the earlier part of this conversation:"
 MIN_TRUNCATED_TOKENS = 32  # less room than this left for a too-big message: stop without it
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.agent.tools import Cited, Source, Tool, ToolContext, ToolError, pydantic_tool
+from parlor.llm.types import ToolHint
 from parlor.observability import phase
 from parlor.observability.probe import note_retrieval
 from parlor.rag.embed import Embedder
@@ -34,6 +35,12 @@ class Retriever:
             hits = fuse([by_meaning, by_words], k)
             span.set_attribute("parlor.retrieval.hits", len(hits))
             return hits
+
+
+# A question about documents, or any message of a thread with one attached (for the bundled local models)
+SEARCH_HINT = ToolHint(r"\b(?:documents?|files?|pdf|handbook|manual|report|notes|contract|upload\w*|attached|"
+                       r"according to|search\w*)\b", anywhere=True,
+                       examples=(("What does my contract say about notice periods?", {"query": "notice period"}),))
 
 
 class SearchArgs(BaseModel):
@@ -73,4 +80,4 @@ def knowledge_tool(retriever: Retriever, repo: DocumentRepo, timeout: float) -> 
         "Search the user's uploaded documents (their knowledge base) for passages relevant to a question. "
         "Use it when the user asks about the content of their documents or files; not for small talk. "
         "Returns numbered passages with the document name and page; cite them in the answer.",
-        SearchArgs, run, timeout, title="Knowledge base")
+        SearchArgs, run, timeout, title="Knowledge base", hint=SEARCH_HINT)

@@ -2,7 +2,5 @@
 
 from parlor.llm.local.files import CATALOG, DEFAULT_MODEL, BundledModel, ModelFileError, model_file, resolve
 from parlor.llm.local.provider import LocalProvider
-from parlor.llm.local.toolcalls import ParsedCall, parse_tool_calls
 
-__all__ = ["CATALOG", "DEFAULT_MODEL", "BundledModel", "LocalProvider", "ModelFileError", "ParsedCall",
-           "model_file", "parse_tool_calls", "resolve"]
+__all__ = ["CATALOG", "DEFAULT_MODEL", "BundledModel", "LocalProvider", "ModelFileError", "model_file", "resolve"]

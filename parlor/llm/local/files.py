@@ -34,16 +34,22 @@ class BundledModel:
     sha256: str | None
     size: int | None
     origin: str
+    sampling: tuple[tuple[str, float], ...] = ()  # the publisher's recommended settings (llama.cpp names)
 
     @property
     def requirements(self) -> list[str]:
         return [dist for dist, _, _ in self.parts]
 
 
+# Qwen's generation_config.json for Qwen2.5(-Coder)-Instruct. llama.cpp's own defaults (temperature 0.8,
+# top_k 40, top_p 0.95, no repetition penalty) let the 0.5B model loop on one sentence (bench/quality.py).
+QWEN_SAMPLING = (("temperature", 0.7), ("top_p", 0.8), ("top_k", 20), ("repeat_penalty", 1.05))
+
+
 def _split(name: str, dist: str, module: str, version: str, count: int, sha256: str, size: int,
            origin: str) -> BundledModel:
     parts = tuple((f"{dist}{i}=={version}", f"{module}{i}", f"data/part{i:02d}.bin") for i in range(1, count + 1))
-    return BundledModel(name, parts, sha256, size, origin)
+    return BundledModel(name, parts, sha256, size, origin, QWEN_SAMPLING)
 
 
 CATALOG: dict[str, BundledModel] = {

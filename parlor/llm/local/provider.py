@@ -7,6 +7,11 @@ event loop through `call_soon_threadsafe`; a caller that stops reading (stop, di
 flags its job, and the runtime's per-token callback ends the generation at the next token, freeing
 the model for the next request at once. The runtime keeps each slot's prompt cache, so the next turn
 of the same thread re-reads only the new messages.
+
+Tools are used the way small models use them well (measured by bench/quality.py): a step that offers
+tools first asks a grammar-constrained decision (decide.py), in the same job, so the answer that may
+follow reuses the decision's prompt cache; the conversation is plain text (prompt.py); and whatever
+protocol markup an answer still writes is dropped before it leaves (markup.py).
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parlor.llm.local.files import ModelFileError, resolve
+from parlor.llm.local import decide
+from parlor.llm.local.files import CATALOG, ModelFileError, resolve
 from parlor.llm.local.gguf import GGUFError, build_tokenizer, read_metadata
-from parlor.llm.local.toolcalls import parse_tool_calls, prompt_messages, scan_stream
+from parlor.llm.local.loops import LoopGuard
+from parlor.llm.local.markup import MarkupFilter
+from parlor.llm.local.prompt import conversation, ends_with_results
 from parlor.llm.types import (
     CompletionRequest,
     Delta,
@@ -37,6 +45,7 @@ from parlor.llm.types import (
     ProviderError,
     TextDelta,
     ToolCallDelta,
+    ToolSpec,
     Usage,
     UsageDelta,
 )
@@ -47,8 +56,10 @@ FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_cal
 
 @dataclass(eq=False)
 class _Job:
-    body: dict[str, Any]
+    body: dict[str, Any]  # the answer's request
     loop: asyncio.AbstractEventLoop
+    decision: dict[str, Any] | None = None  # asked first when tools are offered; a call skips the answer
+    tools: list[ToolSpec] = field(default_factory=list)
     out: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
     queued_at: float = field(default_factory=time.perf_counter)
@@ -66,6 +77,8 @@ class LocalProvider:
         self.name = name
         self.model = model if model_path is None or model != "default" else model_path.stem
         self._model_name = model
+        bundled = CATALOG.get(model) if model_path is None else None
+        self._sampling = dict(bundled.sampling) if bundled else {}  # a request's temperature still wins
         self._model_path = model_path
         self._models_dir = models_dir
         self._threads = threads or max(1, os.cpu_count() or 1)
@@ -84,7 +97,7 @@ class LocalProvider:
         self.load_seconds: float | None = None
         self.path: Path | None = None
         self._loader = threading.Thread(target=self._load, name=f"local-model-load-{name}", daemon=True)
-        self._workers = [threading.Thread(target=self._work, name=f"local-model-{name}-{i}", daemon=True)
+        self._workers = [threading.Thread(target=self._work, args=(i,), name=f"local-model-{name}-{i}", daemon=True)
                          for i in range(parallel)]
         self._loader.start()
         for worker in self._workers:
@@ -121,8 +134,11 @@ class LocalProvider:
 
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = self._context_size * self._parallel  # each slot gets the whole context size
-        params.n_parallel = self._parallel
+        # each worker has two slots, each with the whole context size and its own prompt cache: one for
+        # answers, one for tool decisions (whose prompt opens differently: sharing one slot, each would
+        # evict the other's cache and re-read the whole conversation every turn)
+        params.n_ctx = self._context_size * 2 * self._parallel
+        params.n_parallel = 2 * self._parallel
         params.cpuparams.n_threads = self._threads
         params.cpuparams_batch.n_threads = self._threads
         params.verbosity = -1
@@ -158,7 +174,7 @@ class LocalProvider:
     async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         if self._error is not None:
             raise ProviderError(self.name, "unavailable", self._error)
-        job = _Job(self._body(request), asyncio.get_running_loop())
+        job = self._job(request, asyncio.get_running_loop())
         with self._cond:
             if self._closing:
                 raise ProviderError(self.name, "unavailable", "the local model is shutting down")
@@ -168,9 +184,7 @@ class LocalProvider:
             self._waiting.append(job)
             self._cond.notify()
         try:
-            answering = bool(request.messages) and request.messages[-1].role == "tool"  # see prompt_messages
-            offered = set() if answering or request.tool_choice == "none" else {t.name for t in request.tools}
-            async for delta in self._deltas(job, offered):
+            async for delta in self._deltas(job):
                 yield delta
         finally:
             job.cancelled.set()  # the worker stops at the next token
@@ -178,69 +192,82 @@ class LocalProvider:
                 if job in self._waiting:
                     self._waiting.remove(job)
 
-    def _body(self, request: CompletionRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "messages": prompt_messages(request.messages, [] if request.tool_choice == "none" else request.tools),
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "cache_prompt": True,
-        }
+    def _job(self, request: CompletionRequest, loop: asyncio.AbstractEventLoop) -> _Job:
+        messages = conversation(request.messages)
+        body: dict[str, Any] = {"messages": messages, "stream": True, "stream_options": {"include_usage": True},
+                                "cache_prompt": True, **self._sampling}
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.stop:
             body["stop"] = request.stop[:4]
-        return body
+        choice = decide.tool_choice(request.tool_choice)
+        if not request.tools or choice is None or ends_with_results(request.messages):
+            return _Job(body, loop)
+        required, only = choice
+        candidates = request.tools if required or only else decide.candidates(request.tools, request.messages)
+        if not candidates:
+            return _Job(body, loop)
+        decision = {**body, "messages": decide.question(request.tools, messages), "temperature": 0,
+                    "json_schema": decide.schema(candidates, required, only), "max_tokens": decide.MAX_DECISION_TOKENS}
+        decision.pop("stop", None)
+        if decide.hinted(candidates) and not (required or only):
+            decision["logit_bias"] = [["none", decide.NONE_BIAS]]
+        return _Job(body, loop, decision, list(candidates))
 
-    async def _deltas(self, job: _Job, tool_names: set[str]) -> AsyncGenerator[Delta, None]:
-        text = ""  # everything generated
-        sent = 0  # how much of it went out as text
-        held: int | None = None  # where a possible tool call starts: held back until the end
+    async def _deltas(self, job: _Job) -> AsyncGenerator[Delta, None]:
+        markup = MarkupFilter()
+        loop = LoopGuard()
         finish: FinishReason = "stop"
-        usage: Usage | None = None
+        usage = Usage()
+        generated = ""
         while True:
             kind, value = await job.out.get()
             if kind == "error":
                 raise ProviderError(self.name, value[0], value[1])
             if kind == "done":
                 break
+            if kind == "decided":  # (the call or None, the decision's usage)
+                call, spent = value
+                usage = _add(usage, spent)
+                if call is not None:
+                    yield ToolCallDelta(index=0, id=f"call_{uuid.uuid4().hex[:24]}", name=call.tool,
+                                        arguments=call.arguments)
+                    finish = "tool-calls"
+                continue
             if value.get("usage"):
-                u = value["usage"]
-                usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
+                usage = _add(usage, _usage(value["usage"]))
             for choice in value.get("choices") or []:
                 if reason := choice.get("finish_reason"):
                     finish = FINISH.get(reason, "other")
-                piece = (choice.get("delta") or {}).get("content")
-                if not piece:
-                    continue
-                text += piece
-                if not tool_names:
-                    sent = len(text)
-                    yield TextDelta(piece)
-                    continue
-                if held is not None:
-                    continue
-                held, upto = scan_stream(text, sent)
-                if upto > sent:
-                    yield TextDelta(text[sent:upto])
-                    sent = upto
-        if held is not None or sent < len(text):
-            parsed = parse_tool_calls(text[sent:], tool_names)
-            if parsed.text:
-                yield TextDelta(parsed.text if parsed.calls else text[sent:])
-            for index, call in enumerate(parsed.calls):
-                yield ToolCallDelta(index=index, id=f"call_{uuid.uuid4().hex[:24]}", name=call.name,
-                                    arguments=call.arguments)
-            if parsed.calls:
-                finish = "tool-calls"
-        if usage is not None:
-            yield UsageDelta(usage)
+                piece = (choice.get("delta") or {}).get("content") or ""
+                generated += piece
+                if piece and (text := markup.feed(piece)):
+                    yield TextDelta(text)
+                if piece and loop.looping(piece):
+                    log.warning("local model %s: stopped an answer repeating itself", self.model)
+                    job.cancelled.set()  # the worker ends the generation at its next token
+                    finish = "length"
+                    # the runtime reports usage only at the end: count what it read and wrote
+                    usage = _add(usage, Usage(self._prompt_tokens(job.body), self.count_tokens(generated)))
+                    break
+            if finish == "length" and job.cancelled.is_set():
+                break
+        if rest := markup.end():
+            yield TextDelta(rest)
+        if markup.stripped:
+            log.warning("local model %s: stripped protocol markup from an answer (%d piece(s))", self.model,
+                        markup.stripped)
+        yield UsageDelta(usage)
         yield FinishDelta(finish)
+
+    def _prompt_tokens(self, body: dict[str, Any]) -> int:
+        return sum(self.count_tokens(m["content"]) + 4 for m in body["messages"])  # 4: a turn's template tokens
 
     # ---- the worker ----
 
-    def _work(self) -> None:
+    def _work(self, index: int) -> None:
         self._ready.wait()
         while True:
             with self._cond:
@@ -256,12 +283,52 @@ class LocalProvider:
                 if self._error is not None or self._runtime is None:
                     job.post("error", ("unavailable", self._error or "the local model is not loaded"))
                     continue
-                self._run(job)
+                self._run(job, answers=2 * index, decisions=2 * index + 1)
             finally:
                 with self._cond:
                     self._running.discard(job)
 
-    def _run(self, job: _Job) -> None:
+    def _run(self, job: _Job, answers: int, decisions: int) -> None:
+        """The job on this worker's slots: the decision first (if any), then the answer it allows."""
+        if job.decision is not None:
+            decided = self._decide(job, {**job.decision, "id_slot": decisions})
+            if decided is None:
+                job.post("done")  # failed (the error went first) or stopped
+                return
+            job.post("decided", decided)
+            if decided[0] is not None:
+                job.post("done")
+                return
+        failure = self._generate(job, {**job.body, "id_slot": answers}, job.post)
+        if failure is not None:
+            job.post("error", failure)
+        job.post("done")  # after an error too: a reader that got it has gone, and one that stopped never reads
+
+    def _decide(self, job: _Job, body: dict[str, Any]) -> tuple[decide.Decision | None, Usage] | None:
+        """The decision's call (None: answer without one) and what it cost; None if it failed or stopped.
+        A tool schema the runtime cannot turn into a grammar is asked again with loose arguments."""
+        reply: list[str] = []
+        spent: list[Usage] = []
+
+        def collect(_: str, chunk: dict[str, Any]) -> None:
+            if chunk.get("usage"):
+                spent.append(_usage(chunk["usage"]))
+            reply.extend((c.get("delta") or {}).get("content") or "" for c in chunk.get("choices") or [])
+
+        failure = self._generate(job, body, collect)
+        if failure is not None and failure[0] == "rejected" and not reply:
+            log.warning("local model %s: a tool schema was refused as a grammar (%s); deciding with loose "
+                        "arguments", self.model, failure[1])
+            failure = self._generate(job, {**body, "json_schema": decide.loose_schema(job.tools)}, collect)
+        if failure is not None:
+            job.post("error", failure)
+            return None
+        if job.cancelled.is_set():
+            return None
+        return decide.parse("".join(reply), job.tools), spent[-1] if spent else Usage()
+
+    def _generate(self, job: _Job, body: dict[str, Any], post: Any) -> tuple[str, str] | None:
+        """Runs one request, handing each chunk to `post`; the error (kind, message) if it failed."""
         failed: list[dict[str, Any]] = []
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
@@ -270,22 +337,20 @@ class LocalProvider:
             if "error" in chunk:
                 failed.append(chunk["error"])
                 return True
-            job.post("chunk", chunk)
+            post("chunk", chunk)
             return False
 
         try:
-            self._runtime.handle_chat_completions(job.body, on_chunk)
+            self._runtime.handle_chat_completions(body, on_chunk)
         except Exception as exc:
             log.exception("local model %s failed", self.model)
-            job.post("error", ("broken_stream", f"the local model failed: {exc}"))
-            return
+            return "broken_stream", f"the local model failed: {exc}"
         if failed:
             error = failed[0]
             message = str(error.get("message") or error) if isinstance(error, dict) else str(error)
             kind = "rejected" if isinstance(error, dict) and error.get("code") == 400 else "broken_stream"
-            job.post("error", (kind, _one_line(message)))
-        else:
-            job.post("done")
+            return kind, _one_line(message)
+        return None
 
     async def aclose(self) -> None:
         with self._cond:
@@ -300,6 +365,16 @@ class LocalProvider:
         for worker in self._workers:
             worker.join(timeout=30)
         self._runtime = None  # the runtime's destructor stops its loop and frees the model
+
+
+def _usage(raw: dict[str, Any]) -> Usage:
+    return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+
+
+def _add(total: Usage, call: Usage) -> Usage:
+    """A decision and the answer after it: the answer's prompt is the decision's less its question (read
+    once, from the cache), so the prompt counts once and the tokens generated add up."""
+    return Usage(max(total.tokens_in, call.tokens_in), total.tokens_out + call.tokens_out)
 
 
 def _one_line(text: str) -> str:
