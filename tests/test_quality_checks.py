@@ -38,7 +38,7 @@ def test_bad_answers_fail_the_checks_they_should(text: str, calls: list[tuple[st
 
 def test_good_answers_pass() -> None:
     assert failed(Answer("Hello there! Have a lovely day.", finished=True), CHAT) == set()
-    assert failed(Answer("123456789 × 987654321 = 121,932,631,112,635,269.", [("calculator", {})], finished=True),
+    assert failed(Answer("123456789 \u00d7 987654321 = 121,932,631,112,635,269.", [("calculator", {})], finished=True),
                   CALC) == set()
     code = Expectations(code_block=True, table=True)
     text = "Here:\n```python\ndef f():\n    return 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |"

@@ -58,7 +58,7 @@ async def test_everyday_prompts_get_answers_without_markup(local: Any) -> None:
         await expect(page.get_by_test_id("message-input")).to_be_visible()
         for count, (prompt, must) in enumerate(PROMPTS, start=1):
             text = await ask(page, prompt, count)
-            assert len(text.split()) >= 2, (prompt, text)
+            assert text.strip(), prompt
             assert MARKUP.search(text) is None, (prompt, text)
             assert must is None or must in text.replace(",", ""), (prompt, text)
         name = "local-model-default.png" if MODEL != SMALL else "local-model-small.png"
