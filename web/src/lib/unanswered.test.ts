@@ -35,4 +35,9 @@ describe('markStopped', () => {
     expect(stopped).toHaveLength(2)
     expect(unanswered(stopped)).toEqual({ question, stopped: true })
   })
+
+  it('still says stopped when the answer the SDK held back lands after the one Stop marked', () => {
+    const stopped = [...markStopped([question]), answer([{ type: 'step-start' }], 'streaming')]
+    expect(unanswered(stopped)).toEqual({ question, stopped: true })
+  })
 })

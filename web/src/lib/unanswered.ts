@@ -18,11 +18,14 @@ export type Unanswered = { question: UIMessage; stopped: boolean }
  * message only attached a document).
  */
 export function unanswered(messages: UIMessage[]): Unanswered | null {
-  const last = messages[messages.length - 1]
-  const empty = last !== undefined && isEmptyAnswer(last)
-  const question = empty ? messages[messages.length - 2] : last
+  // Empty answers at the end, more than one when Stop came within the SDK's throttle: the answer it was
+  // still holding back lands after the one Stop marked.
+  let end = messages.length
+  while (end > 0 && isEmptyAnswer(messages[end - 1])) end -= 1
+  const question = messages[end - 1]
   const asked = question?.role === 'user' && question.parts.some((p) => p.type === 'text' && p.text.trim() !== '')
-  return asked ? { question, stopped: empty && statusOf(last) === 'aborted' } : null
+  const stopped = messages.slice(end).some((m) => statusOf(m) === 'aborted')
+  return asked ? { question, stopped } : null
 }
 
 /**
