@@ -92,6 +92,7 @@ def test_the_schema_allows_none_or_a_valid_call_of_a_candidate() -> None:
     assert decide.schema(TOOLS, required=True)["anyOf"][0]["properties"]["tool"] == {"const": "calculator"}
     only = decide.schema(TOOLS, only="current_time")
     assert only["properties"]["tool"] == {"const": "current_time"}
+    assert len(decide.schema(TOOLS, only="not_offered")["anyOf"]) == len(TOOLS)
 
 
 @pytest.mark.parametrize(("reply", "expected"), [

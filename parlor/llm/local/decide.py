@@ -85,6 +85,8 @@ def schema(tools: Sequence[ToolSpec], required: bool = False, only: str | None =
     choices: list[dict[str, Any]] = [] if required or only else [
         {"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"],
          "additionalProperties": False}]
+    if only is not None and all(t.name != only for t in tools):
+        only = None  # a tool_choice naming a tool not offered: any of those offered
     for tool in tools:
         if only is None or tool.name == only:
             choices.append({"type": "object", "properties": {"tool": {"const": tool.name},
