@@ -127,8 +127,9 @@ def turn_with_results(result: str, *, error: bool = False) -> list[LLMMessage]:
 def test_this_turns_results_come_as_a_plain_note_after_the_question() -> None:
     wire = conversation(turn_with_results('{"result": "42"}'))
     assert [m["role"] for m in wire] == ["system", "user", "system"]
-    assert wire[2]["content"] == ("Looked up for this message:\ncalculator(expression: 6 * 7) gave:\n  result: 42\n\n"
-                                  "Use it to answer, in the language of the user's message.")
+    assert wire[2]["content"] == ('Looked up for the user\'s last message, "what is 6 * 7?":\n'
+                                  "calculator(expression: 6 * 7) gave:\n  result: 42\n\n"
+                                  "Use it to answer that message, in its language.")
     failed = conversation(turn_with_results("division by zero", error=True))[2]["content"]
     assert "calculator(expression: 6 * 7) failed: division by zero" in failed
 

@@ -18,8 +18,8 @@ from parlor.llm.types import LLMMessage
 # the 0.5B model refused ("I can't assist with that") or echoed the warning, 34/42 right; this plain note,
 # 40/42 (1.5B: 40 and 42 of 42). A small model's defence against planted text is that tools act only for
 # the caller, whatever it writes; remote models also get the fence (llm/fence.py).
-RESULTS_INTRO = "Looked up for this message:"
-RESULTS_OUTRO = "Use it to answer, in the language of the user's message."
+RESULTS_INTRO = "Looked up for the user's last message, {question}:"  # quoted: with history, 0.5B answered an older one
+RESULTS_OUTRO = "Use it to answer that message, in its language."
 
 
 def conversation(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
@@ -38,7 +38,9 @@ def conversation(messages: Sequence[LLMMessage]) -> list[dict[str, str]]:
         elif message.content.strip() or message.role != "assistant":  # a step that only called tools is left out
             _append(wire, message.role, message.content)
     if results:
-        _append(wire, "system", f"{RESULTS_INTRO}\n" + "\n\n".join(results) + f"\n\n{RESULTS_OUTRO}")
+        question = json.dumps(messages[last_user].content[:300], ensure_ascii=False)
+        _append(wire, "system", RESULTS_INTRO.format(question=question) + "\n" + "\n\n".join(results)
+                + f"\n\n{RESULTS_OUTRO}")
     return wire
 
 
