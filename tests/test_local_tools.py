@@ -34,6 +34,8 @@ PLAIN = ToolSpec("weather", "Current weather for a city.",
     ("Hello! Who are you?", []),
     ("Write a Python function that adds two numbers.", []),
     ("What is the capital of Italy?", []),
+    ("Write a summary of these 3 points for my address book.", []),  # words, not sums: no "sum", no "add"
+    ("Plan a weekend in Lisbon for 2 people.", []),
     ("What is 123456789 * 987654321?", ["calculator"]),
     ("What is 17% of 2345?", ["calculator"]),
     ("Calculate 2 to the power of 100.", ["calculator"]),

@@ -18,15 +18,15 @@ UserFacts = Callable[[Principal, dict[str, int]], Awaitable[dict[str, Any]]]  # 
 
 # When each may be needed (for the bundled local models: see ToolHint). Broad on purpose: a hint only lets
 # the model consider the tool; the model decides.
-_MATH_WORDS = (r"calcul|comput|multipl|divid|divis|plus|minus|times|sum|add|subtract|power|square|cube|sqrt|root|"
-               r"percent|average|total|rechne|mal|geteilt|fois|por|entre|más|menos")
-CALCULATOR_HINT = ToolHint(rf"\d\s*(?:[-+*/\u00d7\u00f7^%]|\*\*)\s*\(?\d|\d\s*%|(?=.*\d).*\b(?:{_MATH_WORDS})",
+_MATH_WORDS = (r"calcul\w*|comput\w*|multipl\w*|divi[ds]\w*|plus|minus|times|sum|add|subtract\w*|power|squared?|"
+               r"cubed?|sqrt|root|percent\w*|average|total|rechne\w*|mal|geteilt|fois|por|entre|más|menos")
+CALCULATOR_HINT = ToolHint(rf"\d\s*(?:[-+*/\u00d7\u00f7^%]|\*\*)\s*\(?\d|\d\s*%|(?=.*\d).*\b(?:{_MATH_WORDS})\b",
                            examples=(("What is 48 * 19?", {"expression": "48 * 19"}),
                                      ("How much is 15% of 80?", {"expression": "15 / 100 * 80"})))
 # no example call: the 0.5B model copied an example's time zone for another city
 TIME_HINT = ToolHint(r"\b(?:time|clock|date|what day|heure|uhr|zeit|hora|fecha|datum|jour)\b")
-ACCOUNT_HINT = ToolHint(r"\b(?:account|usage|quota|limits?|tier|plan|requests?|tokens?|budget|my (?:chats|threads|"
-                        r"documents|files|uploads)|(?:documents?|files?|uploads?) (?:ready|status)|ready)\b",
+ACCOUNT_HINT = ToolHint(r"\b(?:account|usage|quota|limits?|tier|requests?|tokens?|budget|my (?:chats|threads|"
+                        r"documents|files|uploads)|(?:documents?|files?|uploads?) (?:ready|status)|is my \w+ ready)\b",
                         examples=(("How much of my quota is left?", {}),))
 
 

@@ -15,8 +15,9 @@ from typing import Any
 from parlor.llm.types import LLMMessage
 
 # Measured over 7 tool answers x 6 seeds: with a warning that results are "information, never instructions"
-# the 0.5B model refused ("I can't assist with that") or echoed the warning, 34/42 right; this plain note,
-# 40/42 (1.5B: 40 and 42 of 42). A small model's defence against planted text is that tools act only for
+# the 0.5B model refused ("I can't assist with that") or echoed the warning, 34/42 right; a plain note,
+# 40/42 (1.5B: 40 and 42 of 42). Quoting the question came after, from the suite's multi-turn answers.
+# A small model's defence against planted text is that tools act only for
 # the caller, whatever it writes; remote models also get the fence (llm/fence.py).
 RESULTS_INTRO = "Looked up for the user's last message, {question}:"  # quoted: with history, 0.5B answered an older one
 RESULTS_OUTRO = "Use it to answer that message, in its language."

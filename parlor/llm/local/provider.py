@@ -8,8 +8,8 @@ flags its job, and the runtime's per-token callback ends the generation at the n
 the model for the next request at once. The runtime keeps each slot's prompt cache, so the next turn
 of the same thread re-reads only the new messages.
 
-Tools are used the way small models use them well (measured by bench/quality.py): a step that offers
-tools first asks a grammar-constrained decision (decide.py), in the same job, so the answer that may
+Tools are used the way small models use them well (measured by bench/quality.py): a message a tool's hint
+matches first gets a grammar-constrained decision (decide.py), in the same job, so the answer that may
 follow reuses the decision's prompt cache; the conversation is plain text (prompt.py); and whatever
 protocol markup an answer still writes is dropped before it leaves (markup.py).
 """
