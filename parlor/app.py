@@ -37,6 +37,7 @@ from parlor.memory import EstimateCounter, MessageStore, TokenCounter, counter_f
 from parlor.observability import Metrics, Telemetry
 from parlor.rag import knowledge_or_none
 from parlor.rag.retrieval import knowledge_tool
+from parlor.redis_keys import RedisKeys
 from parlor.tasks import TaskTracker, every
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow,
                                settings.db_pool_timeout)
         redis = shared_redis(settings.redis_url, settings.redis_max_connections) if settings.redis_url else None
-        breakers = RedisBreakerStore(redis, settings.limits_key_prefix) if redis else MemoryBreakerStore()
+        breakers = RedisBreakerStore(redis, RedisKeys(settings.limits_key_prefix)) if redis else MemoryBreakerStore()
         router = Router([build_provider(p, settings.data_dir) for p in settings.providers],
                         {p.name: resilience(p) for p in settings.providers}, breakers, telemetry.metrics)
         tasks = TaskTracker()
@@ -194,7 +195,8 @@ def build_services(settings: Settings, engine: AsyncEngine, router: Router, task
             raise RuntimeError(f"every provider's circuit is open: {', '.join(states)}")
 
     checks["providers"] = providers
-    accounts = AccountStore(sessions, settings.key_cache_seconds, KeyChanges(redis, settings.limits_key_prefix))
+    changes = KeyChanges(redis, RedisKeys(settings.limits_key_prefix))
+    accounts = AccountStore(sessions, settings.key_cache_seconds, changes)
     return Services(settings=settings, accounts=accounts, store=store, chat=chat, runs=runs,
                     gateway=Gateway(router, ledger, tasks, limits.budget), limits=limits, usage=UsageReport(sessions),
                     checks=checks, memories=memory.facts)

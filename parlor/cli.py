@@ -20,6 +20,7 @@ from parlor.accounts.key_cache import KeyChanges
 from parlor.cli_chat import DEFAULT_URL, chat_lines
 from parlor.config import Settings, SettingsError, load_settings
 from parlor.db import create_engine, migrate, session_factory, shown_url
+from parlor.redis_keys import RedisKeys
 
 T = TypeVar("T")
 
@@ -131,7 +132,7 @@ def _with_accounts(action: Callable[[AccountStore, Settings], Awaitable[T]]) -> 
 def _key_changes(settings: Settings) -> KeyChanges:
     """What the running servers must hear of a change made here (revocation, tier, deletion): over Redis."""
     redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    return KeyChanges(redis, settings.limits_key_prefix)
+    return KeyChanges(redis, RedisKeys(settings.limits_key_prefix))
 
 
 @users.command("create")

@@ -15,6 +15,7 @@ from parlor.config import PriceConfig, TierConfig
 from parlor.limits import BudgetExhausted, ModelNotAllowed, PriceTable, Tiers, TokenBudget, estimate_tokens
 from parlor.limits.budget import BudgetStore, InProcessBudgetStore
 from parlor.limits.redis_store import RedisBudgetStore, limits_client
+from parlor.redis_keys import RedisKeys
 
 REDIS_URL = os.environ.get("PARLOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TIERS = Tiers({
@@ -41,7 +42,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[tuple[BudgetSto
 
 
 def budget(store: tuple[BudgetStore, str], now: datetime | None = None, zone: str = "UTC") -> TokenBudget:
-    return TokenBudget(TIERS, store[0], zone, store[1], now=(lambda: now) if now else None)
+    return TokenBudget(TIERS, store[0], zone, RedisKeys(store[1]), now=(lambda: now) if now else None)
 
 
 async def test_reserve_then_settle_with_the_reported_usage(store: tuple[BudgetStore, str]) -> None:

@@ -17,6 +17,7 @@ from parlor.accounts import AccountStore, KeyExpired, Principal
 from parlor.accounts.data import AccountData
 from parlor.accounts.key_cache import KEYS, KeyCache, KeyChanges
 from parlor.db import ApiKey, create_engine, migrate, session_factory, utcnow
+from parlor.redis_keys import RedisKeys
 from tests.redis_proc import own_redis
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -109,7 +110,7 @@ async def test_announcements_reach_other_processes_and_a_lost_subscription_turns
     with own_redis(tmp_path) as (process, port):
         here, there = KeyCache(), KeyCache()  # two processes' caches
         client, other = aioredis.Redis(port=port), aioredis.Redis(port=port)
-        listening = asyncio.create_task(KeyChanges(client, "t:", there).listen())
+        listening = asyncio.create_task(KeyChanges(client, RedisKeys("t:"), there).listen())
         try:
             for _ in range(100):
                 if there.live:
@@ -119,7 +120,7 @@ async def test_announcements_reach_other_processes_and_a_lost_subscription_turns
             alice = a_principal("u-alice")
             there.put("alice-key", alice, None, there.generation)
             assert there.get("alice-key", 60) == (alice, None)
-            await KeyChanges(other, "t:", here).announce("u-alice")
+            await KeyChanges(other, RedisKeys("t:"), here).announce("u-alice")
             for _ in range(100):
                 if there.get("alice-key", 60) is None:
                     break

@@ -15,6 +15,7 @@ import pytest
 from parlor.limits.budget import BudgetStore, InProcessBudgetStore
 from parlor.limits.limiter import InProcessLimiter, RequestLimiter, Window
 from parlor.limits.redis_store import RedisBudgetStore, RedisLimiter, limits_client
+from parlor.redis_keys import RedisKeys
 
 REDIS_URL = os.environ.get("PARLOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -38,7 +39,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     except OSError:
         pytest.skip("no Redis on " + REDIS_URL)
     try:
-        yield Stores(RedisLimiter(client, prefix), RedisBudgetStore(client), prefix)
+        yield Stores(RedisLimiter(client, RedisKeys(prefix)), RedisBudgetStore(client), prefix)
     finally:
         keys = [key async for key in client.scan_iter(f"{prefix}*")]
         if keys:

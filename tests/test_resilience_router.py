@@ -27,6 +27,7 @@ from parlor.llm import (
 )
 from parlor.llm.breaker import BreakerStore
 from parlor.llm.openai import OpenAIProvider
+from parlor.redis_keys import RedisKeys
 from tests.upstream import Script, Upstream
 
 
@@ -147,7 +148,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[BreakerStore]:
     client = aioredis.Redis(host="127.0.0.1", port=6379)
     prefix = f"test-{uuid.uuid4().hex}:"
     try:
-        yield RedisBreakerStore(client, prefix)
+        yield RedisBreakerStore(client, RedisKeys(prefix))
     finally:
         keys = [k async for k in client.scan_iter(f"{prefix}*")]
         if keys:
@@ -200,7 +201,8 @@ async def test_breakers_are_per_provider(store: BreakerStore) -> None:
 async def test_a_replica_trusts_a_clean_breaker_briefly_and_its_own_failures_at_once() -> None:
     client = aioredis.Redis(host="127.0.0.1", port=6379)
     prefix = f"test-{uuid.uuid4().hex}:"
-    mine, other = RedisBreakerStore(client, prefix, snapshot_seconds=60), RedisBreakerStore(client, prefix)
+    names = RedisKeys(prefix)
+    mine, other = RedisBreakerStore(client, names, snapshot_seconds=60), RedisBreakerStore(client, names)
     try:
         assert await mine.allow("p", POLICY, 1)  # seen closed and clean: trusted for a while
         for t in (2, 3, 4):
@@ -209,7 +211,7 @@ async def test_a_replica_trusts_a_clean_breaker_briefly_and_its_own_failures_at_
         assert await mine.allow("p", POLICY, 5)  # another replica's failures arrive after the snapshot
         assert await mine.failure("p", POLICY, 5) is BreakerState.OPEN  # its own failure: asks Redis again
         assert not await mine.allow("p", POLICY, 6)
-        assert await RedisBreakerStore(client, prefix, snapshot_seconds=0).allow("p", POLICY, 11)  # the probe
+        assert await RedisBreakerStore(client, names, snapshot_seconds=0).allow("p", POLICY, 11)  # the probe
         await mine.success("p")
         assert await other.state("p", POLICY, 12) is BreakerState.CLOSED
     finally:
@@ -222,8 +224,8 @@ async def test_a_replica_trusts_a_clean_breaker_briefly_and_its_own_failures_at_
 async def test_a_stale_clean_breaker_lets_a_call_through_at_once_while_a_check_renews_it() -> None:
     client = aioredis.Redis(host="127.0.0.1", port=6379)
     prefix = f"test-{uuid.uuid4().hex}:"
-    mine = RedisBreakerStore(client, prefix, snapshot_seconds=0.05, stale_seconds=60)
-    other = RedisBreakerStore(client, prefix, snapshot_seconds=0)
+    mine = RedisBreakerStore(client, RedisKeys(prefix), snapshot_seconds=0.05, stale_seconds=60)
+    other = RedisBreakerStore(client, RedisKeys(prefix), snapshot_seconds=0)
     try:
         assert await mine.allow("p", POLICY, 1)
         for t in (2, 3, 4):

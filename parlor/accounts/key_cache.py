@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from parlor.redis_keys import RedisKeys
+
 if TYPE_CHECKING:
     from parlor.accounts.store import Principal
 
@@ -63,9 +65,9 @@ class KeyChanges:
     """Announces a user's changed keys to every process over Redis (without Redis: to this process
     alone), and hears the others' announcements."""
 
-    def __init__(self, redis: aioredis.Redis | None = None, prefix: str = "parlor:", cache: KeyCache = KEYS):
+    def __init__(self, redis: aioredis.Redis | None = None, keys: RedisKeys | None = None, cache: KeyCache = KEYS):
         self._redis = redis
-        self._channel = f"{prefix}key-changes"
+        self._channel = (keys or RedisKeys()).key_changes()
         self._cache = cache
 
     async def announce(self, user_id: str) -> None:

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import orjson
 import redis.asyncio as aioredis
 
+from parlor.redis_keys import RedisKeys
+
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
 
@@ -46,12 +48,12 @@ class LocalBus:
 
 
 class RedisBus:
-    def __init__(self, redis: aioredis.Redis, prefix: str):
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys):
         self._redis = redis
-        self._prefix = prefix
+        self._keys = keys
 
     def _channel(self, topic: str) -> str:
-        return f"{self._prefix}progress:{topic}"
+        return self._keys.progress(topic)
 
     async def publish(self, topic: str, event: Event) -> None:
         try:

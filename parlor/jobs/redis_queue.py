@@ -22,6 +22,7 @@ from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
 from parlor.jobs.runner import JobRunner, trace_carrier
+from parlor.redis_keys import jobs_group
 
 log = logging.getLogger(__name__)
 TASK = "parlor.run_job"
@@ -96,7 +97,7 @@ class RedisQueue:
         (the blocking read, the heartbeat, acknowledgements, enqueues and depth checks)."""
         self._runner = runner
         self._concurrency = concurrency
-        self.broker = ReclaimingStreamBroker(url, queue_name=queue_name, consumer_group_name=f"{queue_name}:workers",
+        self.broker = ReclaimingStreamBroker(url, queue_name=queue_name, consumer_group_name=jobs_group(queue_name),
                                              consumer_id="0", idle_timeout=int(reclaim_seconds * 1000),
                                              xread_block=1000, xread_count=concurrency,
                                              max_connection_pool_size=max_connections or concurrency + 4)

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from parlor.accounts import Principal
 from parlor.limits.limiter import LimitsUnavailable
 from parlor.limits.tiers import Tiers
+from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
 DEFAULT_REPLY_TOKENS = 1024  # reserved for the reply when neither the tier nor the request caps it
@@ -93,12 +94,12 @@ def estimate_tokens(texts: Iterable[str]) -> int:
 
 
 class TokenBudget:
-    def __init__(self, tiers: Tiers, store: BudgetStore, timezone: str = "UTC", prefix: str = "parlor:",
+    def __init__(self, tiers: Tiers, store: BudgetStore, timezone: str = "UTC", keys: RedisKeys | None = None,
                  now: Callable[[], datetime] | None = None):
         self._tiers = tiers
         self._store = store
         self._zone = ZoneInfo(timezone)
-        self._prefix = prefix
+        self._keys = keys or RedisKeys()
         self._now = now or (lambda: datetime.now(self._zone))
 
     def _day(self) -> tuple[str, float]:
@@ -108,7 +109,7 @@ class TokenBudget:
         return now.date().isoformat(), max(1.0, (midnight - now).total_seconds())
 
     def key(self, user_id: str, day: str | None = None) -> str:
-        return f"{self._prefix}budget:{{{user_id}}}:{day or self._day()[0]}"
+        return self._keys.budget(user_id, day or self._day()[0])
 
     async def reserve(self, who: Principal, prompt_tokens: int, max_reply: int | None = None,
                       models: tuple[str | None, ...] = ()) -> Reservation:

@@ -20,6 +20,7 @@ from parlor.limits.redis_store import (
     limits_client,
 )
 from parlor.limits.tiers import Tiers
+from parlor.redis_keys import RedisKeys, address_subject, user_subject
 
 
 class RequestGuard:
@@ -34,13 +35,13 @@ class RequestGuard:
         windows = self.tiers.windows(who.tier)
         if not windows:
             return Decision(True, ())
-        return await self._limiter.hit(f"user:{who.id}", windows)
+        return await self._limiter.hit(user_subject(who.id), windows)
 
     async def auth_failed(self, address: str) -> Decision:
         """Counts an invalid key from `address`; denied once it has sent too many this minute."""
         if not self._auth_windows:
             return Decision(True, ())
-        return await self._limiter.hit(f"auth:{address}", self._auth_windows)
+        return await self._limiter.hit(address_subject(address), self._auth_windows)
 
 
 @dataclass
@@ -57,14 +58,14 @@ class Limits:
 
 def build_limits(settings: Settings) -> Limits:
     tiers = Tiers(settings.tiers, settings.default_tier)
-    prefix = settings.limits_key_prefix
+    keys = RedisKeys(settings.limits_key_prefix)
     limiter: RequestLimiter = InProcessLimiter()
     store: InProcessBudgetStore | GuardedBudgetStore = InProcessBudgetStore()
     redis = breaker = None
     if settings.redis_url:
         redis = limits_client(settings.redis_url, settings.limits_redis_timeout, settings.redis_max_connections)
         breaker = Breaker(settings.limits_on_redis_error == "open", settings.limits_redis_timeout)
-        limiter = GuardedLimiter(RedisLimiter(redis, prefix), limiter, breaker)
+        limiter = GuardedLimiter(RedisLimiter(redis, keys), limiter, breaker)
         store = GuardedBudgetStore(RedisBudgetStore(redis), store, breaker)
     guard = RequestGuard(tiers, limiter, settings.auth_failures_per_minute)
-    return Limits(guard, TokenBudget(tiers, store, settings.budget_timezone, prefix), redis, breaker)
+    return Limits(guard, TokenBudget(tiers, store, settings.budget_timezone, keys), redis, breaker)

@@ -28,6 +28,7 @@ from redis.retry import Retry
 
 from parlor.limits.budget import BudgetStore
 from parlor.limits.limiter import Decision, LimitsUnavailable, RequestLimiter, Window, WindowState
+from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,14 +100,14 @@ def limits_client(url: str, timeout: float, max_connections: int = 64) -> aiored
 
 
 class RedisLimiter:
-    def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:"):
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys | None = None):
         self._script = redis.register_script(SLIDING_WINDOWS)
-        self._prefix = prefix
+        self._keys = keys or RedisKeys()
 
     async def hit(self, key: str, windows: Sequence[Window]) -> Decision:
         if not windows:
             return Decision(True, ())
-        keys = [f"{self._prefix}rl:{{{key}}}:{w.seconds:g}" for w in windows]
+        keys = [self._keys.rate_window(key, w.seconds) for w in windows]  # one subject: one slot
         args: list[str | int] = [uuid.uuid4().hex]
         for window in windows:
             args += [window.limit, int(window.seconds * 1_000_000)]

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from parlor.redis_keys import RedisKeys
+
 log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
@@ -135,10 +137,10 @@ class RedisBreakerStore:
     read-only check renews the snapshot in the background (calls a second apart wait on no round trip).
     This replica's own failures drop the snapshot at once."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = "parlor:", snapshot_seconds: float = 0.25,
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys | None = None, snapshot_seconds: float = 0.25,
                  stale_seconds: float = 2.0):
         self._redis = redis
-        self._prefix = prefix
+        self._names = keys or RedisKeys()
         self._snapshot_seconds = snapshot_seconds
         self._stale_seconds = max(stale_seconds, snapshot_seconds)
         self._clean_at: dict[str, float] = {}  # breaker → when Redis last said closed and clean (monotonic)
@@ -151,7 +153,7 @@ class RedisBreakerStore:
         log.warning("breaker state unavailable in Redis, using this replica's own: %s", exc)
 
     def _keys(self, name: str) -> list[str]:
-        return [f"{self._prefix}breaker:{name}", f"{self._prefix}breaker:{name}:failures"]
+        return [self._names.breaker(name), self._names.breaker_failures(name)]  # one slot: one script reads both
 
     def _age(self, name: str) -> float:
         return time.monotonic() - self._clean_at.get(name, -1e18)

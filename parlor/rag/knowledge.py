@@ -21,6 +21,7 @@ from parlor.rag.repo import DocumentRepo
 from parlor.rag.retrieval import Retriever
 from parlor.rag.service import DocumentService
 from parlor.rag.store import VectorStore
+from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ async def build_knowledge(settings: Settings, engine: AsyncEngine, redis: aiored
     except BaseException:
         await store.aclose()
         raise
-    bus: ProgressBus = RedisBus(redis, settings.limits_key_prefix) if redis is not None else LocalBus()
+    bus: ProgressBus = RedisBus(redis, RedisKeys(settings.limits_key_prefix)) if redis is not None else LocalBus()
     ingestor = Ingestor(repo, files, embedder, store, bus, settings.max_document_pages, settings.chunk_tokens,
                         settings.chunk_overlap_tokens)
     runner = JobRunner(retries=settings.jobs_retries)
