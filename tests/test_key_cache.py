@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.accounts import AccountStore, KeyExpired, Principal
 from parlor.accounts.data import AccountData
-from parlor.accounts.key_cache import KEYS, KeyCache, KeyChanges
+from parlor.accounts.key_cache import KeyCache, KeyChanges
 from parlor.db import ApiKey, create_engine, migrate, session_factory, utcnow
 from parlor.redis_keys import RedisKeys
 from tests.redis_proc import own_redis
@@ -34,12 +34,13 @@ async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
         await engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def heard() -> Iterator[None]:
-    """This process hears every other's key changes (as while its Redis subscription is up)."""
-    KEYS.live = True
-    yield
-    KEYS.distrust()
+@pytest.fixture
+def changes() -> Iterator[KeyChanges]:
+    """This process's key cache, hearing every other's key changes (as while its Redis subscription is up)."""
+    heard = KeyChanges(cache=KeyCache())
+    heard.cache.live = True
+    yield heard
+    heard.cache.distrust()
 
 
 async def revoke_behind_its_back(sessions: Sessions, user_id: str) -> None:
@@ -48,18 +49,18 @@ async def revoke_behind_its_back(sessions: Sessions, user_id: str) -> None:
         await session.execute(update(ApiKey).where(ApiKey.user_id == user_id).values(revoked_at=utcnow()))
 
 
-async def test_a_cached_key_skips_the_database_until_its_ttl(sessions: Sessions) -> None:
-    cached, uncached = AccountStore(sessions, key_cache_seconds=60), AccountStore(sessions)
+async def test_a_cached_key_skips_the_database_until_its_ttl(sessions: Sessions, changes: KeyChanges) -> None:
+    cached, uncached = AccountStore(sessions, 60, changes), AccountStore(sessions)
     user = await cached.create_user("cached", "pro")
     assert await cached.authenticate(user.api_key) == user.principal
     await revoke_behind_its_back(sessions, user.principal.id)
     assert await cached.authenticate(user.api_key) == user.principal  # another process's change: within the TTL
     assert await uncached.authenticate(user.api_key) is None
-    assert await AccountStore(sessions, key_cache_seconds=1e-9).authenticate(user.api_key) is None  # TTL over
+    assert await AccountStore(sessions, 1e-9, changes).authenticate(user.api_key) is None  # TTL over
 
 
-async def test_changes_through_this_process_apply_at_once(sessions: Sessions) -> None:
-    accounts = AccountStore(sessions, key_cache_seconds=60)
+async def test_changes_through_this_process_apply_at_once(sessions: Sessions, changes: KeyChanges) -> None:
+    accounts = AccountStore(sessions, 60, changes)
     user = await accounts.create_user("changing", "pro")
     info, second = await accounts.create_key(user.principal.id, "second")
     assert await accounts.authenticate(second) == user.principal
@@ -72,11 +73,11 @@ async def test_changes_through_this_process_apply_at_once(sessions: Sessions) ->
     assert await accounts.authenticate(user.api_key) is None
 
 
-async def test_account_deletion_and_expiry_apply_at_once(sessions: Sessions) -> None:
-    accounts = AccountStore(sessions, key_cache_seconds=60)
+async def test_account_deletion_and_expiry_apply_at_once(sessions: Sessions, changes: KeyChanges) -> None:
+    accounts = AccountStore(sessions, 60, changes)
     gone = await accounts.create_user("gone", "pro")
     assert await accounts.authenticate(gone.api_key) is not None
-    await AccountData(sessions, None).delete(gone.principal.id)
+    await AccountData(sessions, None, changes).delete(gone.principal.id)
     assert await accounts.authenticate(gone.api_key) is None
     brief = await accounts.create_user("brief", "pro", expires_at=utcnow() + timedelta(seconds=0.5))
     assert await accounts.authenticate(brief.api_key) is not None
@@ -85,22 +86,35 @@ async def test_account_deletion_and_expiry_apply_at_once(sessions: Sessions) -> 
         await accounts.authenticate(brief.api_key)
 
 
-async def test_nothing_is_cached_while_other_processes_changes_cannot_be_heard(sessions: Sessions) -> None:
-    accounts = AccountStore(sessions, key_cache_seconds=60)
+async def test_nothing_is_cached_while_other_processes_changes_cannot_be_heard(sessions: Sessions,
+                                                                              changes: KeyChanges) -> None:
+    accounts = AccountStore(sessions, 60, changes)
     user = await accounts.create_user("unheard", "pro")
     assert await accounts.authenticate(user.api_key) == user.principal
-    KEYS.distrust()  # e.g. the Redis subscription broke: changes elsewhere may go unheard
+    changes.cache.distrust()  # e.g. the Redis subscription broke: changes elsewhere may go unheard
     await revoke_behind_its_back(sessions, user.principal.id)
     assert await accounts.authenticate(user.api_key) is None
 
 
-async def test_a_read_from_before_a_change_is_not_cached_after_it(sessions: Sessions) -> None:
-    accounts = AccountStore(sessions, key_cache_seconds=60)
+async def test_a_read_from_before_a_change_is_not_cached_after_it(sessions: Sessions, changes: KeyChanges) -> None:
+    accounts = AccountStore(sessions, 60, changes)
     user = await accounts.create_user("racing", "pro")
-    read_at = KEYS.generation  # a request reads the key from the database here...
-    await KeyChanges().announce(user.principal.id)  # ...a revocation is announced meanwhile...
-    KEYS.put("digest-of-the-racing-read", user.principal, None, read_at)  # ...and the request's result comes
-    assert KEYS.get("digest-of-the-racing-read", 60) is None
+    read_at = changes.cache.generation  # a request reads the key from the database here...
+    await changes.announce(user.principal.id)  # ...a revocation is announced meanwhile...
+    changes.cache.put("digest-of-the-racing-read", user.principal, None, read_at)  # ...and the request's result comes
+    assert changes.cache.get("digest-of-the-racing-read", 60) is None
+
+
+async def test_each_store_built_without_a_cache_has_its_own(sessions: Sessions) -> None:
+    """No module-level cache: a process shares one only where its composition root passes it around."""
+    one, two = AccountStore(sessions, 60), AccountStore(sessions, 60)
+    assert one.changes.cache is not two.changes.cache
+    one.changes.cache.live = True
+    user = await one.create_user("own-cache", "pro")
+    assert await one.authenticate(user.api_key) == user.principal
+    await revoke_behind_its_back(sessions, user.principal.id)
+    assert await one.authenticate(user.api_key) == user.principal  # its own cache, within the TTL
+    assert await two.authenticate(user.api_key) is None  # nothing cached there (and it hears nothing)
 
 
 async def test_announcements_reach_other_processes_and_a_lost_subscription_turns_the_cache_off(

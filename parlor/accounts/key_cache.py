@@ -10,21 +10,21 @@ import asyncio
 import logging
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from parlor.accounts.principal import Principal
 from parlor.redis_keys import RedisKeys
-
-if TYPE_CHECKING:
-    from parlor.accounts.store import Principal
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
 class KeyCache:
+    """One per process, built by the composition root and shared by everything that authenticates keys or
+    changes them (through `KeyChanges`): a change made here must drop what any of them cached."""
+
     MAX_ENTRIES = 10_000  # beyond this, start over rather than grow
 
     def __init__(self) -> None:
@@ -58,20 +58,18 @@ class KeyCache:
         self._entries.clear()
 
 
-KEYS = KeyCache()  # one per process: every AccountStore (and account deletion) shares it
-
-
 class KeyChanges:
     """Announces a user's changed keys to every process over Redis (without Redis: to this process
     alone), and hears the others' announcements."""
 
-    def __init__(self, redis: aioredis.Redis | None = None, keys: RedisKeys | None = None, cache: KeyCache = KEYS):
+    def __init__(self, redis: aioredis.Redis | None = None, keys: RedisKeys | None = None,
+                 cache: KeyCache | None = None):
         self._redis = redis
         self._channel = (keys or RedisKeys()).key_changes()
-        self._cache = cache
+        self.cache = cache or KeyCache()
 
     async def announce(self, user_id: str) -> None:
-        self._cache.forget_user(user_id)
+        self.cache.forget_user(user_id)
         if self._redis is None:
             return
         try:
@@ -92,14 +90,14 @@ class KeyChanges:
                 try:
                     async with self._redis.pubsub() as pubsub:
                         await pubsub.subscribe(self._channel)
-                        self._cache.live = True
+                        self.cache.live = True
                         while True:
                             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                             if message is not None and message["type"] == "message":
-                                self._cache.forget_user(message["data"].decode())
+                                self.cache.forget_user(message["data"].decode())
                 except REDIS_DOWN as exc:
-                    self._cache.distrust()
+                    self.cache.distrust()
                     log.warning("key changes of other processes are not heard, the key cache is off: %s", exc)
                     await asyncio.sleep(2)
         finally:
-            self._cache.distrust()
+            self.cache.distrust()

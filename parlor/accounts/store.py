@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parlor.accounts.key_cache import KEYS, KeyChanges
+from parlor.accounts.key_cache import KeyChanges
 from parlor.accounts.keys import (
     KEY_PREFIX,
     SHOWN_PREFIX,
@@ -22,24 +22,13 @@ from parlor.accounts.keys import (
     new_key,
     same_hash,
 )
+from parlor.accounts.principal import Principal
 from parlor.db import ApiKey, Identity, User, utcnow
 
 log = logging.getLogger(__name__)
 LOCAL_USER = "local"
 LAST_USED_EVERY = timedelta(hours=1)  # a key's `last_used_at` is written at most this often
 MAX_ACTIVE_KEYS = 100  # per user: a script that mints keys in a loop stops here
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    id: str
-    name: str
-    tier: str
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +62,12 @@ def _named(name_or_id: str) -> ColumnElement[bool]:
 class AccountStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], key_cache_seconds: float = 0.0,
                  changes: KeyChanges | None = None):
+        """`changes`: the process's key cache and its news of changes, shared with everything else in the
+        process that changes keys (account deletion); by default a cache of this store's own."""
         self._sessions = sessions
         self._cache_seconds = key_cache_seconds  # 0: every request asks the database
         self.changes = changes or KeyChanges()  # tells every process's key cache of a change
+        self._keys = self.changes.cache
 
     async def create_user(self, name: str, tier: str, role: str = "user",
                           expires_at: datetime | None = None) -> NewUser:
@@ -131,10 +123,10 @@ class AccountStore:
         if not key.startswith(KEY_PREFIX):
             return None  # cheap rejection: not even shaped like a key
         digest = hash_key(key)
-        cached = KEYS.get(digest, self._cache_seconds) if self._cache_seconds > 0 else None
+        cached = self._keys.get(digest, self._cache_seconds) if self._cache_seconds > 0 else None
         if cached is not None:
             return _unexpired(*cached)
-        read_at = KEYS.generation
+        read_at = self._keys.generation
         query = (select(User, ApiKey.id, ApiKey.key_hash, ApiKey.expires_at, ApiKey.last_used_at)
                  .join(ApiKey, ApiKey.user_id == User.id)
                  .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
@@ -144,7 +136,7 @@ class AccountStore:
             return None
         principal, expires_at = _principal(found.User), aware(found.expires_at) if found.expires_at else None
         if self._cache_seconds > 0:
-            KEYS.put(digest, principal, expires_at, read_at)
+            self._keys.put(digest, principal, expires_at, read_at)
         principal = _unexpired(principal, expires_at)
         now = utcnow()
         if found.last_used_at is None or aware(found.last_used_at) <= now - LAST_USED_EVERY:
