@@ -3,8 +3,8 @@ import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import App from './App.tsx'
 import './index.css'
-import { saveApiKey } from './lib/api'
 import { ssoErrorMessage } from './lib/account'
+import { saveApiKey } from './lib/session'
 
 // Single sign-on (/auth/oidc/callback) hands the new API key over in the URL fragment, which no request
 // carries: keep it like a typed-in key, and take it out of the address bar and the history entry.

@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { KeyInfo } from '../lib/account'
-import { ApiKeyContext } from '../lib/nav'
+import { ApiKeyContext } from '../lib/session'
 import { jsonResponse } from '../test/responses'
 import AccountPage from './AccountPage'
 

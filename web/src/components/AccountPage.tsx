@@ -1,7 +1,8 @@
-import { useContext, useState } from 'react'
+import { useState } from 'react'
 import { deleteAccount, fetchExport, saveBlob } from '../lib/account'
 import type { Me } from '../lib/api'
-import { ApiKeyContext } from '../lib/nav'
+import { describeError } from '../lib/http'
+import { useApiKey } from '../lib/session'
 import { ApiKeys } from './ApiKeys'
 import { ConfirmDialog } from './ConfirmDialog'
 
@@ -15,7 +16,7 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 
 /** Who you are, your API keys, and your data: export it, or delete the account with everything it owns. */
 export default function AccountPage({ me, onSignedOut }: Props) {
-  const apiKey = useContext(ApiKeyContext)
+  const apiKey = useApiKey()
   const authOff = apiKey === null // PARLOR_AUTH=off: one shared local account, no keys to speak of
   return (
     <div className="page-scroll" data-testid="account-page">
@@ -64,7 +65,7 @@ function ExportData({ apiKey }: { apiKey: string | null }) {
       saveBlob(blob, filename)
       setState({ busy: false, done: `Downloaded ${filename}.`, error: null })
     } catch (err) {
-      setState({ busy: false, done: null, error: `Export failed: ${errorText(err)}` })
+      setState({ busy: false, done: null, error: `Export failed: ${describeError(err)}` })
     }
   }
   return (

@@ -1,9 +1,10 @@
 import { useChat } from '@ai-sdk/react'
 import { DefaultChatTransport, type UIMessage } from 'ai'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import { authHeaders, fetchThreadMessages, stopChat } from '../lib/api'
+import { fetchThreadMessages, stopChat } from '../lib/api'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
+import { authHeaders } from '../lib/http'
 import { markStopped, unanswered } from '../lib/unanswered'
 import { Composer } from './Composer'
 import { ErrorNotice } from './ErrorNotice'
@@ -69,7 +70,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
     () =>
       new DefaultChatTransport({
         api: '/api/chat',
-        // A function, so every request reads the current key.
+        // A function, so every request reads the current key. The same header apiFetch adds; not apiFetch
+        // itself, because useChat reads a refused answer's body to show its error.
         headers: () => authHeaders(apiKey),
         fetch: async (input, init) => {
           const response = await fetch(input, init)

@@ -1,6 +1,7 @@
 import type { UIMessage } from 'ai'
 import { useEffect, useState } from 'react'
 import { fetchThread } from '../lib/api'
+import { describeError } from '../lib/http'
 import Chat from './Chat'
 
 type Props = {
@@ -28,7 +29,7 @@ export default function ChatLoader({ chatId, fresh, apiKey, tier, onSent, onSett
         if (loaded.title) onTitle?.(chatId, loaded.title)
         setMessages(loaded.messages)
       })
-      .catch((err: unknown) => live && setFailure(err instanceof Error ? err.message : String(err)))
+      .catch((err: unknown) => live && setFailure(describeError(err)))
     return () => {
       live = false
     }

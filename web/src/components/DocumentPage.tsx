@@ -1,4 +1,4 @@
-import { useContext, useEffect, useMemo, useState } from 'react'
+import { useEffect, useMemo, useState } from 'react'
 import {
   downloadDocument,
   formatBytes,
@@ -9,7 +9,7 @@ import {
   type Chunk,
   type DocumentInfo,
 } from '../lib/documents'
-import { ApiKeyContext } from '../lib/nav'
+import { useApiKey } from '../lib/session'
 import { useDocumentProgress } from '../lib/useDocumentProgress'
 import { DocumentProgressBar, kindLabel } from './DocumentCard'
 
@@ -28,7 +28,7 @@ export function byPage(chunks: Chunk[]): [number | null, Chunk[]][] {
 
 /** One document (a deep link, `/d/{id}#page-N`): name, status, its text by page, the original file. */
 export default function DocumentPage({ documentId, hash }: Props) {
-  const key = useContext(ApiKeyContext)
+  const key = useApiKey()
   const [doc, setDoc] = useState<DocumentInfo | null>(null)
   const [failure, setFailure] = useState<string | null>(null)
   useEffect(() => {
@@ -55,7 +55,7 @@ export default function DocumentPage({ documentId, hash }: Props) {
 }
 
 function DocumentView({ doc, hash }: { doc: DocumentInfo; hash: string }) {
-  const key = useContext(ApiKeyContext)
+  const key = useApiKey()
   const progress = useDocumentProgress(doc.id, doc)
   const [chunks, setChunks] = useState<Chunk[] | null>(null)
   const [problem, setProblem] = useState<string | null>(null)

@@ -1,4 +1,4 @@
-import { useCallback, useContext, useEffect, useRef, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { documentHref } from '../lib/citations'
 import {
   ACCEPT,
@@ -9,14 +9,15 @@ import {
   uploadDocument,
   type DocumentInfo,
 } from '../lib/documents'
-import { ApiKeyContext, onLinkClick } from '../lib/nav'
+import { onLinkClick } from '../lib/nav'
+import { useApiKey } from '../lib/session'
 import { useDocumentProgress } from '../lib/useDocumentProgress'
 import { ConfirmDialog } from './ConfirmDialog'
 import { DocumentProgressBar, kindLabel } from './DocumentCard'
 
 /** The user's documents: status (live while processing), the chat each belongs to, upload and delete. */
 export default function DocumentsPage() {
-  const key = useContext(ApiKeyContext)
+  const key = useApiKey()
   const [documents, setDocuments] = useState<DocumentInfo[] | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [deleting, setDeleting] = useState<DocumentInfo | null>(null)

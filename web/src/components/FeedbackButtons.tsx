@@ -1,6 +1,6 @@
-import { useContext, useId, useState } from 'react'
+import { useId, useState } from 'react'
 import { knownFeedback, sendFeedback, type Feedback, type Rating } from '../lib/feedback'
-import { ApiKeyContext } from '../lib/nav'
+import { useApiKey } from '../lib/session'
 
 const THUMB = 'M7 9V17H4V9zM7 9l3.5-6c1.2 0 2 .8 2 2v3H16a1.5 1.5 0 0 1 1.5 1.8l-1.2 6A1.5 1.5 0 0 1 14.8 17H7'
 
@@ -18,7 +18,7 @@ function Thumb({ down }: { down?: boolean }) {
  * The state starts from the stored `metadata.feedback` and follows what the server confirms.
  */
 export function FeedbackButtons({ messageId, stored }: { messageId: string; stored?: Feedback | null }) {
-  const key = useContext(ApiKeyContext)
+  const key = useApiKey()
   const [feedback, setFeedback] = useState<Feedback>(() => knownFeedback(messageId, stored))
   const [commenting, setCommenting] = useState(false)
   const [comment, setComment] = useState(feedback.comment ?? '')

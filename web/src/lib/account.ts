@@ -1,4 +1,4 @@
-import { authHeaders, errorMessage, request } from './api'
+import { apiFetch, request } from './http'
 
 // The signed-in user's account: the server's sign-in options, their API keys, their data.
 
@@ -25,13 +25,13 @@ export function ssoErrorMessage(code: string): string {
 /** GET /api/auth/config; a server that cannot say offers keys only. */
 export async function fetchAuthConfig(signal?: AbortSignal): Promise<AuthConfig> {
   try {
-    const res = await fetch('/api/auth/config', { signal })
-    if (!res.ok) return { auth: true, oidc: false }
+    // No key: the sign-in screen asks this before anyone is signed in.
+    const res = await apiFetch('/api/auth/config', null, { signal })
     const body = (await res.json()) as Partial<AuthConfig>
     return { auth: body.auth !== false, oidc: body.oidc === true }
   } catch (err) {
     if (signal?.aborted) throw err
-    return { auth: true, oidc: false }
+    return { auth: true, oidc: false } // refused or unreachable: keys only
   }
 }
 
@@ -72,8 +72,7 @@ export function deleteAccount(key: string | null, confirm: string): Promise<void
 
 /** The export as a file: its name (from Content-Disposition) and its bytes. */
 export async function fetchExport(key: string | null): Promise<{ filename: string; blob: Blob }> {
-  const res = await fetch('/api/account/export', { headers: authHeaders(key) })
-  if (!res.ok) throw new Error(errorMessage(await res.text()) || `export failed (${res.status})`)
+  const res = await apiFetch('/api/account/export', key)
   const named = /filename="?([^";]+)"?/.exec(res.headers.get('Content-Disposition') ?? '')
   return { filename: named?.[1] ?? 'parlor-export.json', blob: await res.blob() }
 }

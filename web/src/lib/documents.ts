@@ -1,5 +1,5 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream'
-import { ApiError, authHeaders, parseErrorBody } from './api'
+import { apiFetch, request } from './http'
 
 // Documents: upload, list, read, delete, and each one's progress followed live until it is settled.
 
@@ -50,47 +50,34 @@ export function settled(status: DocumentStatus): boolean {
   return status === 'ready' || status === 'failed' || status === 'deleted'
 }
 
-async function failure(res: Response): Promise<ApiError> {
-  const parsed = parseErrorBody(await res.text())
-  return new ApiError(res.status, parsed?.code ?? 'http_error', parsed?.message ?? `${res.status} ${res.statusText}`,
-    parsed?.requestId ?? res.headers.get('X-Request-ID'))
-}
-
-async function getJson<T>(path: string, key: string | null, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(path, { ...init, headers: { ...authHeaders(key), ...init.headers } })
-  if (!res.ok) throw await failure(res)
-  return (res.status === 204 ? undefined : await res.json()) as T
-}
-
 /** Uploads a file (into a thread, when given: the server adds a message showing it there). */
 export function uploadDocument(key: string | null, file: File, threadId: string | null): Promise<Uploaded> {
   const form = new FormData()
   form.append('file', file, file.name)
   if (threadId) form.append('thread_id', threadId)
-  return getJson<Uploaded>('/api/documents', key, { method: 'POST', body: form })
+  return request<Uploaded>('/api/documents', key, { method: 'POST', body: form })
 }
 
 export async function listDocuments(key: string | null, threadId?: string): Promise<DocumentInfo[]> {
   const query = threadId ? `?${new URLSearchParams({ thread_id: threadId })}` : ''
-  return (await getJson<{ documents: DocumentInfo[] }>(`/api/documents${query}`, key)).documents
+  return (await request<{ documents: DocumentInfo[] }>(`/api/documents${query}`, key)).documents
 }
 
 export function getDocument(key: string | null, id: string): Promise<DocumentInfo> {
-  return getJson<DocumentInfo>(`/api/documents/${encodeURIComponent(id)}`, key)
+  return request<DocumentInfo>(`/api/documents/${encodeURIComponent(id)}`, key)
 }
 
 export async function getChunks(key: string | null, id: string): Promise<Chunk[]> {
-  return (await getJson<{ chunks: Chunk[] }>(`/api/documents/${encodeURIComponent(id)}/chunks`, key)).chunks
+  return (await request<{ chunks: Chunk[] }>(`/api/documents/${encodeURIComponent(id)}/chunks`, key)).chunks
 }
 
 export function deleteDocument(key: string | null, id: string): Promise<void> {
-  return getJson<void>(`/api/documents/${encodeURIComponent(id)}`, key, { method: 'DELETE' })
+  return request<void>(`/api/documents/${encodeURIComponent(id)}`, key, { method: 'DELETE' })
 }
 
 /** Saves the original file (fetched with the key: a plain link cannot send it). */
 export async function downloadDocument(key: string | null, id: string, filename: string): Promise<void> {
-  const res = await fetch(`/api/documents/${encodeURIComponent(id)}/file`, { headers: authHeaders(key) })
-  if (!res.ok) throw await failure(res)
+  const res = await apiFetch(`/api/documents/${encodeURIComponent(id)}/file`, key)
   const url = URL.createObjectURL(await res.blob())
   const link = Object.assign(document.createElement('a'), { href: url, download: filename })
   link.click()
@@ -109,10 +96,11 @@ export async function followDocument(key: string | null, id: string, onProgress:
   signal: AbortSignal): Promise<void> {
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
-      const res = await fetch(`/api/documents/${encodeURIComponent(id)}/events`, {
-        headers: { ...authHeaders(key), Accept: 'text/event-stream' },
+      // Another refusal throws: caught below, and tried again like a dropped line.
+      const res = await apiFetch(`/api/documents/${encodeURIComponent(id)}/events`, key, {
+        headers: { Accept: 'text/event-stream' },
         signal,
-      })
+      }, { allow: [404] })
       if (res.status === 404) {
         onProgress({ status: 'deleted', stage: 'deleted', progress: 0, error: null })
         return

@@ -1,4 +1,4 @@
-import { parseErrorBody } from './api'
+import { parseErrorBody } from './http'
 
 /** What the chat's fetch saw of the last failed HTTP answer (useChat itself keeps only the body text). */
 export type HttpFailure = {

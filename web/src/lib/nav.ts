@@ -1,5 +1,3 @@
-import { createContext } from 'react'
-
 // Client-side navigation: the address changes and the app (listening to popstate) shows the page.
 
 export function navigate(path: string, replace = false): void {
@@ -15,6 +13,3 @@ export function onLinkClick(event: React.MouseEvent<HTMLAnchorElement>): void {
   event.preventDefault()
   navigate(event.currentTarget.getAttribute('href') ?? '/')
 }
-
-/** The signed-in user's API key (null when the server runs without auth), for components deep in the tree. */
-export const ApiKeyContext = createContext<string | null>(null)
