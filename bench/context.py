@@ -27,9 +27,10 @@ from parlor.chat.service import render_stored
 from parlor.config import load_settings
 from parlor.db import Memory, Message, Summary, Thread, create_engine, migrate, new_id, session_factory, utcnow
 from parlor.llm import Router, ScriptedProvider
-from parlor.memory import ConversationMemory, EstimateCounter, StoredMessage, memory_from_settings
+from parlor.memory import ConversationMemory, EstimateCounter, StoredMessage
 from parlor.memory.tokens import count_messages
 from parlor.tasks import TaskTracker
+from parlor.wiring.parts import conversation_memory
 from tests import pg
 
 SENTENCE = "Here is a sentence of ordinary chat text, about as long as people write them. "
@@ -89,8 +90,8 @@ async def measure(url: str, messages: int, runs: int) -> dict[str, float]:
     settings = load_settings(database_url=url)
     engine = create_engine(url)
     router = Router([ScriptedProvider("bench", "bench", None, 0.0)])
-    memory: ConversationMemory = memory_from_settings(settings, engine, router, TaskTracker(),
-                                                      EstimateCounter(), render_stored)
+    memory: ConversationMemory = conversation_memory(settings, engine, router, TaskTracker(), EstimateCounter(),
+                                                     render_stored)
     pending = memory.user_message("next", "And what about the next question?")
     read_ms: list[float] = []
     total_ms: list[float] = []

@@ -2,7 +2,7 @@
 
 Measures exactly what the edge adds before a model call: the request-limit check (`RequestGuard.admit`,
 one Lua round trip in Redis mode) and the token reservation (`TokenBudget.reserve`, one more), built from
-Settings by the same `build_limits` the server uses; then the settlement that runs after the answer.
+Settings by the same builder the server uses (parlor/wiring/parts.py); then the settlement that runs after the answer.
 Sequential (one request at a time: the pure cost) and concurrent (many requests in flight: the cost
 under load, queueing on the event loop and the Redis pool included).
 
@@ -21,7 +21,9 @@ from collections.abc import Awaitable, Callable
 
 from parlor.accounts import Principal
 from parlor.config import TierConfig, load_settings
-from parlor.limits import Limits, build_limits
+from parlor.limits import Limits
+from parlor.limits.redis_store import limits_client
+from parlor.wiring import parts
 
 TIER = TierConfig(requests_per_minute=10**6, requests_per_hour=10**7, tokens_per_day=10**12, max_reply_tokens=1024)
 
@@ -77,15 +79,17 @@ async def main_async(redis_url: str, requests: int, concurrency: int, users: int
         modes.append(("redis", load_settings(tiers={"bench": TIER}, default_tier="bench", redis_url=redis_url,
                                              limits_key_prefix=prefix)))
     for name, settings in modes:
-        limits = build_limits(settings)
+        client = limits_client(settings.redis_url, settings.limits_redis_timeout, settings.redis_max_connections) \
+            if settings.redis_url else None
+        limits = parts.limits(settings, parts.redis_keys(settings), client)
         try:
             await run_mode(name, limits, principals, requests, concurrency)
         finally:
-            if limits.redis is not None:
-                keys = [k async for k in limits.redis.scan_iter(f"{prefix}*", count=1000)]
+            if client is not None:
+                keys = [k async for k in client.scan_iter(f"{prefix}*", count=1000)]
                 for start in range(0, len(keys), 500):
-                    await limits.redis.delete(*keys[start:start + 500])
-            await limits.aclose()
+                    await client.delete(*keys[start:start + 500])
+                await client.aclose()
 
 
 def main(argv: list[str] | None = None) -> None:

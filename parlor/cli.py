@@ -20,7 +20,6 @@ from parlor.accounts.key_cache import KeyChanges
 from parlor.cli_chat import DEFAULT_URL, chat_lines
 from parlor.config import Settings, SettingsError, load_settings
 from parlor.db import create_engine, migrate, session_factory, shown_url
-from parlor.redis_keys import RedisKeys
 
 T = TypeVar("T")
 
@@ -70,7 +69,7 @@ def worker(concurrency: int | None) -> None:
     """Run background jobs (document ingestion) from the Redis queue, until SIGTERM."""
     from parlor.cli_serve import check_database, configure_logging
     from parlor.rag.store import VectorStoreUnavailable
-    from parlor.rag.worker import run_worker
+    from parlor.wiring.worker import run_worker
 
     settings = _settings(jobs_concurrency=concurrency)
     if not settings.redis_url:
@@ -96,7 +95,7 @@ def worker(concurrency: int | None) -> None:
 @click.option("--thread", help="Scope the documents to this thread (default: the user's library).")
 def ingest(files: tuple[Path, ...], user: str, thread: str | None) -> None:
     """Add FILES to USER's knowledge base (waits for them in embedded mode)."""
-    from parlor.rag.worker import ingest_files
+    from parlor.wiring.worker import ingest_files
 
     settings = _settings()
     try:
@@ -131,8 +130,10 @@ def _with_accounts(action: Callable[[AccountStore, Settings], Awaitable[T]]) -> 
 
 def _key_changes(settings: Settings) -> KeyChanges:
     """What the running servers must hear of a change made here (revocation, tier, deletion): over Redis."""
+    from parlor.wiring.parts import redis_keys
+
     redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    return KeyChanges(redis, RedisKeys(settings.limits_key_prefix))
+    return KeyChanges(redis, redis_keys(settings))
 
 
 @users.command("create")
@@ -207,17 +208,16 @@ def users_delete(user: str, yes: bool) -> None:
 
 async def _delete_user(settings: Settings, name_or_id: str) -> dict[str, int] | None:
     from parlor.accounts.data import AccountData
-    from parlor.rag.embed import embedder_from_settings
     from parlor.rag.files import LocalFiles
-    from parlor.rag.knowledge import vector_store_from_settings
     from parlor.rag.repo import DocumentRepo
+    from parlor.wiring.knowledge import embedding, vector_store
 
     if settings.embedded:
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url, pool_size=1)
     sessions = session_factory(engine)
-    embedder = await asyncio.to_thread(embedder_from_settings, settings)  # the store's width is the model's
-    store = vector_store_from_settings(settings, embedder.dimensions)
+    embedder = await asyncio.to_thread(embedding, settings)  # the store's width is the model's
+    store = vector_store(settings, embedder.dimensions)
     files, repo = LocalFiles(settings.uploads_dir), DocumentRepo(sessions)
     changes = _key_changes(settings)
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from parlor.config import Settings
 from parlor.db import User, create_engine, migrate, new_id, session_factory
-from parlor.rag import Knowledge, build_knowledge
+from parlor.rag import Knowledge
+from parlor.redis_keys import RedisKeys
+from parlor.wiring.knowledge import knowledge as build_knowledge
 
 
 @asynccontextmanager
@@ -24,7 +26,8 @@ async def knowledge(tmp: Path, database_url: str | None = None,
     users = [new_id(), new_id()]
     async with session_factory(engine).begin() as session:
         session.add_all([User(id=u, name=f"user-{u}", tier="free") for u in users])
-    built = await build_knowledge(config, engine, None)
+    built = build_knowledge(config, engine, None, RedisKeys())
+    await built.start()
     try:
         yield built, users
     finally:

@@ -77,7 +77,7 @@ async def test_account_deletion_and_expiry_apply_at_once(sessions: Sessions, cha
     accounts = AccountStore(sessions, 60, changes)
     gone = await accounts.create_user("gone", "pro")
     assert await accounts.authenticate(gone.api_key) is not None
-    await AccountData(sessions, None, changes).delete(gone.principal.id)
+    await AccountData(sessions, changes=changes).delete(gone.principal.id)
     assert await accounts.authenticate(gone.api_key) is None
     brief = await accounts.create_user("brief", "pro", expires_at=utcnow() + timedelta(seconds=0.5))
     assert await accounts.authenticate(brief.api_key) is not None

@@ -18,10 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from redis.exceptions import RedisError
 
-from parlor.api.metrics import serve_metrics
 from parlor.jobs import JobRunner, LocalQueue
 from parlor.jobs.redis_queue import RedisQueue
 from parlor.observability import Metrics
+from parlor.observability.exposition import serve_metrics
 from tests.client import auth
 from tests.conftest import upstream_provider
 from tests.redis_proc import own_redis

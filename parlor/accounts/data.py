@@ -27,6 +27,11 @@ class DocumentsUnavailable(Exception):
     """The user has documents, but the vector store that holds their chunks cannot be reached."""
 
 
+async def cannot_forget(user_id: str, document_id: str) -> bool:
+    """The `forget` of a server whose knowledge base is off: a user with documents cannot be deleted."""
+    raise DocumentsUnavailable("the knowledge base is unavailable, so documents' chunks cannot be deleted")
+
+
 def owned(root: Table, condition: ColumnElement[bool],
           by_user_id: str | None = None) -> dict[Table, ColumnElement[bool]]:
     """Each table with rows owned through `root`'s rows matching `condition`, and the condition that finds them
@@ -57,8 +62,10 @@ def _json(value: Any) -> Any:
 
 
 class AccountData:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], forget: ForgetDocument | None,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], forget: ForgetDocument = cannot_forget,
                  changes: KeyChanges | None = None):
+        """`forget`: deletes a document's file, chunks and vectors (raising DocumentsUnavailable when it
+        cannot, before anything is deleted); `changes`: the process's key cache, shared with AccountStore."""
         self._sessions = sessions
         self._forget = forget
         self._changes = changes or KeyChanges()  # tells every process to stop trusting the user's keys
@@ -111,10 +118,7 @@ class AccountData:
     async def _forget_documents(self, condition: ColumnElement[bool]) -> None:
         async with self._sessions() as session:
             documents = (await session.execute(select(Document.id, Document.user_id).where(condition))).all()
-        if documents and self._forget is None:
-            raise DocumentsUnavailable("the knowledge base is unavailable, so documents' chunks cannot be deleted")
         for document in documents:
-            assert self._forget is not None
             await self._forget(document.user_id, document.id)
 
     async def _delete(self, tables: dict[Table, ColumnElement[bool]]) -> dict[str, int]:

@@ -51,7 +51,21 @@ class Identity:
     name: str  # a readable name for a new user
 
 
+class NoOidc:
+    """Single sign-on when no issuer is configured: offered nowhere (the routes answer 404)."""
+
+    enabled = False
+
+    async def begin(self, redirect_uri: str) -> tuple[str, str]:
+        raise OidcError("oidc_disabled", "Single sign-on is not configured on this server.")
+
+    async def finish(self, cookie: str | None, state: str, code: str, redirect_uri: str) -> Identity:
+        raise OidcError("oidc_disabled", "Single sign-on is not configured on this server.")
+
+
 class OidcClient:
+    enabled = True
+
     def __init__(self, issuer: str, client_id: str, client_secret: str, scopes: str, http: httpx.AsyncClient):
         self.issuer = issuer.rstrip("/")
         self._client_id = client_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from parlor.api import (
     users,
 )
 from parlor.api.context import BodyLimitMiddleware, RequestContextMiddleware, current_request_id
-from parlor.api.deps import Services
+from parlor.api.deps import Services, services
 from parlor.api.errors import ERROR_RESPONSES, install_error_handlers
 from parlor.api.ratelimit import RateLimitHeaders, install_limit_errors
 from parlor.api.security_headers import install_security
@@ -44,9 +44,14 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart framing around an uploaded file
 
 def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
                telemetry: Metrics | None = None, max_upload_bytes: int | None = None,
-               cors_origins: list[str] | None = None) -> FastAPI:
+               cors_origins: list[str] | None = None, built: Services | None = None) -> FastAPI:
+    """The app over `built`, the services the composition root made (with no I/O, before the app; the
+    lifespan starts what needs starting): every route's `ServicesDep` returns them. Without them the app
+    only describes itself (its routes and schema, which tests read)."""
     app = FastAPI(title="Parlor", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None, **_without_native_telemetry())
+    if built is not None:
+        app.dependency_overrides[services] = _returning(built)
     install_error_handlers(app)
     install_limit_errors(app)
     for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents,
@@ -62,6 +67,13 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     app.add_middleware(RequestContextMiddleware)
     install_security(app, cors_origins or [])  # outermost: every answer carries the headers
     return app
+
+
+def _returning(built: Services) -> Callable[[], Awaitable[Services]]:
+    async def the_services() -> Services:  # async: FastAPI runs sync dependencies in threads
+        return built
+
+    return the_services
 
 
 def _without_native_telemetry() -> dict[str, Any]:

@@ -8,8 +8,8 @@ import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from parlor.accounts.data import AccountData, DocumentsUnavailable
-from parlor.api.deps import PrincipalDep, Services, ServicesDep
+from parlor.accounts.data import DocumentsUnavailable
+from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
 
 router = APIRouter(prefix="/api/account", tags=["account"])
@@ -19,17 +19,11 @@ class DeleteAccountBody(BaseModel):
     confirm: str = Field(max_length=200, description="Your user name, typed again: the deletion cannot be undone.")
 
 
-def _data(svc: Services) -> AccountData:
-    if svc.data is None:
-        raise ApiError(503, "unavailable", "Account data is not available on this server.")
-    return svc.data
-
-
 @router.get("/export")
 async def export_account(svc: ServicesDep, who: PrincipalDep) -> Response:
     """Everything the caller owns: profile, keys (never the keys), threads with messages, documents'
     metadata, memories, usage, runs, feedback and any other table that names them."""
-    body = orjson.dumps(await _data(svc).export(who.id), default=str,
+    body = orjson.dumps(await svc.data.export(who.id), default=str,
                         option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     filename = f"parlor-export-{who.id}.json"
     return Response(body, media_type="application/json",
@@ -41,14 +35,13 @@ async def delete_account(body: DeleteAccountBody, svc: ServicesDep, who: Princip
     """Deletes the caller and everything they own: threads, messages, documents with their files, chunks and
     vectors, memories, usage, runs, keys; a reply being generated is stopped first. `confirm` must be the
     account's name."""
-    if svc.local_user is not None:
+    if not svc.auth.keys_required:
         raise ApiError(409, "auth_off", "With PARLOR_AUTH=off there is one shared account; it cannot be deleted.")
     if body.confirm != who.name:
         raise ApiError(422, "confirmation_mismatch", "Type your user name in `confirm` to delete your account.")
-    data = _data(svc)
     await svc.chat.stop_user(who.id)  # a reply under way would write the user's rows again after the delete
     try:
-        deleted = await data.delete(who.id)
+        deleted = await svc.data.delete(who.id)
     except DocumentsUnavailable as exc:
         raise ApiError(503, "knowledge_unavailable", f"Nothing was deleted: {exc}. Try again later.") from None
     return {"deleted": True, "rows": deleted}

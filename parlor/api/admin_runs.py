@@ -8,26 +8,18 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from parlor.api.deps import AdminDep, PrincipalDep
+from parlor.api.deps import AdminDep, PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
-from parlor.api.metrics import telemetry_of
 from parlor.api.schemas import IdPath
 from parlor.db import utcnow
-from parlor.observability import RunStore, record_json
+from parlor.observability import record_json
 
 router = APIRouter(prefix="/api", tags=["runs"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Status = Literal["complete", "error", "aborted"]
 Since = Annotated[str | None, Query(max_length=64)]
-
-
-def _store(request: Request) -> RunStore:
-    store = telemetry_of(request).records
-    if store is None:
-        raise ApiError(503, "unavailable", "Run records are not available yet.")
-    return store
 
 
 def _since(value: str | None) -> datetime | None:
@@ -45,30 +37,30 @@ def _since(value: str | None) -> datetime | None:
 
 
 @router.get("/admin/runs")
-async def admin_runs(request: Request, _: AdminDep, user: Annotated[str | None, Query(max_length=128)] = None,
+async def admin_runs(svc: ServicesDep, _: AdminDep, user: Annotated[str | None, Query(max_length=128)] = None,
                      status: Status | None = None, since: Since = None, limit: Limit = 50) -> dict[str, Any]:
-    rows = await _store(request).list(user_id=user, status=status, since=_since(since), limit=limit)
+    rows = await svc.records.list(user_id=user, status=status, since=_since(since), limit=limit)
     return {"runs": [record_json(row, admin=True) for row in rows]}
 
 
 @router.get("/admin/runs/{request_id}")
-async def admin_run(request: Request, request_id: IdPath, _: AdminDep) -> dict[str, Any]:
-    row = await _store(request).get(request_id)
+async def admin_run(svc: ServicesDep, request_id: IdPath, _: AdminDep) -> dict[str, Any]:
+    row = await svc.records.get(request_id)
     if row is None:
         raise ApiError(404, "run_not_found", "No run with that request id.")
     return record_json(row, admin=True)
 
 
 @router.get("/runs")
-async def my_runs(request: Request, who: PrincipalDep, status: Status | None = None, since: Since = None,
+async def my_runs(svc: ServicesDep, who: PrincipalDep, status: Status | None = None, since: Since = None,
                   limit: Limit = 50) -> dict[str, Any]:
-    rows = await _store(request).list(user_id=who.id, status=status, since=_since(since), limit=limit)
+    rows = await svc.records.list(user_id=who.id, status=status, since=_since(since), limit=limit)
     return {"runs": [record_json(row, admin=False) for row in rows]}
 
 
 @router.get("/runs/{request_id}")
-async def my_run(request: Request, request_id: IdPath, who: PrincipalDep) -> dict[str, Any]:
-    row = await _store(request).get(request_id, user_id=who.id)
+async def my_run(svc: ServicesDep, request_id: IdPath, who: PrincipalDep) -> dict[str, Any]:
+    row = await svc.records.get(request_id, user_id=who.id)
     if row is None:
         raise ApiError(404, "run_not_found", "No run with that request id.")
     return record_json(row, admin=False)

@@ -3,7 +3,7 @@ sign-on is offered (so it can show the "Sign in with SSO" button). Public, and s
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from parlor.api.deps import ServicesDep
@@ -17,5 +17,5 @@ class AuthConfig(BaseModel):
 
 
 @router.get("/config")
-async def auth_config(request: Request, svc: ServicesDep) -> AuthConfig:
-    return AuthConfig(auth=svc.local_user is None, oidc=getattr(request.app.state, "oidc", None) is not None)
+async def auth_config(svc: ServicesDep) -> AuthConfig:
+    return AuthConfig(auth=svc.auth.keys_required, oidc=svc.oidc.enabled)

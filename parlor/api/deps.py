@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from parlor.accounts import AccountStore, KeyExpired, Principal
+from parlor.accounts.auth import Auth
 from parlor.accounts.data import AccountData
+from parlor.accounts.oidc import NoOidc, OidcClient
 from parlor.api.errors import ApiError
 from parlor.api.ratelimit import add_headers, headers_for, rate_limited
 from parlor.chat import ChatService, Gateway, RunRegistry
@@ -18,30 +20,40 @@ from parlor.config import Settings
 from parlor.experiments import Experiments
 from parlor.limits import Limits, UsageReport
 from parlor.memory import FactStore, MessageStore
+from parlor.observability import Metrics, RunStore
+from parlor.rag import Knowledge
 
 Check = Callable[[], Awaitable[None]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
+    """Everything routes use, built by the composition root (parlor/wiring/server.py) and handed to
+    `create_api`, which makes `services` below return it."""
+
     settings: Settings
     accounts: AccountStore
+    auth: Auth  # who a request's key makes the caller (with PARLOR_AUTH=off: the local user)
     store: MessageStore
     chat: ChatService
     runs: RunRegistry
     gateway: Gateway
     limits: Limits
     usage: UsageReport
-    checks: dict[str, Check] = field(default_factory=dict)
-    local_user: Principal | None = None  # set when auth is off
-    memories: FactStore | None = None  # what the bot remembers about users (GET/DELETE /api/memories)
-    experiments: Experiments | None = None  # A/B tests and feedback on answers
-    data: AccountData | None = None  # a user's data rights: export, delete (GET/DELETE /api/account)
+    checks: dict[str, Check]  # readiness (GET /readyz)
+    memories: FactStore  # what the bot remembers about users (GET/DELETE /api/memories)
+    experiments: Experiments  # A/B tests and feedback on answers
+    data: AccountData  # a user's data rights: export, delete (GET/DELETE /api/account)
+    knowledge: Knowledge  # documents: upload, ingest, search (503 when it could not start)
+    oidc: OidcClient | NoOidc  # single sign-on (NoOidc: not configured)
+    metrics: Metrics  # GET /metrics
+    records: RunStore  # the run inspector's records
 
 
-async def services(request: Request) -> Services:  # async: FastAPI runs sync dependencies in threads
-    found: Services = request.app.state.services
-    return found
+def services(request: Request) -> Services:
+    """Replaced by `create_api` with one returning the Services it was given (FastAPI's override: the
+    routes declare this dependency; the app decides what it returns)."""
+    raise RuntimeError("create_api was not given the services")
 
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -57,10 +69,8 @@ def bearer(request: Request) -> str | None:
 
 
 async def principal(request: Request, svc: ServicesDep) -> Principal:
-    if svc.local_user is not None:
-        return svc.local_user
     key = bearer(request)
-    found = await _authenticate(svc, key) if key else None
+    found = await _authenticate(svc, key)
     if found is None:
         if key:
             await _count_invalid_key(request, svc)
@@ -69,9 +79,9 @@ async def principal(request: Request, svc: ServicesDep) -> Principal:
     return found
 
 
-async def _authenticate(svc: Services, key: str) -> Principal | None:
+async def _authenticate(svc: Services, key: str | None) -> Principal | None:
     try:
-        return await svc.accounts.authenticate(key)
+        return await svc.auth.caller(key)
     except KeyExpired as exc:
         raise ApiError(401, "key_expired", f"This API key expired at {exc.expired_at.isoformat(timespec='seconds')}; "
                        "sign in again or create a new key.",
@@ -112,7 +122,7 @@ async def admin(request: Request, svc: ServicesDep) -> None:
     token = bearer(request)
     if is_admin_token(svc, token):
         return
-    caller = svc.local_user or (await _authenticate(svc, token) if token else None)
+    caller = await _authenticate(svc, token)
     if caller is None:
         raise UNAUTHORIZED
     if not caller.is_admin:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from parlor.api.deps import PrincipalDep, ServicesDep
@@ -15,7 +15,7 @@ from parlor.api.errors import ApiError
 from parlor.api.schemas import ID_PATTERN, IdPath
 from parlor.api.sse import sse
 from parlor.memory import ThreadNotFound
-from parlor.rag import DocumentService
+from parlor.rag import DocumentService, KnowledgeUnavailable
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 NOT_FOUND = ApiError(404, "document_not_found", "No such document.")
@@ -23,11 +23,11 @@ THREAD_NOT_FOUND = ApiError(404, "thread_not_found", "No such thread.")
 READ_CHUNK = 1 << 20
 
 
-def _documents(request: Request) -> DocumentService:
-    found: DocumentService | None = getattr(request.app.state, "documents", None)
-    if found is None:
-        raise ApiError(503, "knowledge_unavailable", "Documents are not available on this server.")
-    return found
+def _documents(svc: ServicesDep) -> DocumentService:
+    try:
+        return svc.knowledge.service()
+    except KnowledgeUnavailable:
+        raise ApiError(503, "knowledge_unavailable", "Documents are not available on this server.") from None
 
 
 async def _read(file: UploadFile, limit: int) -> bytes:
@@ -43,10 +43,10 @@ async def _read(file: UploadFile, limit: int) -> bytes:
 
 @router.post("", status_code=202, responses={200: {"description": "A duplicate of one of the caller's documents "
                                                                   "(`duplicate: true`): nothing new is stored."}})
-async def upload(request: Request, svc: ServicesDep, who: PrincipalDep, file: Annotated[UploadFile, File()],
+async def upload(svc: ServicesDep, who: PrincipalDep, file: Annotated[UploadFile, File()],
                  thread_id: Annotated[str | None, Form(pattern=ID_PATTERN)] = None) -> JSONResponse:
     """Stores the file and queues it; with `thread_id`, also shows it in that thread as a message."""
-    documents = _documents(request)
+    documents = _documents(svc)
     data = await _read(file, svc.settings.max_upload_bytes)
     if thread_id and not await documents.repo.may_scope(who.id, thread_id):
         raise THREAD_NOT_FOUND
@@ -62,34 +62,34 @@ async def upload(request: Request, svc: ServicesDep, who: PrincipalDep, file: An
 
 
 @router.get("")
-async def list_documents(request: Request, who: PrincipalDep,
+async def list_documents(svc: ServicesDep, who: PrincipalDep,
                          thread_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None) -> dict[str, Any]:
     """The caller's documents, newest first; with `thread_id`, only those attached to that thread."""
-    found = await _documents(request).list(who.id, thread_id)
+    found = await _documents(svc).list(who.id, thread_id)
     return {"documents": [d.json() for d in found]}
 
 
 @router.get("/{document_id}")
-async def get_document(document_id: IdPath, request: Request, who: PrincipalDep) -> dict[str, Any]:
-    document = await _documents(request).get(who.id, document_id)
+async def get_document(document_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    document = await _documents(svc).get(who.id, document_id)
     if document is None:
         raise NOT_FOUND
     return document.json()
 
 
 @router.get("/{document_id}/chunks")
-async def document_chunks(document_id: IdPath, request: Request, who: PrincipalDep) -> dict[str, Any]:
+async def document_chunks(document_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     """The document's chunks in order, with their pages (what citations point at)."""
-    chunks = await _documents(request).chunks(who.id, document_id)
+    chunks = await _documents(svc).chunks(who.id, document_id)
     if chunks is None:
         raise NOT_FOUND
     return {"chunks": [{"ordinal": c.ordinal, "page": c.page, "text": c.text} for c in chunks]}
 
 
 @router.get("/{document_id}/file")
-async def document_file(document_id: IdPath, request: Request, who: PrincipalDep) -> Response:
+async def document_file(document_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> Response:
     """The original bytes, as a download (never rendered inline: an uploaded HTML file is not our page)."""
-    found = await _documents(request).file(who.id, document_id)
+    found = await _documents(svc).file(who.id, document_id)
     if found is None:
         raise NOT_FOUND
     document, data = found
@@ -98,8 +98,8 @@ async def document_file(document_id: IdPath, request: Request, who: PrincipalDep
 
 
 @router.get("/{document_id}/events")
-async def document_events(document_id: IdPath, request: Request, who: PrincipalDep) -> Response:
-    documents = _documents(request)
+async def document_events(document_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> Response:
+    documents = _documents(svc)
     if await documents.get(who.id, document_id) is None:
         raise NOT_FOUND
 
@@ -111,8 +111,8 @@ async def document_events(document_id: IdPath, request: Request, who: PrincipalD
 
 
 @router.delete("/{document_id}", status_code=204)
-async def delete_document(document_id: IdPath, request: Request, who: PrincipalDep) -> Response:
-    if not await _documents(request).delete(who.id, document_id):
+async def delete_document(document_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> Response:
+    if not await _documents(svc).delete(who.id, document_id):
         raise NOT_FOUND
     return Response(status_code=204)
 

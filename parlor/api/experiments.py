@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from parlor.api.deps import AdminDep, ServicesDep
 from parlor.api.errors import ApiError
 from parlor.config import EXPERIMENT_NAME, ExperimentConfig
-from parlor.experiments import Experiments, InvalidExperiment
+from parlor.experiments import InvalidExperiment
 from parlor.experiments.results import parse_since
 
 router = APIRouter(prefix="/api/admin/experiments", tags=["experiments"])
@@ -20,20 +20,14 @@ Name = Annotated[str, Path(pattern=EXPERIMENT_NAME)]
 NOT_FOUND = ApiError(404, "experiment_not_found", "No experiment of that name.")
 
 
-def _experiments(svc: ServicesDep) -> Experiments:
-    if svc.experiments is None:
-        raise ApiError(503, "unavailable", "Experiments are not available yet.")
-    return svc.experiments
-
-
 @router.get("")
 async def list_experiments(svc: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    return {"experiments": [e.as_json() for e in await _experiments(svc).store.list()]}
+    return {"experiments": [e.as_json() for e in await svc.experiments.store.list()]}
 
 
 @router.get("/{name}")
 async def get_experiment(name: Name, svc: ServicesDep, _: AdminDep) -> dict[str, Any]:
-    found = await _experiments(svc).store.get(name)
+    found = await svc.experiments.store.get(name)
     if found is None:
         raise NOT_FOUND
     return found.as_json()
@@ -52,7 +46,7 @@ async def put_experiment(name: Name, svc: ServicesDep, _: AdminDep, response: Re
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(422, "invalid_experiment", f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
     try:
-        stored, created = await _experiments(svc).put(config)
+        stored, created = await svc.experiments.put(config)
     except InvalidExperiment as exc:
         raise ApiError(422, "invalid_experiment", str(exc)) from None
     response.status_code = 201 if created else 200
@@ -62,7 +56,7 @@ async def put_experiment(name: Name, svc: ServicesDep, _: AdminDep, response: Re
 @router.delete("/{name}", status_code=204)
 async def delete_experiment(name: Name, svc: ServicesDep, _: AdminDep) -> Response:
     """Its threads go on as usual from their next turn; their recorded runs stay (results still read)."""
-    if not await _experiments(svc).delete(name):
+    if not await svc.experiments.delete(name):
         raise NOT_FOUND
     return Response(status_code=204)
 
@@ -75,7 +69,7 @@ async def experiment_results(name: Name, svc: ServicesDep, _: AdminDep, since: s
         start = parse_since(since)
     except ValueError:
         raise ApiError(422, "invalid_request", "since: an ISO 8601 time or a span like 15m, 6h, 7d.") from None
-    results = await _experiments(svc).report(name, start)
+    results = await svc.experiments.report(name, start)
     if results is None:
         raise NOT_FOUND
     return {"experiment": name, "since": since, "variants": [r.as_json() for r in results]}

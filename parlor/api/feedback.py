@@ -25,8 +25,6 @@ class FeedbackBody(BaseModel):
 @router.post("/{message_id}/feedback")
 async def rate_message(message_id: MessageId, body: FeedbackBody, svc: ServicesDep,
                        who: PrincipalDep) -> dict[str, Any]:
-    if svc.experiments is None:
-        raise ApiError(503, "unavailable", "Feedback is not available yet.")
     try:
         record = await svc.experiments.feedback.rate(who.id, message_id, body.rating,
                                                      body.comment.strip() if body.comment else None)

@@ -13,17 +13,10 @@ from fastapi.responses import JSONResponse
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
 from parlor.api.schemas import IdPath, NewMemoryBody
-from parlor.memory import FactStore, MemoryFull, SavedFact
+from parlor.memory import MemoryFull, SavedFact
 
 router = APIRouter(prefix="/api/memories", tags=["memories"])
 NOT_FOUND = ApiError(404, "memory_not_found", "No such memory.")
-
-
-def _facts(svc: Any) -> FactStore:
-    if svc.memories is None:
-        raise ApiError(404, "memory_off", "Memory is not available on this server.")
-    facts: FactStore = svc.memories
-    return facts
 
 
 def _json(fact: SavedFact) -> dict[str, Any]:
@@ -33,7 +26,7 @@ def _json(fact: SavedFact) -> dict[str, Any]:
 
 @router.get("")
 async def list_memories(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
-    facts = await _facts(svc).saved(who.id)
+    facts = await svc.memories.saved(who.id)
     return {"memories": [_json(f) for f in facts], "enabled": svc.settings.memory == "on"}
 
 
@@ -42,7 +35,7 @@ async def add_memory(body: NewMemoryBody, svc: ServicesDep, who: PrincipalDep) -
     if svc.settings.memory != "on":
         raise ApiError(409, "memory_off", "Memory is off on this server (PARLOR_MEMORY=off).")
     try:
-        fact, new = await _facts(svc).add(who.id, body.text)
+        fact, new = await svc.memories.add(who.id, body.text)
     except MemoryFull as exc:
         raise ApiError(409, "memory_full", f"{exc}; delete some first.") from None
     return JSONResponse(_json(fact), status_code=201 if new else 200)
@@ -50,12 +43,12 @@ async def add_memory(body: NewMemoryBody, svc: ServicesDep, who: PrincipalDep) -
 
 @router.delete("/{memory_id}", status_code=204)
 async def delete_memory(memory_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> Response:
-    if not await _facts(svc).delete(who.id, memory_id):
+    if not await svc.memories.delete(who.id, memory_id):
         raise NOT_FOUND
     return Response(status_code=204)
 
 
 @router.delete("", status_code=204)
 async def forget_everything(svc: ServicesDep, who: PrincipalDep) -> Response:
-    await _facts(svc).clear(who.id)
+    await svc.memories.clear(who.id)
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from parlor.accounts.oidc import LOGIN_SECONDS, OidcClient, OidcError
+from parlor.accounts.oidc import LOGIN_SECONDS, NoOidc, OidcClient, OidcError
 from parlor.api.deps import ServicesDep
 from parlor.api.errors import ApiError
 from parlor.db import utcnow
@@ -23,11 +23,10 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 STATUS = {"oidc_unavailable": 502, "oidc_login_expired": 400, "oidc_state_mismatch": 400}
 
 
-def _client(request: Request) -> OidcClient:
-    found: OidcClient | None = getattr(request.app.state, "oidc", None)
-    if found is None:
+def _client(svc: ServicesDep) -> OidcClient | NoOidc:
+    if not svc.oidc.enabled:
         raise ApiError(404, "oidc_disabled", "Single sign-on is not configured on this server (PARLOR_OIDC_ISSUER).")
-    return found
+    return svc.oidc
 
 
 def _redirect_uri(request: Request, svc: ServicesDep) -> str:
@@ -42,7 +41,7 @@ def _cookie(redirect_uri: str) -> tuple[str, bool]:
 
 @router.get("/login")
 async def oidc_login(request: Request, svc: ServicesDep) -> Response:
-    oidc = _client(request)
+    oidc = _client(svc)
     redirect_uri = _redirect_uri(request, svc)
     try:
         url, sealed = await oidc.begin(redirect_uri)
@@ -60,7 +59,7 @@ async def oidc_callback(request: Request, svc: ServicesDep,
                         state: Annotated[str, Query(max_length=512)] = "",
                         code: Annotated[str, Query(max_length=4096)] = "",
                         error: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    oidc = _client(request)
+    oidc = _client(svc)
     redirect_uri = _redirect_uri(request, svc)
     name, _ = _cookie(redirect_uri)
     if error:

@@ -2,7 +2,7 @@
 gets which variant, and how each variant did. Knows nothing of HTTP or of how a turn runs."""
 
 from parlor.experiments.assign import bucket, pick
-from parlor.experiments.book import ExperimentBook
+from parlor.experiments.book import ExperimentBook, NoExperiments
 from parlor.experiments.feedback import FeedbackRecord, FeedbackStore, MessageNotFound
 from parlor.experiments.results import ExperimentResults, VariantResult, table, wilson
 from parlor.experiments.service import Deployment, Experiments
@@ -11,6 +11,6 @@ from parlor.experiments.store import ExperimentStore, StoredExperiment
 
 __all__ = [
     "NO_ARM", "Arm", "Deployment", "ExperimentBook", "ExperimentResults", "ExperimentStore", "Experiments",
-    "FeedbackRecord", "FeedbackStore", "InvalidExperiment", "MessageNotFound", "Overrides", "StoredExperiment",
-    "VariantResult", "bucket", "check", "pick", "table", "wilson",
+    "FeedbackRecord", "FeedbackStore", "InvalidExperiment", "MessageNotFound", "NoExperiments", "Overrides",
+    "StoredExperiment", "VariantResult", "bucket", "check", "pick", "table", "wilson",
 ]

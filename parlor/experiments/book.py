@@ -56,3 +56,20 @@ class ExperimentBook:
         experiment, name = stored
         # its experiment off or gone, or its variant removed: the thread goes on as usual
         return self._arms.get(experiment, {}).get(name or "", NO_ARM)
+
+
+class NoExperiments(ExperimentBook):
+    """A book with no experiments and nothing to read them from: every turn runs as usual (NO_ARM) and no
+    thread is assigned. For a turn pipeline built without experiments (tests, tools)."""
+
+    def __init__(self) -> None:
+        self.names = frozenset()
+
+    async def refresh(self) -> None:
+        return None
+
+    async def watch(self) -> None:
+        return None
+
+    def arm(self, who: Principal, stored: tuple[str, str | None] | None) -> Arm:
+        return NO_ARM

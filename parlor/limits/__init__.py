@@ -1,7 +1,7 @@
 """Budgets: request limits, token budgets, tiers, and the usage and cost ledger."""
 
 from parlor.limits.budget import BudgetExhausted, Reservation, TokenBudget, estimate_tokens
-from parlor.limits.guard import Limits, RequestGuard, build_limits
+from parlor.limits.guard import Limits, RequestGuard
 from parlor.limits.ledger import UsageLedger, UsageRecord
 from parlor.limits.limiter import Decision, LimitsUnavailable, Window, WindowState
 from parlor.limits.pricing import PriceTable
@@ -11,5 +11,5 @@ from parlor.limits.tiers import ModelNotAllowed, Tiers
 __all__ = [
     "BudgetExhausted", "Decision", "Limits", "LimitsUnavailable", "ModelNotAllowed", "PriceTable",
     "RequestGuard", "Reservation", "Tiers", "TokenBudget", "UsageLedger", "UsageRecord", "UsageReport",
-    "Window", "WindowState", "build_limits", "estimate_tokens",
+    "Window", "WindowState", "estimate_tokens",
 ]

@@ -1,26 +1,15 @@
-"""What the edge asks before any work: may this user make one more request? And the wiring of the
-limits from settings (in-process when embedded, Redis-backed with a fallback when distributed)."""
+"""What the edge asks before any work: may this user make one more request? (The limits are built from
+settings by the composition root: in-process when embedded, Redis-backed with a fallback when distributed.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from parlor.accounts import Principal
-from parlor.config import Settings
-from parlor.limits.budget import InProcessBudgetStore, TokenBudget
-from parlor.limits.limiter import Decision, InProcessLimiter, RequestLimiter, Window
-from parlor.limits.redis_store import (
-    Breaker,
-    GuardedBudgetStore,
-    GuardedLimiter,
-    RedisBudgetStore,
-    RedisLimiter,
-    limits_client,
-)
+from parlor.limits.budget import TokenBudget
+from parlor.limits.limiter import Decision, RequestLimiter, Window
 from parlor.limits.tiers import Tiers
-from parlor.redis_keys import RedisKeys, address_subject, user_subject
+from parlor.redis_keys import address_subject, user_subject
 
 
 class RequestGuard:
@@ -44,28 +33,8 @@ class RequestGuard:
         return await self._limiter.hit(address_subject(address), self._auth_windows)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Limits:
     guard: RequestGuard
     budget: TokenBudget
-    redis: aioredis.Redis | None = None
-    breaker: Breaker | None = None
 
-    async def aclose(self) -> None:
-        if self.redis is not None:
-            await self.redis.aclose()
-
-
-def build_limits(settings: Settings) -> Limits:
-    tiers = Tiers(settings.tiers, settings.default_tier)
-    keys = RedisKeys(settings.limits_key_prefix)
-    limiter: RequestLimiter = InProcessLimiter()
-    store: InProcessBudgetStore | GuardedBudgetStore = InProcessBudgetStore()
-    redis = breaker = None
-    if settings.redis_url:
-        redis = limits_client(settings.redis_url, settings.limits_redis_timeout, settings.redis_max_connections)
-        breaker = Breaker(settings.limits_on_redis_error == "open", settings.limits_redis_timeout)
-        limiter = GuardedLimiter(RedisLimiter(redis, keys), limiter, breaker)
-        store = GuardedBudgetStore(RedisBudgetStore(redis), store, breaker)
-    guard = RequestGuard(tiers, limiter, settings.auth_failures_per_minute)
-    return Limits(guard, TokenBudget(tiers, store, settings.budget_timezone, keys), redis, breaker)

@@ -2,7 +2,7 @@
 token counting, and the facts the bot remembers about a user."""
 
 from parlor.memory.context import Budget, Context, ContextReader, ThreadWindow, build_context
-from parlor.memory.conversation import ConversationMemory, counter_from_settings, memory_from_settings
+from parlor.memory.conversation import ConversationMemory
 from parlor.memory.facts import FactStore, MemoryFull, SavedFact
 from parlor.memory.store import MessageStore, StoredMessage, ThreadNotFound, ThreadPage, ThreadState
 from parlor.memory.summaries import Summariser, SummaryPolicy, SummaryStore
@@ -12,5 +12,4 @@ __all__ = [
     "Budget", "Context", "ContextReader", "ConversationMemory", "EstimateCounter", "FactStore", "MemoryFull",
     "MessageStore", "SavedFact", "StoredMessage", "Summariser", "SummaryPolicy", "SummaryStore", "ThreadNotFound",
     "ThreadPage", "ThreadState", "ThreadWindow", "TokenCounter", "build_context", "build_counter",
-    "counter_from_settings", "memory_from_settings",
 ]

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from parlor.config import Settings
-from parlor.db import session_factory, utcnow
-from parlor.llm.router import Router
+from parlor.db import utcnow
 from parlor.llm.types import LLMMessage
 from parlor.memory.context import Budget, Context, ContextReader, Render, ThreadWindow, build_context
 from parlor.memory.facts import FactStore
 from parlor.memory.store import StoredMessage
-from parlor.memory.summaries import Summariser, SummaryPolicy, SummaryStore, router_completion
-from parlor.memory.tokens import TokenCounter, build_counter, count_messages
+from parlor.memory.summaries import Summariser
+from parlor.memory.tokens import TokenCounter, count_messages
 from parlor.tasks import TaskTracker
 
 
@@ -74,31 +69,3 @@ class ConversationMemory:
         if self.summariser.due(context.unsummarised_tokens + added_tokens, context.unsummarised_messages + 2):
             self._tasks.spawn(self.summariser.refresh(thread_id, request_id), name=f"summary:{request_id}")
 
-
-def memory_from_settings(settings: Settings, engine: AsyncEngine, router: Router, tasks: TaskTracker,
-                         counter: TokenCounter, render: Render) -> ConversationMemory:
-    sessions = session_factory(engine)
-    trigger = settings.summary_trigger_tokens
-    assert trigger is not None  # derived by Settings when not given
-    reserve = settings.reply_reserve_tokens + settings.summary_max_tokens
-    policy = SummaryPolicy(
-        trigger_tokens=trigger,
-        keep_tokens=settings.summary_keep_tokens if settings.summary_keep_tokens is not None else trigger // 2,
-        trigger_messages=settings.window_messages, keep_messages=max(2, settings.window_messages // 2),
-        max_tokens=settings.summary_max_tokens, input_tokens=max(256, settings.context_tokens - reserve - 256),
-        prompt=settings.summary_prompt, lease_seconds=settings.summary_lease_seconds,
-        retry_seconds=settings.summary_retry_seconds,
-    )
-    summariser = Summariser(SummaryStore(sessions), router_completion(router, settings.summary_provider), counter,
-                            render, policy)
-    budget = Budget(settings.context_tokens, settings.reply_reserve_tokens, settings.window_messages,
-                    settings.memory_tokens if settings.memory == "on" else 0)
-    facts = FactStore(sessions, counter, settings.memory_max_facts)
-    return ConversationMemory(ContextReader(engine), counter, render, settings.system_prompt, budget, tasks,
-                              summariser, facts, min(settings.memory_max_facts, 200) if settings.memory == "on" else 0)
-
-
-def counter_from_settings(settings: Settings, provider: object | None) -> TokenCounter:
-    """Blocking (may load a tokenizer's vocabulary): call it in a worker thread."""
-    model = settings.providers[0].model
-    return build_counter(settings.token_counter, model, Path(settings.data_dir) / "tiktoken", provider)

@@ -4,11 +4,11 @@ the agent loop and the router call its small hooks; the composition root builds 
 from parlor.observability.logs import configure_logging
 from parlor.observability.metrics import Metrics
 from parlor.observability.probe import annotate, current_probe
-from parlor.observability.records import RunRecorder, RunStore, TurnOutcome, record_json
+from parlor.observability.records import NullRecorder, RunRecorder, RunStore, TurnOutcome, record_json
 from parlor.observability.setup import Telemetry
 from parlor.observability.tracing import phase, traced
 
 __all__ = [
-    "Metrics", "RunRecorder", "RunStore", "Telemetry", "TurnOutcome", "annotate", "configure_logging",
+    "Metrics", "NullRecorder", "RunRecorder", "RunStore", "Telemetry", "TurnOutcome", "annotate", "configure_logging",
     "current_probe", "phase", "record_json", "traced",
 ]

@@ -4,6 +4,7 @@ read back by the run inspector (`/api/admin/runs`, and a user's own timings unde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -163,6 +164,25 @@ class RunRecorder:
                        "stored": saved},
             "experiment": outcome.experiment, "variant": outcome.variant, "trigger": outcome.trigger,
         }
+
+
+class NullRecorder(RunRecorder):
+    """Records nothing: for a turn pipeline built without run records (tests, tools)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def after_turn(self, outcome: TurnOutcome, stored: Awaitable[bool | None]) -> asyncio.Task[None]:
+        return asyncio.ensure_future(_settled(stored))
+
+    async def flushed(self) -> None:
+        return None
+
+
+async def _settled(stored: Awaitable[bool | None]) -> None:
+    """Waits for the answer's write like a record would (so the task ends when the turn's writes do)."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await stored
 
 
 def _ms(value: float | None) -> float | None:

@@ -1,20 +1,16 @@
-"""The composition root's handle on observability: built from Settings before the app, started once the
-database engine and Redis client exist, closed last."""
+"""The composition root's handle on observability: built before the app (the root decides from Settings
+whether to trace), started once the database engine and Redis client exist, closed last."""
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
 
-from parlor.config import Settings
 from parlor.observability.metrics import Metrics, Pricer, watch_pool
-from parlor.observability.records import RunRecorder, RunStore
 from parlor.observability.tracing import enabled
-from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +19,8 @@ log = logging.getLogger(__name__)
 class Telemetry:
     metrics: Metrics
     tracing: bool = False  # spans are recorded (an SDK tracer provider is installed)
-    records: RunStore | None = None
-    recorder: RunRecorder | None = None
     _instrumented: list[Any] = field(default_factory=list)
     _provider: Any = None  # the tracer provider this Telemetry installed (flushed and shut down at close)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, price: Pricer | None = None) -> Telemetry:
-        endpoint = settings.otlp_endpoint
-        from_env = any(os.environ.get(k) for k in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
-        wanted = settings.tracing == "on" or (settings.tracing == "auto" and (endpoint is not None or from_env))
-        return cls.create(wanted, endpoint, price, os.environ.get("OTEL_SERVICE_NAME") or "parlor", from_env)
 
     @classmethod
     def create(cls, tracing: bool, otlp_endpoint: str | None = None, price: Pricer | None = None,
@@ -44,12 +31,10 @@ class Telemetry:
             telemetry.tracing = enabled()
         return telemetry
 
-    def start(self, engine: Any, redis: Any, sessions: Any, tasks: TaskTracker, price: Pricer | None) -> None:
-        """Wires what exists only inside the lifespan: the pool gauges, the run records, and the
-        standard instrumentations of SQLAlchemy and Redis (only when tracing: off costs nothing)."""
+    def start(self, engine: Any, redis: Any) -> None:
+        """The pool gauges, and the standard instrumentations of SQLAlchemy and Redis (only when tracing:
+        off costs nothing)."""
         watch_pool(self.metrics, engine.sync_engine)
-        self.records = RunStore(sessions)
-        self.recorder = RunRecorder(self.records, tasks, self.metrics, price)
         if not self.tracing:
             return
         self._instrumented.append(trace_engine(engine.sync_engine))

@@ -16,8 +16,6 @@ import numpy as np
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-    from parlor.config import Settings
-
 TOKENIZER = Path(__file__).parent / "minilm-tokenizer.json.gz"  # all-MiniLM-L6-v2's own tokenizer.json
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 reads (sentence-transformers' max_seq_length)
 
@@ -120,10 +118,3 @@ class OpenAIEmbedder:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-
-def embedder_from_settings(settings: Settings) -> Embedder:
-    if settings.embedding == "openai":
-        assert settings.embedding_url is not None
-        key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
-        return OpenAIEmbedder(settings.embedding_url, settings.embedding_model, settings.embedding_dimensions, key)
-    return BundledEmbedder(settings.embedding_threads)

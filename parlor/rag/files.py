@@ -1,6 +1,7 @@
 """Where uploaded files are kept, behind one small protocol: a local directory (written atomically;
 embedded mode, or replicas sharing a volume) or an S3-compatible object store (parlor/rag/s3_files.py:
-replicas and workers then share nothing on disk). Chosen by settings in `file_store_from_settings`."""
+replicas and workers then share nothing on disk). Chosen by the composition root
+(parlor/wiring/knowledge.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from parlor.config import Settings
-
 log = logging.getLogger(__name__)
 
 
 class FileStore(Protocol):
+    async def start(self) -> None:
+        """Checks the store can be used (a wrong bucket or key fails the start, clearly)."""
+
     async def put(self, key: str, data: bytes) -> None: ...
 
     async def get(self, key: str) -> bytes:
@@ -29,8 +31,10 @@ class FileStore(Protocol):
 
 
 class LocalFiles:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, shared: bool = False):
+        """`shared`: other processes (replicas, `parlor worker`) read these files too."""
         self.root = root
+        self._shared = shared
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -59,22 +63,11 @@ class LocalFiles:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
 
+    async def start(self) -> None:
+        if self._shared:  # said once the rest of the knowledge base has started (a failed start says why)
+            log.warning("uploads are kept in %s: every server and `parlor worker` must share that directory "
+                        "(set PARLOR_S3_BUCKET to keep them in object storage instead)", self.root)
+
     async def aclose(self) -> None:
         pass
 
-
-async def file_store_from_settings(settings: Settings) -> FileStore:
-    """S3 when PARLOR_S3_BUCKET is set (checked at once: a wrong bucket or key fails the start, clearly),
-    else the local directory."""
-    if settings.s3_bucket:
-        from parlor.rag.s3_files import S3Files
-
-        secret = settings.s3_secret_access_key
-        files = S3Files(settings.s3_bucket, settings.s3_prefix, settings.s3_endpoint_url, settings.s3_region,
-                        settings.s3_access_key_id, secret.get_secret_value() if secret else None)
-        await files.start()
-        return files
-    if not settings.run_jobs_in_process:
-        log.warning("uploads are kept in %s: every server and `parlor worker` must share that directory "
-                    "(set PARLOR_S3_BUCKET to keep them in object storage instead)", settings.uploads_dir)
-    return LocalFiles(settings.uploads_dir)

@@ -1,5 +1,6 @@
-"""`parlor worker` (jobs from the Redis queue until SIGTERM) and `parlor ingest` (files from the
-command line, through the same upload path as the API)."""
+"""`parlor worker` (jobs from the Redis queue until SIGTERM) and `parlor ingest` (files from the command
+line, through the same upload path as the API): their composition root, built from the same parts as the
+server's."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.config import Settings
 from parlor.db import User, create_engine, migrate, session_factory
-from parlor.rag.knowledge import Knowledge, build_knowledge
+from parlor.jobs.redis_queue import RedisQueue
+from parlor.observability import Metrics
+from parlor.observability.exposition import serve_metrics
+from parlor.rag import Knowledge
+from parlor.wiring import parts
+from parlor.wiring.knowledge import knowledge as build_knowledge
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +34,9 @@ async def _knowledge(settings: Settings,
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url, pool_size=settings.jobs_concurrency + 1, max_overflow=1)
     redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
-    built = await build_knowledge(settings, engine, redis, worker=worker)
+    built = build_knowledge(settings, engine, redis, parts.redis_keys(settings), worker=worker)
     try:
+        await built.start()
         yield built, session_factory(engine)
     finally:
         await built.aclose()
@@ -41,10 +48,6 @@ async def _knowledge(settings: Settings,
 async def run_worker(settings: Settings, ready: Callable[[], None] = lambda: None) -> None:
     """Runs ingestion jobs until SIGTERM or SIGINT, then lets the jobs under way finish; calls `ready` once
     it reads jobs."""
-    from parlor.api.metrics import serve_metrics
-    from parlor.jobs.redis_queue import RedisQueue
-    from parlor.observability import Metrics
-
     metrics = Metrics()  # job tries and the queue's depth, on PARLOR_WORKER_METRICS_PORT
     async with _knowledge(settings, worker=True) as (built, _):
         assert isinstance(built.queue, RedisQueue)

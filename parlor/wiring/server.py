@@ -1,0 +1,184 @@
+"""`parlor serve`'s composition root: every collaborator built from Settings, here and in parts.py, and
+passed in through constructors; then started by the app's lifespan, and closed in reverse.
+
+The services are built synchronously, before the app (constructors do no I/O), and handed to
+`create_api`, whose dependency returns them: routes get them as a typed argument, with no `app.state`
+to read and nothing assigned after construction. What needs I/O to begin (the database's migrations,
+the local user, the knowledge base, MCP servers, the experiments' first read) starts in `start()`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parlor.accounts import AccountStore
+from parlor.accounts.auth import Auth, KeyAuth, LocalAuth
+from parlor.accounts.data import AccountData, DocumentsUnavailable, ForgetDocument
+from parlor.accounts.key_cache import KeyChanges
+from parlor.agent import AgentLoop, ToolRegistry
+from parlor.agent.catalog import configured_tools
+from parlor.agent.mcp_tools import McpTools
+from parlor.agent.transcript import render_stored
+from parlor.api import Services, create_api
+from parlor.chat import ChatService, Gateway, RunRegistry, TurnPlanner, TurnRecorder, TurnRunner
+from parlor.chat.mirror import Mirror, NoMirror, RunMirror
+from parlor.config import UNLIMITED_TIER, Settings
+from parlor.db import create_engine, migrate, session_factory, utcnow
+from parlor.limits import PriceTable, UsageLedger, UsageReport
+from parlor.limits.facts import AccountFacts
+from parlor.limits.redis_store import limits_client
+from parlor.memory import MessageStore
+from parlor.observability import Metrics, RunRecorder, RunStore
+from parlor.rag import Knowledge, KnowledgeUnavailable
+from parlor.rag.retrieval import knowledge_tool
+from parlor.tasks import TaskTracker, every
+from parlor.wiring import parts
+from parlor.wiring.knowledge import knowledge as build_knowledge
+
+log = logging.getLogger(__name__)
+DRAIN_SECONDS = 10.0
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class Server:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        prices = PriceTable(settings.prices)
+        self.telemetry = parts.telemetry(settings, prices.cost)
+        self.engine = create_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow,
+                                    settings.db_pool_timeout)
+        sessions = session_factory(self.engine)
+        keys = parts.redis_keys(settings)
+        url = settings.redis_url
+        self.redis = parts.shared_redis(url, settings.redis_max_connections) if url else None
+        self.limits_redis = limits_client(url, settings.limits_redis_timeout, settings.redis_max_connections) \
+            if url else None  # the limits' own client: shorter timeouts, no retries
+        self.router = parts.router(settings, parts.breakers(self.redis, keys), self.telemetry.metrics)
+        self.tasks = TaskTracker()
+        self.tools = ToolRegistry()
+        self.tools_client = httpx.AsyncClient(follow_redirects=False)  # shared by every HTTP tool
+        self.mcp = McpTools()
+        self.limits = parts.limits(settings, keys, self.limits_redis)
+        self.knowledge = build_knowledge(settings, self.engine, self.redis, keys)
+        self.experiments = parts.experiments(settings, self.engine, self.router, self.tools)
+        self.key_changes = KeyChanges(self.redis, keys)
+        accounts = AccountStore(sessions, settings.key_cache_seconds, self.key_changes)
+        self.auth: Auth = LocalAuth(accounts, UNLIMITED_TIER) if settings.auth == "off" else KeyAuth(accounts)
+        self.data = AccountData(sessions, _forget(self.knowledge), self.key_changes)
+        self.services = self._services(accounts, sessions, prices)
+        self._background: list[asyncio.Task[None]] = []
+
+    def _services(self, accounts: AccountStore, sessions: Sessions, prices: PriceTable) -> Services:
+        settings, redis, tasks = self.settings, self.redis, self.tasks
+        store = MessageStore(sessions)
+        ledger = UsageLedger(sessions, prices)
+        mirror: Mirror = RunMirror(redis, parts.redis_keys(settings), settings.run_ttl) if redis else NoMirror()
+        runs = RunRegistry(tasks, mirror.publish)
+        counter = parts.token_counter(settings, self.router.providers[0])
+        memory = parts.conversation_memory(settings, self.engine, self.router, tasks, counter, render_stored)
+        records = RunStore(sessions)
+        recorder = RunRecorder(records, tasks, self.telemetry.metrics, prices.cost)
+        turns = TurnRecorder(store, ledger, self.limits.budget, recorder, memory, tasks,
+                             settings.data_dir / "unsaved-answers.jsonl", settings.write_retry_seconds)
+        runner = TurnRunner(AgentLoop(self.router, self.tools, settings.max_tool_steps), turns, memory)
+        planner = TurnPlanner(memory, self.limits.budget, self.experiments.book)
+        chat = ChatService(planner, runner, turns, runs, mirror)
+        gateway = Gateway(self.router, ledger, tasks, self.limits.budget, recorder, mirror)
+        checks = parts.checks(self.engine, redis, self.router)
+        checks["queue"] = self.knowledge.check
+        assert memory.facts is not None  # always built (PARLOR_MEMORY=off only keeps them out of prompts)
+        return Services(settings=settings, accounts=accounts, auth=self.auth, store=store, chat=chat, runs=runs,
+                        gateway=gateway, limits=self.limits, usage=UsageReport(sessions), checks=checks,
+                        memories=memory.facts, experiments=self.experiments, data=self.data,
+                        knowledge=self.knowledge, oidc=parts.oidc(settings, self.tools_client),
+                        metrics=self.telemetry.metrics, records=records)
+
+    async def start(self) -> None:
+        settings, metrics = self.settings, self.telemetry.metrics
+        if settings.embedded:
+            await migrate(settings.database_url)  # an embedded database sets itself up
+        self.telemetry.start(self.engine, self.redis)
+        metrics.on_scrape(lambda m: _breaker_states(m, self))
+        await self.auth.start()
+        if await self.knowledge.start_or_degrade():  # job metrics, and the queue's depth at each scrape
+            metrics.watch_jobs(settings.jobs_queue, self.knowledge.queue, self.knowledge.runner)
+        self.tools.extend(configured_tools(settings, AccountFacts(session_factory(self.engine), self.limits.budget),
+                                           self.tools_client, self.services.memories, self._search_tool()))
+        self.tools.extend(await self.mcp.start(settings.mcp_servers))
+        await self.experiments.start(settings.experiments)  # settings' experiments seeded; the first copy read
+        self._run(self.services.chat.listen_for_stops, "stop-listener")
+        self._run(self.key_changes.listen, "key-changes")  # the key cache is on while heard
+        self._run(self.experiments.book.watch, "experiments-refresh")
+        if settings.retention_days is not None:
+            self._run(lambda: every(settings.retention_interval_seconds, self._purge, "retention"), "retention")
+
+    def _search_tool(self) -> Any:
+        k = self.knowledge
+        return knowledge_tool(k.retriever, k.repo, self.settings.tool_timeout) if k.up else None
+
+    def _run(self, work: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        self._background.append(asyncio.create_task(work(), name=name))
+
+    async def _purge(self) -> None:
+        """PARLOR_RETENTION_DAYS: threads idle that long are purged now and every interval after."""
+        days = self.settings.retention_days
+        assert days is not None
+        if purged := await self.data.purge_threads(utcnow() - timedelta(days=days)):
+            log.info("retention: purged %d thread(s) idle for %d days or more", purged, days)
+
+    async def aclose(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await self.services.runs.drain(self.settings.drain_seconds)  # running turns finish, or end as aborted
+        await self.tasks.drain(DRAIN_SECONDS)
+        await self.knowledge.aclose()
+        await self.router.aclose()
+        await self.mcp.aclose()
+        await self.tools_client.aclose()
+        for client in (self.limits_redis, self.redis):
+            if client is not None:
+                await client.aclose()
+        await self.engine.dispose()
+        self.telemetry.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    server = Server(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await server.start()
+            yield
+        finally:
+            await server.aclose()
+
+    return create_api(lifespan, settings.max_body_bytes, settings.web_dir, server.telemetry.metrics,
+                      max_upload_bytes=settings.max_upload_bytes, cors_origins=settings.cors_origins,
+                      built=server.services)
+
+
+def _forget(knowledge: Knowledge) -> ForgetDocument:
+    """Account deletion's way to delete a document's file, chunks and vectors (refused while the knowledge
+    base is off: nothing is deleted then)."""
+    async def forget(user_id: str, document_id: str) -> bool:
+        try:
+            documents = knowledge.service()
+        except KnowledgeUnavailable:
+            raise DocumentsUnavailable("the knowledge base is unavailable, so documents' chunks cannot be "
+                                       "deleted") from None
+        return await documents.delete(user_id, document_id)
+
+    return forget
+
+
+async def _breaker_states(metrics: Metrics, server: Server) -> None:
+    metrics.breakers({name: state.value for name, state in (await server.router.breaker_states()).items()})
