@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests import sdk
+from tests.helpers.spans import memory_exporter
 from tests.pg import fresh_database
 from tests.server import ParlorServer
 from tests.upstream import Upstream
@@ -36,6 +38,10 @@ class RunningServer:
     def url(self) -> str:
         return self.process.url
 
+    @property
+    def admin_token(self) -> str:
+        return self.process.admin_token
+
     def user(self, prefix: str = "user") -> str:
         """A new user's API key."""
         return self.process.create_user(f"{prefix}-{uuid.uuid4().hex[:8]}")
@@ -61,6 +67,12 @@ async def pg_url() -> AsyncIterator[str]:
 def sdk_script() -> Path:
     """The project's own AI SDK conformance script, ready to run (see tests/sdk.py)."""
     return sdk.install()
+
+
+@pytest.fixture(scope="module")
+def exporter() -> InMemorySpanExporter:
+    """The spans this test module's code ends, in memory (see tests/helpers/spans.py)."""
+    return memory_exporter()
 
 
 @pytest.fixture

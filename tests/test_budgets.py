@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -16,8 +15,9 @@ from parlor.limits import BudgetExhausted, ModelNotAllowed, PriceTable, Tiers, T
 from parlor.limits.budget import BudgetStore, InProcessBudgetStore
 from parlor.limits.redis_store import RedisBudgetStore, limits_client
 from parlor.redis_keys import RedisKeys
+from tests.helpers.redis import redis_url
 
-REDIS_URL = os.environ.get("PARLOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 TIERS = Tiers({
     "small": TierConfig(tokens_per_day=1000, max_reply_tokens=200, models=["up", "gpt-4o*"]),
     "open": TierConfig(),

@@ -13,6 +13,7 @@ from httpx_sse import connect_sse
 
 from parlor.limits import estimate_tokens
 from tests.client import auth, chat
+from tests.helpers.wait import wait_for_sync
 from tests.server import ParlorServer
 from tests.test_limits_server import PRICES, complete, limited  # noqa: F401  (the module's server fixture)
 from tests.upstream import Script, Upstream, filler_tokens
@@ -23,15 +24,6 @@ def usage(server: ParlorServer, key: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def wait_for(check: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def test_exhaustion_is_refused_before_the_model_is_called(limited: ParlorServer, upstream: Upstream,  # noqa: F811
@@ -61,7 +53,7 @@ def test_settlement_replaces_the_reservation_with_the_reported_usage(limited: Pa
     assert reply.status_code == 200
     reported = reply.json()["usage"]
     spent = reported["prompt_tokens"] + reported["completion_tokens"]
-    body = wait_for(lambda: (b := usage(limited, key))["budget"]["used_today"] == spent and b)
+    body = wait_for_sync(lambda: (b := usage(limited, key))["budget"]["used_today"] == spent and b)
     assert body["budget"] == {"tokens_per_day": 400, "used_today": spent, "remaining_today": 400 - spent,
                               "timezone": "UTC"}
 
@@ -81,7 +73,7 @@ def test_an_aborted_stream_settles_what_was_generated(limited: ParlorServer, ups
                 received += 1
             if received == 5:
                 break  # leaving the block drops the connection mid-stream
-    used = wait_for(lambda: (u := usage(limited, key)["budget"]["used_today"]) < prompt + 50 and u)
+    used = wait_for_sync(lambda: (u := usage(limited, key)["budget"]["used_today"]) < prompt + 50 and u)
     assert prompt + 5 <= used < prompt + 50  # the estimate for the prompt, plus what streamed; not the whole hold
 
 
@@ -99,11 +91,11 @@ def test_cost_rows_match_the_price_table_and_usage_is_the_callers_own(limited: P
         return {"requests": len(rs), "tokens_in": tin, "tokens_out": tout,
                 "cost_usd": pytest.approx((tin * price["input"] + tout * price["output"]) / 1e6)}
 
-    mine = wait_for(lambda: (b := usage(limited, keys[0]))["total"]["requests"] == 2 and b)
+    mine = wait_for_sync(lambda: (b := usage(limited, keys[0]))["total"]["requests"] == 2 and b)
     assert mine["total"] == expect(replies[:2])
     assert [(d["provider"], d["model"], d["requests"]) for d in mine["days"]] == [("up", "test-model", 2)]
     assert mine["days"][0]["day"] == time.strftime("%Y-%m-%d", time.gmtime())
-    theirs = wait_for(lambda: (b := usage(limited, keys[1]))["total"]["requests"] == 1 and b)
+    theirs = wait_for_sync(lambda: (b := usage(limited, keys[1]))["total"]["requests"] == 1 and b)
     assert theirs["total"] == expect(replies[2:])  # never the other user's rows
 
     me = [httpx.get(f"{limited.url}/api/me", headers=auth(k)).json()["id"] for k in keys]

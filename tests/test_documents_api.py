@@ -8,18 +8,16 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import orjson
 import pytest
-from httpx_sse import connect_sse
 
 from tests import rag_corpus, sdk
 from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
+from tests.helpers.documents import events, ready, upload
+from tests.helpers.runs import run_record
 from tests.server import ParlorServer
-from tests.test_runs_api import record
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
 MAX_UPLOAD = 400_000
@@ -33,30 +31,6 @@ def kb(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield RunningServer(process, process.create_user("kb-alice"))
     finally:
         process.stop()
-
-
-def upload(server: RunningServer, key: str, name: str, data: bytes, thread_id: str | None = None) -> httpx.Response:
-    form = {"thread_id": thread_id} if thread_id else None
-    return httpx.post(f"{server.url}/api/documents", headers=auth(key), files={"file": (name, data)}, data=form,
-                      timeout=30)
-
-
-def events(server: RunningServer, key: str, document_id: str) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-    with httpx.Client(base_url=server.url, headers=auth(key), timeout=60) as client, connect_sse(
-            client, "GET", f"/api/documents/{document_id}/events") as source:
-        assert source.response.status_code == 200
-        for event in source.iter_sse():
-            if event.data == "[DONE]":
-                break
-            seen.append(orjson.loads(event.data))
-    return seen
-
-
-def ready(server: RunningServer, key: str, document_id: str) -> dict[str, Any]:
-    final = events(server, key, document_id)[-1]
-    assert final["status"] == "ready", final
-    return final
 
 
 def test_a_50_page_pdf_is_accepted_at_once_and_progresses_in_order_to_ready(kb: RunningServer) -> None:
@@ -143,7 +117,7 @@ def test_the_search_tool_cites_pages_to_the_model_and_the_client(kb: RunningServ
     assert results[0]["document"] == "handbook.pdf" and any(r["page"] == 1 for r in results)
     stored = httpx.get(f"{kb.url}/api/threads/{thread_id}", headers=auth(key)).json()["messages"][-1]["parts"]
     assert [p for p in stored if p["type"] == "source-document"] == sources  # kept as they streamed
-    run = record(kb, result.headers["x-request-id"])  # the run inspector shows what was retrieved
+    run = run_record(kb, result.headers["x-request-id"])  # the run inspector shows what was retrieved
     retrieved = run["retrieved"]
     assert len(retrieved) == len(results) and all(r["chunk_id"].startswith(document["id"]) for r in retrieved)
 

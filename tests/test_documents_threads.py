@@ -16,8 +16,8 @@ import pytest
 from tests import rag_corpus, sdk
 from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
+from tests.helpers.documents import ready, upload
 from tests.server import ParlorServer
-from tests.test_documents_api import ready, upload
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
 NOTE = "The user attached the document \u201c{}\u201d; search_knowledge_base can read it."

@@ -19,6 +19,7 @@ from parlor.config import ExperimentConfig
 from parlor.experiments import pick
 from tests.client import auth, chat, chat_body
 from tests.conftest import upstream_provider
+from tests.helpers.runs import run_record
 from tests.server import ParlorServer
 from tests.upstream import Script, Upstream, last_user_text
 
@@ -64,17 +65,6 @@ def user(server: ParlorServer, tier: str | None = None) -> tuple[str, str]:
     key = server.create_user(f"x-{uuid.uuid4().hex[:8]}", tier)
     user_id = httpx.get(f"{server.url}/api/me", headers=auth(key)).json()["id"]
     return key, user_id
-
-
-def run_record(server: ParlorServer, request_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        response = httpx.get(f"{server.url}/api/admin/runs/{request_id}", headers=admin(server))
-        if response.status_code == 200:
-            found: dict[str, Any] = response.json()
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"no run record for {request_id}")
 
 
 def test_the_admin_api_stores_validates_and_deletes(server: ParlorServer) -> None:

@@ -18,6 +18,7 @@ import pytest
 from parlor.db.engine import MIGRATIONS
 from tests.cli import parlor
 from tests.conftest import RunningServer
+from tests.helpers.redis import redis_url
 from tests.pg import admin_dsn
 from tests.server import ParlorServer, free_port
 
@@ -102,7 +103,7 @@ async def test_worker_without_pgvector_says_so_in_one_line(pg_url: str) -> None:
         major = (await admin.fetchval("SHOW server_version")).split(".")[0]
     finally:
         await admin.close()
-    env = {"PARLOR_DATABASE_URL": pg_url, "PARLOR_REDIS_URL": "redis://127.0.0.1:6379/0",
+    env = {"PARLOR_DATABASE_URL": pg_url, "PARLOR_REDIS_URL": redis_url(),
            "PARLOR_JOBS_QUEUE": f"t-{uuid.uuid4().hex[:8]}:jobs"}
     assert parlor("migrate", env=env).returncode == 0
     said = one_line(parlor("worker", env=env, timeout=120))

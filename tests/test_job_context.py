@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from redis.asyncio import Redis
 
@@ -22,19 +21,7 @@ from parlor.jobs.queue import JobQueue, LocalQueue
 from parlor.jobs.redis_queue import RedisQueue
 from parlor.jobs.runner import JobRunner
 from parlor.observability.logs import configure_logging
-
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    return memory
+from tests.helpers.redis import redis_url
 
 
 @pytest.fixture
@@ -104,7 +91,7 @@ async def test_the_in_process_queue(exporter: InMemorySpanExporter, lines: io.St
 async def test_through_redis(exporter: InMemorySpanExporter, lines: io.StringIO) -> None:
     done, document_id = asyncio.Event(), f"doc-{uuid.uuid4().hex[:8]}"
     name = f"jobs-trace-{uuid.uuid4().hex[:8]}"
-    producer, consumer = RedisQueue(REDIS, name, JobRunner(), 60), RedisQueue(REDIS, name, runner(done), 60)
+    producer, consumer = RedisQueue(redis_url(), name, JobRunner(), 60), RedisQueue(redis_url(), name, runner(done), 60)
     await producer.start()
     await consumer.start()
     stop = asyncio.Event()

@@ -19,11 +19,10 @@ from parlor.jobs.runner import JobRunner, PermanentError
 from tests import rag_corpus
 from tests.client import auth
 from tests.conftest import upstream_provider
+from tests.helpers.documents import events
+from tests.helpers.redis import redis_url
 from tests.server import ParlorServer
-from tests.test_documents_api import events
 from tests.upstream import Upstream
-
-REDIS = "redis://127.0.0.1:6379/0"
 
 
 async def test_transient_failures_are_retried_with_backoff_permanent_ones_are_not() -> None:
@@ -73,7 +72,7 @@ class Worker:
 @pytest.fixture
 def distributed(upstream: Upstream, tmp_path: Path) -> Iterator[ParlorServer]:
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    server = ParlorServer(tmp_path, [upstream_provider(upstream)], PARLOR_REDIS_URL=REDIS,
+    server = ParlorServer(tmp_path, [upstream_provider(upstream)], PARLOR_REDIS_URL=redis_url(),
                           PARLOR_LIMITS_KEY_PREFIX=prefix, PARLOR_JOBS_QUEUE=f"{prefix}jobs",
                           PARLOR_JOBS_RECLAIM_SECONDS="2").start()
     try:
@@ -82,7 +81,7 @@ def distributed(upstream: Upstream, tmp_path: Path) -> Iterator[ParlorServer]:
         server.stop()
         import redis
 
-        with redis.Redis.from_url(REDIS) as client:
+        with redis.Redis.from_url(redis_url()) as client:
             client.delete(f"{prefix}jobs")
 
 
@@ -119,7 +118,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_the_next_one(distributed: Par
     assert state["status"] == "processing"  # nobody is working on it
     second = Worker(distributed)
     try:
-        final = events(distributed, key, document_id)[-1]  # type: ignore[arg-type]
+        final = events(distributed, key, document_id)[-1]
     finally:
         second.stop()
     assert final["status"] == "ready", final

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,8 +15,9 @@ from parlor.limits.budget import BudgetStore, InProcessBudgetStore
 from parlor.limits.limiter import InProcessLimiter, RequestLimiter, Window
 from parlor.limits.redis_store import RedisBudgetStore, RedisLimiter, limits_client
 from parlor.redis_keys import RedisKeys
+from tests.helpers.redis import redis_url
 
-REDIS_URL = os.environ.get("PARLOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 
 
 @dataclass

@@ -18,14 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from tests.client import auth, chat
 from tests.conftest import upstream_provider
-from tests.server import ParlorServer, free_port
+from tests.helpers.redis import OwnRedis, redis_up, redis_url
+from tests.server import ParlorServer
 from tests.upstream import Upstream
 
-REDIS_URL = os.environ.get("PARLOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 TIERS = {
     "tiny": {"requests_per_minute": 3, "requests_per_hour": 100},
     "pair": {"requests_per_minute": 2},
@@ -53,7 +53,7 @@ def complete(url: str, key: str, text: str, **body: Any) -> httpx.Response:
 @pytest.fixture(scope="module")
 def limited(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParlorServer]:
     """One server on SQLite with the shared Redis (its own key prefix) and the test tiers."""
-    if shutil.which("redis-server") is None and not _redis_up(REDIS_URL):
+    if shutil.which("redis-server") is None and not redis_up(REDIS_URL):
         pytest.skip("no Redis")
     process = ParlorServer(tmp_path_factory.mktemp("limited"), [upstream_provider(upstream)],
                            **limits_env(PARLOR_AUTH_FAILURES_PER_MINUTE="5"))
@@ -62,13 +62,6 @@ def limited(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield process
     finally:
         process.stop()
-
-
-def _redis_up(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
 
 
 def test_headers_and_429_on_both_routes(limited: ParlorServer, upstream: Upstream, marker: str) -> None:
@@ -179,31 +172,6 @@ async def _fire(servers: list[ParlorServer], key: str, marker: str, n: int) -> l
         await asyncio.sleep(0.05)
         start.set()
         return await asyncio.gather(*tasks)
-
-
-class OwnRedis:
-    """A throwaway redis-server of this test's own, to stop and start (never the shared one)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> OwnRedis:
-        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not _redis_up(self.url):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 def _timed(call: Any) -> tuple[httpx.Response, float]:

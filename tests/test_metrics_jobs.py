@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +23,10 @@ from parlor.observability import Metrics
 from parlor.observability.exposition import serve_metrics
 from tests.client import auth
 from tests.conftest import upstream_provider
-from tests.redis_proc import own_redis
+from tests.helpers.documents import events
+from tests.helpers.redis import own_redis, redis_url
+from tests.helpers.wait import wait_for
 from tests.server import ParlorServer, free_port
-from tests.test_documents_api import events
 from tests.upstream import Upstream
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -84,7 +84,7 @@ class _NoQueue:
 
 
 async def test_depth_counts_queued_and_running_jobs_the_same_from_every_process(redis_port: int) -> None:
-    url, name = f"redis://127.0.0.1:{redis_port}/0", f"jobs-{uuid.uuid4().hex[:6]}"
+    url, name = redis_url(redis_port), f"jobs-{uuid.uuid4().hex[:6]}"
     release = asyncio.Event()
     started: list[str] = []
 
@@ -113,10 +113,10 @@ async def test_depth_counts_queued_and_running_jobs_the_same_from_every_process(
             await producer.enqueue("slow", arg)
         assert await depth(server_metrics) == (3, 0) == await depth(worker_metrics)
         work = asyncio.create_task(consumer.work(stop))
-        await _until(lambda: len(started) == 1)
+        await wait_for(lambda: len(started) == 1)
         assert await depth(server_metrics) == (2, 1) == await depth(worker_metrics)
         release.set()
-        await _until(lambda: len(started) == 3)
+        await wait_for(lambda: len(started) == 3)
         for _ in range(100):
             if await depth(server_metrics) == (0, 0):
                 break
@@ -147,7 +147,7 @@ async def test_the_in_process_queue_of_embedded_mode_reports_its_depth_too() -> 
     try:
         for arg in ("a", "b", "c"):
             await queue.enqueue("slow", arg)
-        await _until(lambda: started == ["a"])
+        await wait_for(lambda: started == ["a"])
         samples = parse((await metrics.render()).decode())
         assert value(samples, "parlor_job_queue_depth", queue="local", state="waiting") == 2
         assert value(samples, "parlor_job_queue_depth", queue="local", state="running") == 1
@@ -162,7 +162,7 @@ async def test_the_in_process_queue_of_embedded_mode_reports_its_depth_too() -> 
 
 
 async def test_a_scrape_survives_an_unreachable_queue() -> None:
-    queue = RedisQueue(f"redis://127.0.0.1:{free_port()}/0", "nowhere", JobRunner(), 60)  # nothing listens
+    queue = RedisQueue(redis_url(free_port()), "nowhere", JobRunner(), 60)  # nothing listens
     metrics = Metrics()
     metrics.watch_jobs("nowhere", queue, JobRunner())
     metrics.streams.inc()
@@ -173,17 +173,10 @@ async def test_a_scrape_survives_an_unreachable_queue() -> None:
         await queue.check()
 
 
-async def _until(condition: object, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition never held"
-        await asyncio.sleep(0.02)
-
-
 def test_the_worker_serves_its_job_metrics_and_the_server_sees_the_backlog(redis_port: int, upstream: Upstream,
                                                                           tmp_path: Path) -> None:
     metrics_port = free_port()
-    server = ParlorServer(tmp_path, [upstream_provider(upstream)], PARLOR_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+    server = ParlorServer(tmp_path, [upstream_provider(upstream)], PARLOR_REDIS_URL=redis_url(redis_port),
                           PARLOR_METRICS_TOKEN=TOKEN, PARLOR_WORKER_METRICS_PORT=str(metrics_port)).start(120)
     worker: subprocess.Popen[bytes] | None = None
     try:
@@ -198,7 +191,7 @@ def test_the_worker_serves_its_job_metrics_and_the_server_sees_the_backlog(redis
         with (tmp_path / "worker.log").open("ab") as log:
             worker = subprocess.Popen([sys.executable, "-m", "parlor", "worker"], env=server.env, cwd=tmp_path,
                                       stdout=log, stderr=subprocess.STDOUT)
-        final = events(server, key, response.json()["id"])[-1]  # type: ignore[arg-type]
+        final = events(server, key, response.json()["id"])[-1]
         assert final["status"] == "ready", final
         worker_url = f"http://127.0.0.1:{metrics_port}/metrics"
         assert httpx.get(worker_url).status_code == 401  # the same token as the server's /metrics

@@ -25,7 +25,9 @@ from parlor.observability.logs import CONTENT_LOGGER, configure_logging
 from parlor.tasks import TaskTracker
 from tests.client import auth, chat
 from tests.conftest import upstream_provider
-from tests.redis_proc import own_redis
+from tests.helpers.redis import own_redis, redis_url
+from tests.helpers.runs import run_record
+from tests.helpers.wait import wait_for_sync
 from tests.server import ParlorServer
 from tests.upstream import Script, Upstream
 
@@ -52,15 +54,6 @@ def log_lines(server: ParlorServer) -> list[dict[str, Any]]:
     return lines
 
 
-def wait_for(check: Any, seconds: float = 10) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.05)
-    raise AssertionError("condition never held")
-
-
 def test_a_request_id_is_in_its_logs_trace_usage_row_and_run_record(json_server: ParlorServer, upstream: Upstream,
                                                                      marker: str) -> None:
     key = json_server.create_user(f"ids-{marker}")
@@ -75,9 +68,9 @@ def test_a_request_id_is_in_its_logs_trace_usage_row_and_run_record(json_server:
     assert response.headers["x-request-id"] == request_id
     trace_id = response.headers["x-trace-id"]
 
-    lines = wait_for(lambda: [line for line in log_lines(json_server) if line.get("request_id") == request_id
-                              and line.get("event") == "request"] and
-                     [line for line in log_lines(json_server) if line.get("request_id") == request_id])
+    lines = wait_for_sync(lambda: [line for line in log_lines(json_server) if line.get("request_id") == request_id
+                                   and line.get("event") == "request"] and
+                          [line for line in log_lines(json_server) if line.get("request_id") == request_id])
     summary = next(line for line in lines if line["event"] == "request")
     assert summary["method"] == "POST" and summary["path"] == "/api/chat" and summary["status"] == 200
     assert summary["thread"] == thread_id and summary["user"] and summary["duration_ms"] > 0
@@ -86,13 +79,12 @@ def test_a_request_id_is_in_its_logs_trace_usage_row_and_run_record(json_server:
     assert retried and all(line["trace_id"] == trace_id and line["thread"] == thread_id for line in retried)
     assert marker not in json.dumps(lines)  # the message's text is not logged
 
-    record = wait_for(lambda: (r := httpx.get(f"{json_server.url}/api/admin/runs/{request_id}",
-                                              headers=auth(ADMIN))).status_code == 200 and r.json())
+    record = run_record(json_server, request_id)
     assert record["trace_id"] == trace_id and record["thread_id"] == thread_id and record["status"] == "complete"
     assert [(p["provider"], p["error"]) for p in record["providers"]] == [("first", "unavailable"), ("second", None)]
     with sqlite3.connect(json_server.data_dir / "parlor.db") as db:
-        usage = wait_for(lambda: db.execute("SELECT request_id, thread_id FROM usage WHERE request_id = ?",
-                                            (request_id,)).fetchall())
+        usage = wait_for_sync(lambda: db.execute("SELECT request_id, thread_id FROM usage WHERE request_id = ?",
+                                                 (request_id,)).fetchall())
     assert usage == [(request_id, thread_id)]
 
 
@@ -107,7 +99,7 @@ def test_no_api_key_reaches_the_logs(json_server: ParlorServer) -> None:
         assert client.get(f"/api/threads/{real}", headers=auth(real)).status_code == 404  # the key in a path
         assert client.get("/api/threads", headers={**auth(real), "X-Request-ID": real}).status_code == 200
     text = json_server.log.read_text()
-    lines = wait_for(lambda: [line for line in log_lines(json_server) if line.get("status") == 401])
+    lines = wait_for_sync(lambda: [line for line in log_lines(json_server) if line.get("status") == 401])
     assert len(lines) >= 3
     for secret in (real, wrong, odd, ADMIN):
         assert secret not in text
@@ -131,9 +123,9 @@ def test_a_body_refused_before_routing_is_logged_traced_and_counted(json_server:
     for response, request_id in zip((declared, streamed), ids, strict=True):
         assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
         assert response.headers["x-request-id"] == request_id and len(response.headers["x-trace-id"]) == 32
-        line = wait_for(lambda rid=request_id: next((line for line in log_lines(json_server)  # type: ignore[misc]
-                                                     if line.get("request_id") == rid and line["event"] == "request"),
-                                                    None))
+        line = wait_for_sync(lambda rid=request_id: next((line for line in log_lines(json_server)  # type: ignore[misc]
+                                                          if line.get("request_id") == rid
+                                                          and line["event"] == "request"), None))
         assert line["status"] == 413 and line["path"] == "/api/chat" and line["error"] == "payload_too_large"
         assert line["trace_id"] == response.headers["x-trace-id"] and line["method"] == "POST"
     assert refused(httpx.get(f"{json_server.url}/metrics").text) - before == 2
@@ -186,7 +178,7 @@ def test_readyz_names_redis_when_it_stops(redis_server: tuple[subprocess.Popen[b
                                           tmp_path: Path) -> None:
     redis, port = redis_server
     server = ParlorServer(tmp_path / "parlor", [upstream_provider(upstream)],
-                          PARLOR_REDIS_URL=f"redis://127.0.0.1:{port}/0").start(STARTUP)
+                          PARLOR_REDIS_URL=redis_url(port)).start(STARTUP)
     try:
         ready = httpx.get(f"{server.url}/readyz", timeout=5)
         checks = ready.json()["checks"]

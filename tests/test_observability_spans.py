@@ -17,8 +17,7 @@ import httpx
 import numpy as np
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from parlor.app import create_app
@@ -32,18 +31,6 @@ from tests.conftest import upstream_provider
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
 ADMIN = "spans-admin-token"
-
-
-@pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
-    """The process's tracer provider, exporting to memory (installed once: OpenTelemetry allows one)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    return memory
 
 
 @pytest.fixture

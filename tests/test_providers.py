@@ -7,7 +7,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,6 +30,7 @@ from parlor.llm import (
 )
 from parlor.llm.openai import OpenAIProvider
 from parlor.llm.types import ToolSpec
+from tests.helpers.wait import wait_for
 from tests.upstream import Script, ScriptedToolCall, Upstream, filler_tokens
 
 Item = Answering | Delta
@@ -88,15 +89,6 @@ async def collect(stream: AsyncIterator[Item]) -> tuple[list[Item], ProviderErro
 
 def text_of(items: list[Item]) -> str:
     return "".join(i.text for i in items if isinstance(i, TextDelta))
-
-
-async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(condition())
 
 
 # ---- OpenAIProvider: happy paths ----
@@ -355,8 +347,8 @@ async def test_aclose_mid_stream_disconnects_the_upstream(lone_upstream: Upstrea
             texts += isinstance(await anext(stream), TextDelta)
         assert lone_upstream.disconnects == 0
         await stream.aclose()  # type: ignore[attr-defined]
-        assert await wait_for(lambda: lone_upstream.disconnects == 1), "the upstream call kept running"
-        assert await wait_for(lambda: lone_upstream.active_streams == 0)
+        await wait_for(lambda: lone_upstream.disconnects == 1, message="the upstream call kept running")
+        await wait_for(lambda: lone_upstream.active_streams == 0)
     finally:
         await provider.aclose()
 
@@ -377,7 +369,7 @@ async def test_cancelling_the_consuming_task_disconnects_the_upstream(lone_upstr
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert await wait_for(lambda: lone_upstream.disconnects == 1), "the upstream call kept running"
+        await wait_for(lambda: lone_upstream.disconnects == 1, message="the upstream call kept running")
     finally:
         task.cancel()
         await router.aclose()

@@ -28,6 +28,7 @@ from parlor.llm import (
 from parlor.llm.breaker import BreakerStore
 from parlor.llm.openai import OpenAIProvider
 from parlor.redis_keys import RedisKeys
+from tests.helpers.redis import redis_url
 from tests.upstream import Script, Upstream
 
 
@@ -145,7 +146,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[BreakerStore]:
     if request.param == "memory":
         yield MemoryBreakerStore()
         return
-    client = aioredis.Redis(host="127.0.0.1", port=6379)
+    client = aioredis.Redis.from_url(redis_url())
     prefix = f"test-{uuid.uuid4().hex}:"
     try:
         yield RedisBreakerStore(client, RedisKeys(prefix))
@@ -199,7 +200,7 @@ async def test_breakers_are_per_provider(store: BreakerStore) -> None:
 
 
 async def test_a_replica_trusts_a_clean_breaker_briefly_and_its_own_failures_at_once() -> None:
-    client = aioredis.Redis(host="127.0.0.1", port=6379)
+    client = aioredis.Redis.from_url(redis_url())
     prefix = f"test-{uuid.uuid4().hex}:"
     names = RedisKeys(prefix)
     mine, other = RedisBreakerStore(client, names, snapshot_seconds=60), RedisBreakerStore(client, names)
@@ -222,7 +223,7 @@ async def test_a_replica_trusts_a_clean_breaker_briefly_and_its_own_failures_at_
 
 
 async def test_a_stale_clean_breaker_lets_a_call_through_at_once_while_a_check_renews_it() -> None:
-    client = aioredis.Redis(host="127.0.0.1", port=6379)
+    client = aioredis.Redis.from_url(redis_url())
     prefix = f"test-{uuid.uuid4().hex}:"
     mine = RedisBreakerStore(client, RedisKeys(prefix), snapshot_seconds=0.05, stale_seconds=60)
     other = RedisBreakerStore(client, RedisKeys(prefix), snapshot_seconds=0)

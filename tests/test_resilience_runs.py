@@ -18,6 +18,8 @@ import pytest
 
 from tests.client import ChatResult, auth, chat, chat_body
 from tests.conftest import RunningServer, upstream_provider
+from tests.helpers.redis import redis_url
+from tests.helpers.wait import wait_for_sync
 from tests.server import ParlorServer
 from tests.test_lifecycle import parlor
 from tests.upstream import Script, Upstream
@@ -34,15 +36,6 @@ def text_of(message: dict[str, Any]) -> str:
     return "".join(p["text"] for p in message["parts"] if p["type"] == "text")
 
 
-def wait_until(check: Any, seconds: float = 10) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition never held")
-
-
 def answer_with(url: str, key: str, thread_id: str, status: str) -> dict[str, Any]:
     """The thread's last message, once it has `status`."""
     def check() -> dict[str, Any] | None:
@@ -52,7 +45,7 @@ def answer_with(url: str, key: str, thread_id: str, status: str) -> dict[str, An
         last: dict[str, Any] = response.json()["messages"][-1]
         return last if last["metadata"]["status"] == status else None
 
-    found: dict[str, Any] = wait_until(check)
+    found: dict[str, Any] = wait_for_sync(check)
     return found
 
 
@@ -118,7 +111,7 @@ def test_stop_cancels_the_upstream_call_and_keeps_the_partial(server: RunningSer
     assert '"type":"abort"' in "".join(rest) and rest[-1] == "data: [DONE]"
     answer = answer_with(server.url, server.api_key, thread_id, "aborted")
     assert text_of(answer) and "".join(SLOW).startswith(text_of(answer)) and text_of(answer) != "".join(SLOW)
-    wait_until(lambda: upstream.disconnects > disconnects)
+    wait_for_sync(lambda: upstream.disconnects > disconnects)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +132,7 @@ def test_with_on_disconnect_cancel_leaving_aborts(cancelling: RunningServer, ups
     start_then_leave(cancelling.url, cancelling.api_key, thread_id, f"leave {marker}", deltas=5)
     answer = answer_with(cancelling.url, cancelling.api_key, thread_id, "aborted")
     assert "".join(SLOW).startswith(text_of(answer)) and len(text_of(answer)) < len("".join(SLOW))
-    wait_until(lambda: upstream.disconnects > disconnects)
+    wait_for_sync(lambda: upstream.disconnects > disconnects)
 
 
 def test_sigterm_lets_live_streams_finish_and_stores_them(upstream: Upstream, tmp_path: Path, marker: str) -> None:
@@ -157,7 +150,7 @@ def test_sigterm_lets_live_streams_finish_and_stores_them(upstream: Upstream, tm
     workers = [threading.Thread(target=run, args=(t,)) for t in threads]
     for worker in workers:
         worker.start()
-    wait_until(lambda: upstream.active_streams >= 20)
+    wait_for_sync(lambda: upstream.active_streams >= 20)
     assert process.process is not None
     process.process.send_signal(signal.SIGTERM)
     time.sleep(0.3)
@@ -185,7 +178,7 @@ def test_sigterm_lets_live_streams_finish_and_stores_them(upstream: Upstream, tm
 @pytest.fixture
 def replicas(upstream: Upstream, tmp_path: Path, pg_url: str) -> Iterator[tuple[ParlorServer, ParlorServer]]:
     assert parlor("migrate", env={"PARLOR_DATABASE_URL": pg_url}).returncode == 0
-    shared = {"PARLOR_REDIS_URL": "redis://127.0.0.1:6379/0", "PARLOR_LIMITS_KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}:"}
+    shared = {"PARLOR_REDIS_URL": redis_url(), "PARLOR_LIMITS_KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}:"}
     a = ParlorServer(tmp_path / "a", [upstream_provider(upstream)], database_url=pg_url, **shared).start()
     b = ParlorServer(tmp_path / "b", [upstream_provider(upstream)], database_url=pg_url, **shared).start()
     try:
@@ -295,7 +288,7 @@ def test_an_answer_the_database_never_takes_is_kept(upstream: Upstream, tmp_path
         rest = stream_through(process, key, thread_id, f"lost {marker}", database.stop)  # ... for good
         assert "could not be saved" in rest or '"type":"finish"' in rest
         unsaved = tmp_path / "unsaved-answers.jsonl"
-        kept = wait_until(lambda: unsaved.is_file() and orjson.loads(unsaved.read_bytes().splitlines()[-1]))
+        kept = wait_for_sync(lambda: unsaved.is_file() and orjson.loads(unsaved.read_bytes().splitlines()[-1]))
         assert kept["thread_id"] == thread_id and kept["status"] == "complete"
         assert "".join(p["text"] for p in kept["parts"] if p["type"] == "text") == "".join(SLOW[:10])
         assert "".join(SLOW[:10]).strip() not in process.log.read_text()  # kept, but not in the logs

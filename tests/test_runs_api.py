@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 from httpx_sse import connect_sse
@@ -15,6 +14,7 @@ from httpx_sse import connect_sse
 from parlor.memory.tokens import build_counter
 from tests.client import auth, chat, chat_body
 from tests.conftest import RunningServer
+from tests.helpers.runs import run_record
 from tests.upstream import Script, Upstream
 
 ADMIN_ONLY = {"user_id", "trace_id", "error", "provider", "cost_usd", "providers", "tools", "retrieved"}
@@ -22,17 +22,6 @@ ADMIN_ONLY = {"user_id", "trace_id", "error", "provider", "cost_usd", "providers
 
 def admin(server: RunningServer) -> dict[str, str]:
     return auth(server.process.admin_token)
-
-
-def record(server: RunningServer, request_id: str, seconds: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        response = httpx.get(f"{server.url}/api/admin/runs/{request_id}", headers=admin(server))
-        if response.status_code == 200:
-            found: dict[str, Any] = response.json()
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"no run record for {request_id}")
 
 
 def me(server: RunningServer, key: str) -> str:
@@ -53,7 +42,7 @@ def test_the_record_is_written_after_the_turn_never_before_its_first_token(serve
                 seen_mid_stream.append(httpx.get(f"{server.url}/api/admin/runs/{request_id}",
                                                  headers=admin(server)).status_code)
     assert seen_mid_stream == [404]
-    run = record(server, request_id)
+    run = run_record(server, request_id)
     assert run["status"] == "complete" and run["tokens_out"] > 0
     timings = run["timings"]
     assert 0 < timings["ttft"] <= timings["generation"] <= timings["total"]
@@ -67,8 +56,8 @@ def test_users_see_their_own_timings_and_admins_see_everything(server: RunningSe
     upstream.push(Script(status=400, error_message="bad request"), match=f"broken {marker}")
     failed = chat(server.url, alice, uuid.uuid4().hex, f"broken {marker}")
     ok_id, failed_id = ok.headers["x-request-id"], failed.headers["x-request-id"]
-    assert record(server, ok_id)["status"] == "complete"
-    broken = record(server, failed_id)
+    assert run_record(server, ok_id)["status"] == "complete"
+    broken = run_record(server, failed_id)
     assert broken["status"] == "error" and broken["error"] == "providers_unavailable"
     assert [(p["provider"], p["error"]) for p in broken["providers"]] == [("up", "rejected")]
 
@@ -114,7 +103,7 @@ def test_concurrent_turns_each_get_their_own_record(server: RunningServer, marke
         thread.start()
     for thread in threads:
         thread.join()
-    threads_seen = {record(server, request_id)["thread_id"] for request_id in ids}
+    threads_seen = {run_record(server, request_id)["thread_id"] for request_id in ids}
     assert len(threads_seen) == 5
 
 
@@ -128,12 +117,12 @@ def test_openai_compatible_calls_get_run_records_too(server: RunningServer, upst
                 "model": "up", "stream": stream, "messages": [{"role": "user", "content": f"{text} {marker}"}]})
             assert response.status_code in ((200,) if mode != "failed" else (502, 503)), response.text
     for mode in ("plain", "stream"):
-        run = record(server, request_ids[mode])
+        run = run_record(server, request_ids[mode])
         assert run["status"] == "complete" and run["thread_id"] is None and run["model"] == "test-model"
         assert run["tokens_out"] > 0 and 0 < run["timings"]["ttft"] <= run["timings"]["total"]
         assert [(p["provider"], p["error"]) for p in run["providers"]] == [("up", None)]
         assert run["user_id"] == me(server, key)
-    failed = record(server, request_ids["failed"])
+    failed = run_record(server, request_ids["failed"])
     assert failed["status"] == "error" and failed["error"] and failed["providers"][0]["error"] == "rejected"
     own = httpx.get(f"{server.url}/api/runs/{request_ids['stream']}", headers=auth(key))
     assert own.status_code == 200 and not ADMIN_ONLY & set(own.json())
@@ -163,8 +152,8 @@ def test_a_stopped_run_counts_the_prompt_sent_and_the_tokens_streamed(server: Ru
     question = f"stop me {marker}"
     upstream.push(Script(tokens=[" never"], ttft=30), match=question)  # stopped before its first token
     upstream.push(Script(tokens=[f" word{i}" for i in range(60)], token_delay=0.05), match=question)
-    early = record(server, stop_after(server, key, upstream, question, deltas=0))
-    late = record(server, stop_after(server, key, upstream, question, deltas=5))
+    early = run_record(server, stop_after(server, key, upstream, question, deltas=0))
+    late = run_record(server, stop_after(server, key, upstream, question, deltas=5))
     assert early["status"] == late["status"] == "aborted"
 
     # What was sent: the context's count, at least the question and at most the whole prompt as it went out.

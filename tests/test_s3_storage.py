@@ -21,12 +21,12 @@ from parlor.rag.s3_files import S3Files
 from tests import rag_corpus
 from tests.client import auth
 from tests.conftest import upstream_provider
+from tests.helpers.documents import events
+from tests.helpers.redis import redis_url
 from tests.rag_kit import knowledge, wait_final
 from tests.server import ParlorServer, free_port
-from tests.test_documents_api import events
 from tests.upstream import Upstream
 
-REDIS = "redis://127.0.0.1:6379/0"
 REGION = "us-east-1"
 
 
@@ -103,7 +103,7 @@ def test_a_distributed_server_and_worker_share_the_bucket_and_no_directory(s3: s
     secret = tmp_path / "s3-secret"
     secret.write_text("test-secret\n")
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    server = ParlorServer(tmp_path / "server", [upstream_provider(upstream)], PARLOR_REDIS_URL=REDIS,
+    server = ParlorServer(tmp_path / "server", [upstream_provider(upstream)], PARLOR_REDIS_URL=redis_url(),
                           PARLOR_LIMITS_KEY_PREFIX=prefix, PARLOR_JOBS_QUEUE=f"{prefix}jobs",
                           PARLOR_S3_BUCKET=name, PARLOR_S3_ENDPOINT_URL=s3, PARLOR_S3_REGION=REGION,
                           PARLOR_S3_ACCESS_KEY_ID="test", PARLOR_S3_SECRET_ACCESS_KEY_FILE=str(secret),
@@ -120,7 +120,7 @@ def test_a_distributed_server_and_worker_share_the_bucket_and_no_directory(s3: s
                               files={"file": ("guide.md", rag_corpus.markdown(3, seed=23))})
         assert response.status_code == 202, response.text
         document = response.json()
-        final = events(server, key, document["id"])[-1]  # type: ignore[arg-type]
+        final = events(server, key, document["id"])[-1]
         assert final["status"] == "ready", (final, (worker_dir / "worker.log").read_text()[-2000:])
         [stored] = keys(client, name)
         assert stored.startswith("documents/") and stored.endswith(f"/{document['sha256']}")
@@ -137,6 +137,6 @@ def test_a_distributed_server_and_worker_share_the_bucket_and_no_directory(s3: s
         server.stop()
         import redis
 
-        with redis.Redis.from_url(REDIS) as r:
+        with redis.Redis.from_url(redis_url()) as r:
             r.delete(f"{prefix}jobs")
 

@@ -13,6 +13,7 @@ import psutil
 
 from parlor.db import migrate
 from tests.conftest import upstream_provider
+from tests.helpers.redis import redis_url
 from tests.server import ROOT, ParlorServer
 from tests.upstream import Upstream
 
@@ -36,7 +37,7 @@ def turn(url: str, key: str) -> str:
 async def test_two_workers_serve_one_port(tmp_path: Path, pg_url: str, upstream: Upstream) -> None:
     await migrate(pg_url)
     server = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=pg_url, PARLOR_WORKERS="2",
-                          PARLOR_REDIS_URL="redis://127.0.0.1:6379/0",
+                          PARLOR_REDIS_URL=redis_url(),
                           PARLOR_LIMITS_KEY_PREFIX=f"t-{uuid.uuid4().hex[:8]}:")
     server.start(timeout=180)
     try:

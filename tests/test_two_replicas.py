@@ -30,11 +30,12 @@ from parlor.rag.pg_store import asyncpg_dsn
 from tests import rag_corpus
 from tests.client import ChatResult, auth, chat, chat_body
 from tests.conftest import upstream_provider
+from tests.helpers.documents import events
+from tests.helpers.redis import OwnRedis
+from tests.helpers.wait import wait_for_sync
 from tests.server import ParlorServer
-from tests.test_documents_api import events
 from tests.test_jobs_worker import Worker
-from tests.test_limits_server import OwnRedis
-from tests.test_resilience_runs import answer_with, read_stream, text_of, wait_until
+from tests.test_resilience_runs import answer_with, read_stream, text_of
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
@@ -105,7 +106,7 @@ def ready_through(server: ParlorServer, key: str, document_id: str, seconds: flo
                                           timeout=10).json()
         return state if state["status"] in ("ready", "failed") else None
 
-    final: dict[str, Any] = wait_until(check, seconds)
+    final: dict[str, Any] = wait_for_sync(check, seconds)
     assert final["status"] == "ready", final
     assert events(server, key, document_id)[-1]["status"] == "ready"
     return final

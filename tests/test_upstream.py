@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from tests.helpers.wait import wait_for
 from tests.upstream import Script, ScriptedToolCall, Upstream, filler_tokens, split_tokens
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,14 +49,6 @@ def sse(client: httpx.Client, url: str, payload: dict[str, Any]) -> list[Any]:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         return events(list(response.iter_lines()))
-
-
-async def wait_for(predicate: Callable[[], bool], within: float = 5.0) -> bool:
-    """Poll a condition on state owned by the upstream's thread."""
-    deadline = time.monotonic() + within
-    while not predicate() and time.monotonic() < deadline:  # noqa: ASYNC110 - no event to wait on
-        await asyncio.sleep(0.02)
-    return predicate()
 
 
 def test_split_tokens_is_lossless() -> None:
@@ -274,8 +267,8 @@ async def test_client_closing_mid_stream_is_counted(up: Upstream) -> None:
             if seen == 3:
                 assert up.active_streams == 1
                 break  # leaving the block closes the connection mid-body
-    assert await wait_for(lambda: up.disconnects == 1), "the abandoned stream was not noticed"
-    assert await wait_for(lambda: up.active_streams == 0)
+    await wait_for(lambda: up.disconnects == 1, message="the abandoned stream was not noticed")
+    await wait_for(lambda: up.active_streams == 0)
 
 
 async def test_hang_sends_nothing_until_the_client_gives_up(up: Upstream) -> None:
@@ -285,8 +278,8 @@ async def test_hang_sends_nothing_until_the_client_gives_up(up: Upstream) -> Non
         with pytest.raises(httpx.ReadTimeout):
             await client.post(f"{up.url}/chat/completions", json=body())
         assert time.monotonic() - started >= 0.3
-    assert await wait_for(lambda: up.disconnects == 1)
-    assert await wait_for(lambda: up.active_streams == 0)
+    await wait_for(lambda: up.disconnects == 1)
+    await wait_for(lambda: up.active_streams == 0)
 
 
 def test_completed_streams_are_not_disconnects(up: Upstream) -> None:
@@ -391,7 +384,7 @@ async def test_many_concurrent_streams_all_complete() -> None:
             await client.aclose()
         assert counts == [tokens] * streams
         assert upstream.peak_streams > 25  # counted where they are answered: the client's sampling can miss it
-        assert await wait_for(lambda: upstream.active_streams == 0)
+        await wait_for(lambda: upstream.active_streams == 0)
         assert upstream.disconnects == 0 and len(upstream.requests) == streams
 
 

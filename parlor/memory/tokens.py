@@ -49,7 +49,7 @@ class TokenCounter(Protocol):
 # Text is cut roughly as tiktoken's pre-tokenizer cuts it (words with their leading space, digit
 # runs, punctuation runs, whitespace), and each piece costs what pieces of its kind and length cost on
 # average in cl100k_base/o200k_base (the larger of the two), measured on this project's sources and
-# the corpus in tests/data/tokens. On that corpus it never under-counts; tests/test_tokens.py checks.
+# the corpus in tests/data/tokens. On that corpus it never under-counts; tests/test_memory_tokens.py checks.
 _PIECE = re.compile(r"'(?:[sdmtSDMT]|ll|ve|re)|( ?)([A-Za-z]+)| ?(\d+)| ?([^\sA-Za-z\d]+)|(\s+)")
 _WORD = (0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.05, 1.1, 1.25, 1.5, 1.5, 1.7, 2.1, 2.1, 2.5, 2.7, 3.2)
 
