@@ -74,10 +74,10 @@ async def main_async(redis_url: str, requests: int, concurrency: int, users: int
     principals = [Principal(str(uuid.uuid4()), f"bench{i}", "bench", "user") for i in range(users)]
     prefix = f"bench{uuid.uuid4().hex[:8]}:"
     modes = [("embedded", load_settings(tiers={"bench": TIER}, default_tier="bench", redis_url=None,
-                                        limits_key_prefix=prefix))]
+                                        redis_prefix=prefix))]
     if redis_url:
         modes.append(("redis", load_settings(tiers={"bench": TIER}, default_tier="bench", redis_url=redis_url,
-                                             limits_key_prefix=prefix)))
+                                             redis_prefix=prefix)))
     for name, settings in modes:
         client = limits_client(settings.redis_url, settings.limits_redis_timeout, settings.redis_max_connections) \
             if settings.redis_url else None

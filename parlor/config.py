@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic_settings
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from parlor.config_parts import (
@@ -29,6 +29,7 @@ from parlor.config_parts import (
     default_tiers,
 )
 from parlor.config_sources import FileSettingError, FileVariables
+from parlor.redis_keys import DEFAULT_PREFIX
 
 __all__ = ["EXPERIMENT_NAME", "TOOL_NAME", "UNLIMITED_TIER", "ExperimentConfig", "HttpToolConfig", "McpServerConfig",
            "PriceConfig", "ProviderConfig", "ProviderKind", "Settings", "SettingsError", "TierConfig", "VariantConfig",
@@ -43,42 +44,69 @@ DEFAULT_SUMMARY_PROMPT = (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARLOR_", extra="ignore")
+    # populate_by_name: a field with aliases (redis_prefix) is still given by its name in code and tests
+    model_config = SettingsConfigDict(env_prefix="PARLOR_", extra="ignore", populate_by_name=True)
 
+    # ---- server: where it listens, what it serves, how it stops ----
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    data_dir: Path = Path("data")
-    database_url: str = "sqlite+aiosqlite:///./data/parlor.db"
-    redis_url: str | None = None
-    providers: list[ProviderConfig] = Field(default_factory=default_providers, min_length=1)
-    auth: Literal["on", "off"] = "on"
-    admin_token: SecretStr | None = None
-    default_tier: str = "free"
-    tiers: dict[str, TierConfig] = Field(default_factory=default_tiers, min_length=1)
-    prices: dict[str, PriceConfig] = Field(default_factory=dict)  # key: "provider/model", provider or model
-    limits_on_redis_error: Literal["open", "closed"] = "open"
-    limits_redis_timeout: float = Field(default=0.25, gt=0, le=10)
-    limits_key_prefix: str = Field(default="parlor:", max_length=64)
-    budget_timezone: str = "UTC"
-    auth_failures_per_minute: int | None = Field(default=30, ge=1)  # invalid keys from one address
-    # transport (README "Security"): comma-separated lists
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # none: no cross-origin browser
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)  # IPs/CIDRs whose X-Forwarded-*
-    # headers give the client's address and scheme; none: X-Forwarded-For is ignored
-    system_prompt: str = "You are Parlor, a helpful assistant. Answer clearly and concisely."
-    tools: list[str] = Field(default_factory=lambda: ["calculator", "current_time", "get_user_data", "remember",
-                                                      "search_knowledge_base"])
-    max_tool_steps: int = Field(default=5, ge=0, le=50)
+    web_dir: Path = Path("web/dist")
+    max_message_chars: int = Field(default=32_000, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
     on_disconnect: Literal["continue", "cancel"] = "continue"  # continue: generate on, for a later resume
     drain_seconds: float = Field(default=10.0, ge=0, le=600)  # on SIGTERM, running turns get this long
     write_retry_seconds: float = Field(default=30.0, ge=0, le=3600)  # a turn's writes retry this long
     stream_pace_ms: int = Field(default=40, ge=0, le=1000)  # while text flows, a client's stream is written at
     # most this often, the tokens between merged into one write (0: a write per token); the first is never held
+    # transport (README "Security"): comma-separated lists
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # none: no cross-origin browser
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)  # IPs/CIDRs whose X-Forwarded-*
+    # headers give the client's address and scheme; none: X-Forwarded-For is ignored
+
+    # ---- storage: the database and its connections (docs/deploy.md: what a fleet of N replicas needs) ----
+    data_dir: Path = Path("data")
+    database_url: str = "sqlite+aiosqlite:///./data/parlor.db"
+    db_pool_size: int = Field(default=10, ge=1, le=1000)  # PostgreSQL connections a process keeps open
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)  # ... and may open beyond them at a peak
+    db_pool_timeout: float = Field(default=30.0, gt=0, le=600)  # a request waits this long for a free one,
+    # then gets 503 server_busy (with Retry-After)
+
+    # ---- Redis: shared state across replicas (none: embedded, everything in-process) ----
+    redis_url: str | None = None
+    redis_max_connections: int = Field(default=100, ge=4, le=10_000)  # the shared client's and the limits' pools
+    # prefix of every Redis key (parlor/redis_keys.py); PARLOR_LIMITS_KEY_PREFIX is its old, deprecated name
+    redis_prefix: str = Field(default=DEFAULT_PREFIX, max_length=64,
+                              validation_alias=AliasChoices("PARLOR_REDIS_PREFIX", "PARLOR_LIMITS_KEY_PREFIX"))
     run_ttl: int = Field(default=600, ge=10)  # seconds a finished run's stream stays resumable in Redis
-    tool_timeout: float = Field(default=10.0, gt=0, le=600)
-    http_tools: list[HttpToolConfig] = Field(default_factory=list)
-    mcp_servers: list[McpServerConfig] = Field(default_factory=list)
-    # memory: the context window (in tokens), rolling summaries, and facts the bot remembers about a user
+
+    # ---- providers: the models, in fallback order ----
+    providers: list[ProviderConfig] = Field(default_factory=default_providers, min_length=1)
+    system_prompt: str = "You are Parlor, a helpful assistant. Answer clearly and concisely."
+
+    # ---- auth: API keys, single sign-on (README "Security") ----
+    auth: Literal["on", "off"] = "on"
+    admin_token: SecretStr | None = None
+    # seconds an authenticated API key is trusted without a database query (0: off). Only with Redis, and only
+    # while this process hears key changes over it: revocation, tier changes and deletion anywhere (any
+    # replica, the CLI) apply at once; while Redis is unreachable every request asks the database.
+    key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    oidc_issuer: str | None = None  # e.g. https://accounts.example.com; sign-in is off without it
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_redirect_url: str | None = None  # the public /auth/oidc/callback URL (default: from the request)
+    oidc_key_days: int = Field(default=30, ge=1, le=3650)  # the API key a sign-in issues lasts this long
+
+    # ---- limits: tiers, token budgets, prices (README "Limits") ----
+    default_tier: str = "free"
+    tiers: dict[str, TierConfig] = Field(default_factory=default_tiers, min_length=1)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)  # key: "provider/model", provider or model
+    limits_on_redis_error: Literal["open", "closed"] = "open"
+    limits_redis_timeout: float = Field(default=0.25, gt=0, le=10)
+    budget_timezone: str = "UTC"
+    auth_failures_per_minute: int | None = Field(default=30, ge=1)  # invalid keys from one address
+
+    # ---- memory: the context window (in tokens), rolling summaries, facts the bot remembers about a user ----
     context_tokens: int = Field(default=8192, ge=256)  # the model's whole window
     reply_reserve_tokens: int = Field(default=1024, ge=0)  # kept free for the answer
     window_messages: int = Field(default=100, ge=0, le=1000)  # at most this many stored messages in a prompt
@@ -94,18 +122,16 @@ class Settings(BaseSettings):
     memory: Literal["on", "off"] = "on"  # the remember tool, and saved facts in every thread's system prompt
     memory_tokens: int = Field(default=300, ge=0)  # saved facts put in a prompt, at most
     memory_max_facts: int = Field(default=100, ge=1)  # per user
-    max_message_chars: int = Field(default=32_000, ge=1)
-    max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    web_dir: Path = Path("web/dist")
-    log_level: str = "info"
-    # observability: logs, traces, metrics (README "Observability")
-    log_format: Literal["auto", "json", "console"] = "auto"  # auto: console when embedded, JSON lines otherwise
-    log_content: bool = False  # debugging only: message text may appear in logs (the `parlor.content` logger)
-    tracing: Literal["auto", "on", "off"] = "auto"  # auto: on when an OTLP endpoint is set
-    otlp_endpoint: str | None = None  # e.g. http://collector:4318 (OTLP over HTTP); or OTEL_EXPORTER_OTLP_ENDPOINT
-    metrics_token: SecretStr | None = None  # when set, GET /metrics needs `Authorization: Bearer <it>`
-    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)  # `parlor worker`'s /metrics (on host)
-    # knowledge: uploaded documents, parsed, chunked and embedded in the background; searched by a tool
+
+    # ---- tools: built-in, HTTP and MCP tools the model may call ----
+    tools: list[str] = Field(default_factory=lambda: ["calculator", "current_time", "get_user_data", "remember",
+                                                      "search_knowledge_base"])
+    max_tool_steps: int = Field(default=5, ge=0, le=50)
+    tool_timeout: float = Field(default=10.0, gt=0, le=600)
+    http_tools: list[HttpToolConfig] = Field(default_factory=list)
+    mcp_servers: list[McpServerConfig] = Field(default_factory=list)
+
+    # ---- RAG: uploaded documents, parsed, chunked and embedded in the background; searched by a tool ----
     documents_dir: Path | None = None  # where uploads are kept (default: PARLOR_DATA_DIR/documents)
     max_upload_bytes: int = Field(default=50_000_000, ge=1024)
     max_document_pages: int = Field(default=500, ge=1)
@@ -119,22 +145,7 @@ class Settings(BaseSettings):
     embedding_threads: int | None = Field(default=None, ge=1)  # the bundled model's CPU threads (default: all)
     vector_store: Literal["auto", "sqlite", "pgvector"] = "auto"  # auto: pgvector on PostgreSQL, else sqlite
     vector_url: str | None = None  # pgvector's PostgreSQL (default: PARLOR_DATABASE_URL)
-    jobs_queue: str = Field(default="parlor:jobs", max_length=128)  # the Redis stream of ingestion jobs
-    jobs_reclaim_seconds: float = Field(default=300.0, gt=0)  # a job unacknowledged this long is run again
-    jobs_retries: int = Field(default=3, ge=0, le=20)  # on transient errors, with exponential backoff
-    jobs_concurrency: int = Field(default=1, ge=1, le=64)  # jobs one process runs at once
-    jobs_in_process: bool | None = None  # default: in-process without Redis; `parlor worker` with it
-    # connections per process (docs/deploy.md: what a fleet of N replicas needs from PostgreSQL and Redis)
-    db_pool_size: int = Field(default=10, ge=1, le=1000)  # PostgreSQL connections a process keeps open
-    db_max_overflow: int = Field(default=10, ge=0, le=1000)  # ... and may open beyond them at a peak
-    db_pool_timeout: float = Field(default=30.0, gt=0, le=600)  # a request waits this long for a free one,
-    # then gets 503 server_busy (with Retry-After)
     vector_pool_size: int = Field(default=5, ge=1, le=1000)  # pgvector's own pool (PostgreSQL only)
-    redis_max_connections: int = Field(default=100, ge=4, le=10_000)  # the shared client's and the limits' pools
-    # seconds an authenticated API key is trusted without a database query (0: off). Only with Redis, and only
-    # while this process hears key changes over it: revocation, tier changes and deletion anywhere (any
-    # replica, the CLI) apply at once; while Redis is unreachable every request asks the database.
-    key_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     # uploads in S3-compatible object storage (set the bucket; else they stay in PARLOR_DOCUMENTS_DIR)
     s3_bucket: str | None = None
     s3_prefix: str = "documents/"  # object keys: <prefix><user id>/<sha256>
@@ -142,16 +153,28 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None  # with the secret below; else botocore's chain (env, profile, role)
     s3_secret_access_key: SecretStr | None = None
-    # security: OpenID Connect sign-in for teams, data retention (README "Security")
-    oidc_issuer: str | None = None  # e.g. https://accounts.example.com; sign-in is off without it
-    oidc_client_id: str | None = None
-    oidc_client_secret: SecretStr | None = None
-    oidc_scopes: str = "openid email profile"
-    oidc_redirect_url: str | None = None  # the public /auth/oidc/callback URL (default: from the request)
-    oidc_key_days: int = Field(default=30, ge=1, le=3650)  # the API key a sign-in issues lasts this long
+
+    # ---- jobs: the background queue (ingestion), in-process or on Redis for `parlor worker` ----
+    jobs_queue: str = Field(default="parlor:jobs", max_length=128)  # the Redis stream of ingestion jobs
+    jobs_reclaim_seconds: float = Field(default=300.0, gt=0)  # a job unacknowledged this long is run again
+    jobs_retries: int = Field(default=3, ge=0, le=20)  # on transient errors, with exponential backoff
+    jobs_concurrency: int = Field(default=1, ge=1, le=64)  # jobs one process runs at once
+    jobs_in_process: bool | None = None  # default: in-process without Redis; `parlor worker` with it
+
+    # ---- data retention (README "Security") ----
     retention_days: int | None = Field(default=None, ge=1)  # threads idle this long are deleted (None: kept)
     retention_interval_seconds: float = Field(default=3600.0, ge=1)  # how often the purge runs
-    # experiments: A/B tests of prompts, models and tools (README "Experiments"); also PUT /api/admin/experiments
+
+    # ---- observability: logs, traces, metrics (README "Observability") ----
+    log_level: str = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: console when embedded, JSON lines otherwise
+    log_content: bool = False  # debugging only: message text may appear in logs (the `parlor.content` logger)
+    tracing: Literal["auto", "on", "off"] = "auto"  # auto: on when an OTLP endpoint is set
+    otlp_endpoint: str | None = None  # e.g. http://collector:4318 (OTLP over HTTP); or OTEL_EXPORTER_OTLP_ENDPOINT
+    metrics_token: SecretStr | None = None  # when set, GET /metrics needs `Authorization: Bearer <it>`
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)  # `parlor worker`'s /metrics (on host)
+
+    # ---- experiments: A/B tests of prompts, models and tools (README "Experiments"; PUT /api/admin/experiments) ----
     experiments: list[ExperimentConfig] = Field(default_factory=list)  # seeded into the database if absent
     experiments_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)  # how stale a replica's copy may be
 
@@ -287,4 +310,5 @@ def load_settings(**overrides: object) -> Settings:
             raise SettingsError(f"invalid setting {message}") from None
         where = ".".join(str(p) for p in first["loc"])
         detail = f" ({where})" if "." in where else ""
-        raise SettingsError(f"invalid setting PARLOR_{where.split('.')[0].upper()}{detail}: {message}") from None
+        name = where.split(".")[0].upper().removeprefix("PARLOR_")  # an alias is the variable's whole name
+        raise SettingsError(f"invalid setting PARLOR_{name}{detail}: {message}") from None

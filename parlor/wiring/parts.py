@@ -38,7 +38,7 @@ TRACES_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_EN
 
 
 def redis_keys(settings: Settings) -> RedisKeys:
-    return RedisKeys(settings.limits_key_prefix)
+    return RedisKeys(settings.redis_prefix)
 
 
 def shared_redis(url: str, max_connections: int) -> aioredis.Redis:
