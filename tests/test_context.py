@@ -12,11 +12,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from parlor.accounts.store import AccountStore
-from parlor.chat.service import render_stored
+from parlor.agent.transcript import render_stored
 from parlor.db import Message, create_engine, migrate, new_id, session_factory, utcnow
 from parlor.memory import Budget, ContextReader, FactStore, MessageStore, StoredMessage, SummaryStore, ThreadNotFound
 from parlor.memory.context import TRUNCATED, Fact, SummaryRecord, ThreadWindow, build_context
 from parlor.memory.tokens import EstimateCounter, count_messages
+from parlor.message_json import load_parts
+from parlor.messages import MessageStatus
 from tests import pg
 
 COUNTER = EstimateCounter()
@@ -26,9 +28,11 @@ Sessions = async_sessionmaker[AsyncSession]
 
 def stored(role: str, text: str = "", parts: list[dict[str, Any]] | None = None, at: int = 0,
            id_: str | None = None) -> StoredMessage:
-    parts = parts or ([{"type": "text", "text": text}] if text else [])
-    message = StoredMessage(id_ or new_id(), None, role, text, parts, "complete", BASE + timedelta(seconds=at), {})
-    return StoredMessage(message.id, None, role, text, message.parts, "complete", message.created_at, {},
+    typed = load_parts(parts or ([{"type": "text", "text": text}] if text else []))  # written as UI parts
+    message = StoredMessage(id_ or new_id(), None, role, text, typed, MessageStatus.COMPLETE,
+                            BASE + timedelta(seconds=at), {})
+    return StoredMessage(message.id, None, role, text, message.parts, MessageStatus.COMPLETE, message.created_at,
+                         {},
                          count_messages(COUNTER, render_stored(message)))
 
 
@@ -183,7 +187,7 @@ async def test_the_window_is_read_in_one_statement(engine: AsyncEngine, sessions
     await facts.add(alice, "Alice's cat is called Miso.")
     await facts.add(bob, "Bob is allergic to nuts.")
     cover = stored_messages[39]
-    await SummaryStore(sessions).save("t1", StoredMessage(cover.id, None, "assistant", "", [], "complete",
+    await SummaryStore(sessions).save("t1", StoredMessage(cover.id, None, "assistant", "", (), MessageStatus.COMPLETE,
                                                           cover.created_at, {}), "Alice likes tea.", 5)
     statements: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
@@ -205,7 +209,8 @@ async def test_the_newest_summary_wins_and_others_threads_are_not_found(engine: 
     summaries = SummaryStore(sessions)
     for index, text in ((3, "older"), (7, "newer")):
         m = messages[index]
-        await summaries.save("t1", StoredMessage(m.id, None, m.role, "", [], "complete", m.created_at, {}), text, 1)
+        through = StoredMessage(m.id, None, m.role, "", (), MessageStatus.COMPLETE, m.created_at, {})
+        await summaries.save("t1", through, text, 1)
     read = await ContextReader(engine).read(alice, "t1", 100)
     assert read.summary is not None and read.summary.text == "newer" and not read.capped
     assert [m.id for m in read.unsummarised()] == [m.id for m in messages[8:]]

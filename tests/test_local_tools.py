@@ -19,6 +19,7 @@ from parlor.llm.local.markup import MarkupFilter
 from parlor.llm.local.prompt import conversation, readable
 from parlor.llm.types import LLMMessage, ToolCall, ToolSpec
 from parlor.memory.attachments import attachment_text
+from parlor.messages import DocumentPart, DocumentStatus
 from parlor.rag.retrieval import knowledge_tool
 
 TOOLS = [t.spec() for t in builtin_tools(None, 1).values()] + [  # type: ignore[arg-type]
@@ -52,7 +53,7 @@ def test_only_tools_a_message_may_need_are_candidates(message: str, expected: li
 
 
 def test_a_document_attached_earlier_makes_search_a_candidate_for_every_later_message() -> None:
-    note = attachment_text([{"type": "data-document", "data": {"name": "plan.pdf"}}]) or ""
+    note = attachment_text([DocumentPart("d1", "plan.pdf", "application/pdf", DocumentStatus.READY)]) or ""
     thread = [LLMMessage("user", note), LLMMessage("user", "How long is the project?")]
     assert [t.name for t in decide.candidates(TOOLS, thread)] == ["search_knowledge_base"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -21,6 +22,7 @@ from parlor.llm import (
     FinishDelta,
     LLMMessage,
     ProviderError,
+    RequestSent,
     Resilience,
     Router,
     TextDelta,
@@ -77,11 +79,13 @@ def closed_port() -> int:
 
 
 async def collect(stream: AsyncIterator[Item]) -> tuple[list[Item], ProviderError | None]:
-    """Everything the stream yields, and the ProviderError that ended it (if one did)."""
+    """Everything the stream yields but the `RequestSent` signal (not part of the answer; see
+    test_the_request_is_announced_as_sent_before_any_delta), and the ProviderError that ended it."""
     items: list[Item] = []
     try:
         async for item in stream:
-            items.append(item)
+            if not isinstance(item, RequestSent):
+                items.append(item)
     except ProviderError as exc:
         return items, exc
     return items, None
@@ -107,6 +111,25 @@ async def test_text_streams_in_order_with_usage_and_stop(
     last_text = max(k for k, i in enumerate(items) if isinstance(i, TextDelta))
     assert all(not isinstance(i, TextDelta) for i in items[last_text + 1:])
     assert isinstance(items[last_text + 1], FinishDelta)
+
+
+async def test_the_request_is_announced_as_sent_before_any_delta(
+    upstream: Upstream, provider: OpenAIProvider, marker: str
+) -> None:
+    upstream.push(Script(tokens=["a", "b"], ttft=0.3), match=marker)
+    stream = provider.stream(request_for(marker))
+    started = asyncio.get_running_loop().time()
+    assert await anext(stream) == RequestSent()  # once the upstream took the request, before its first token
+    assert asyncio.get_running_loop().time() - started < 0.25
+    assert [d async for d in stream if isinstance(d, TextDelta)] == [TextDelta("a"), TextDelta("b")]
+    upstream.push(Script(status=503), match=f"down {marker}")
+    assert RequestSent() not in [d async for d in _until_error(provider.stream(request_for(f"down {marker}")))]
+
+
+async def _until_error(stream: AsyncIterator[Item]) -> AsyncIterator[Item]:
+    with contextlib.suppress(ProviderError):
+        async for item in stream:
+            yield item
 
 
 async def test_upstream_receives_model_stream_options_and_messages(

@@ -290,5 +290,5 @@ def test_an_answer_the_database_never_takes_is_kept(upstream: Upstream, tmp_path
         unsaved = tmp_path / "unsaved-answers.jsonl"
         kept = wait_for_sync(lambda: unsaved.is_file() and orjson.loads(unsaved.read_bytes().splitlines()[-1]))
         assert kept["thread_id"] == thread_id and kept["status"] == "complete"
-        assert "".join(p["text"] for p in kept["parts"] if p["type"] == "text") == "".join(SLOW[:10])
+        assert "".join(p["text"] for p in kept["parts"] if p["kind"] == "text") == "".join(SLOW[:10])
         assert "".join(SLOW[:10]).strip() not in process.log.read_text()  # kept, but not in the logs

@@ -19,6 +19,8 @@ from parlor.db import ApiKey, Message, Thread, Usage, create_engine, migrate, ne
 from parlor.db.engine import alembic_config
 from parlor.limits import UsageLedger, UsageRecord
 from parlor.memory import MessageStore, ThreadNotFound
+from parlor.message_json import dump_parts
+from parlor.messages import TextPart
 from tests import pg
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -71,7 +73,7 @@ def turn_messages(thread_id: str, client_id: str, text_: str, at: datetime | Non
     """A user message and the (streaming) assistant answer, built as ChatService.run_turn builds them."""
     now = at or utcnow()
     user = Message(id=new_id(), thread_id=thread_id, client_id=client_id, role="user", text=text_,
-                   parts=[{"type": "text", "text": text_}], status="complete", created_at=now)
+                   parts=dump_parts([TextPart(text_)]), status="complete", created_at=now)
     assistant = Message(id=new_id(), thread_id=thread_id, role="assistant", parts=[], text="",
                         status="streaming", created_at=now + timedelta(microseconds=1))
     return user, assistant
@@ -189,7 +191,7 @@ async def test_begin_turn_creates_the_thread_and_stores_both_messages(
         (user.id, "user", "c1", "What is a parlor?", "complete"),
         (assistant.id, "assistant", None, "", "streaming"),
     ]
-    assert messages[0].parts == [{"type": "text", "text": "What is a parlor?"}]
+    assert messages[0].parts == (TextPart("What is a parlor?"),)
     assert (await store.thread_state(alice, "t1", 10)).exists is True
 
 
@@ -245,12 +247,12 @@ async def test_another_users_thread_is_not_found(store: MessageStore, sessions: 
 
 async def test_finish_message_updates_text_and_status(store: MessageStore, alice: str) -> None:
     _, assistant = await turn(store, alice, "t1", "c1")
-    await store.finish_message(assistant.id, text="Hi there", parts=[{"type": "text", "text": "Hi there"}],
+    await store.finish_message(assistant.id, text="Hi there", parts=dump_parts([TextPart("Hi there")]),
                                status="complete", provider="p1", model="m1", tokens_in=3, tokens_out=2)
     _, messages = await store.get_thread(alice, "t1")
     answer = messages[-1]
     assert (answer.id, answer.text, answer.status) == (assistant.id, "Hi there", "complete")
-    assert answer.parts == [{"type": "text", "text": "Hi there"}]
+    assert answer.parts == (TextPart("Hi there"),)
     assert answer.meta == {"provider": "p1", "model": "m1", "tokens_in": 3, "tokens_out": 2}
 
 
@@ -333,7 +335,7 @@ async def test_begin_turn_replaces_the_regenerated_answer(store: MessageStore, a
     user, old = await turn(store, alice, "t1", "c1")
     _, new = turn_messages("t1", "unused", "hello")
     await store.begin_turn(user_id=alice, thread_id="t1", title="hello", user_message=None,
-                           assistant_message=new, replaces=old.id)
+                           assistant_message=new, replaces=(old.id,))
     _, messages = await store.get_thread(alice, "t1")
     assert [m.id for m in messages] == [user.id, new.id]
 

@@ -10,10 +10,11 @@ from dataclasses import replace
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parlor.chat.service import render_stored
+from parlor.agent.transcript import render_stored
 from parlor.db import create_engine, session_factory
 from parlor.llm.types import LLMMessage
 from parlor.memory import ContextReader, StoredMessage, Summariser, SummaryPolicy, SummaryStore
+from parlor.messages import MessageStatus
 from tests.test_context import COUNTER, Sessions, conversation, engine, fill, sessions, users
 
 __all__ = ["engine", "sessions"]  # fixtures, shared with tests/test_context.py
@@ -132,7 +133,8 @@ async def test_the_same_range_is_stored_once(sessions: Sessions) -> None:
     alice, _ = await users(sessions)
     messages = await fill(sessions, alice, "t1", 2)
     store = SummaryStore(sessions)
-    through = StoredMessage(messages[1].id, None, "assistant", "", [], "complete", messages[1].created_at, {})
+    through = StoredMessage(messages[1].id, None, "assistant", "", (), MessageStatus.COMPLETE,
+                            messages[1].created_at, {})
     assert await store.save("t1", through, "one", 1) is True
     assert await store.save("t1", through, "two", 1) is False
     assert await store.count("t1") == 1

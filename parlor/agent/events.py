@@ -1,24 +1,35 @@
-"""What the agent loop emits: steps, text, and tool calls with their results (no wire format)."""
+"""What the agent loop emits: steps, text, and tool calls with their results (no wire format). Each
+event names its `kind`, so the run log can be kept outside the process (see chat/eventlog.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from parlor.messages import SourcePart
 
 
 @dataclass(frozen=True, slots=True)
 class StepStarted:
-    pass
+    kind: Literal["step-started"] = "step-started"
 
 
 @dataclass(frozen=True, slots=True)
 class StepFinished:
-    pass
+    kind: Literal["step-finished"] = "step-finished"
+
+
+@dataclass(frozen=True, slots=True)
+class CallSent:
+    """A model call is out (from providers that can tell): work that must not delay it may start."""
+
+    kind: Literal["call-sent"] = "call-sent"
 
 
 @dataclass(frozen=True, slots=True)
 class TextChunk:
     text: str
+    kind: Literal["text"] = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,18 +40,21 @@ class ToolCallChunk:
     arguments: str
     id: str | None = None
     name: str | None = None
+    kind: Literal["tool-call-chunk"] = "tool-call-chunk"
 
 
 @dataclass(frozen=True, slots=True)
 class ToolInputStarted:
     call_id: str
     name: str
+    kind: Literal["tool-input-started"] = "tool-input-started"
 
 
 @dataclass(frozen=True, slots=True)
 class ToolInputDelta:
     call_id: str
     delta: str
+    kind: Literal["tool-input-delta"] = "tool-input-delta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,7 @@ class ToolInputReady:
     call_id: str
     name: str
     input: Any
+    kind: Literal["tool-input-ready"] = "tool-input-ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +71,7 @@ class ToolInputInvalid:
     name: str
     input: Any
     error: str
+    kind: Literal["tool-input-invalid"] = "tool-input-invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +79,7 @@ class ToolOutput:
     call_id: str
     output: Any
     duration_ms: float
+    kind: Literal["tool-output"] = "tool-output"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,35 +87,18 @@ class ToolFailed:
     call_id: str
     error: str
     duration_ms: float
+    kind: Literal["tool-failed"] = "tool-failed"
 
 
 @dataclass(frozen=True, slots=True)
-class SourceDocument:
+class SourceFound:
     """A document a tool's result cites (e.g. a retrieved passage's file and page)."""
 
-    source_id: str
-    media_type: str
-    title: str
-    filename: str | None = None
-    metadata: dict[str, dict[str, Any]] | None = None  # providerMetadata: where in the document, for links
-
-    def part(self) -> dict[str, Any]:
-        """The AI SDK `source-document` part (the same fields as the stream's chunk)."""
-        part: dict[str, Any] = {"type": "source-document", "sourceId": self.source_id, "mediaType": self.media_type,
-                                "title": self.title}
-        if self.filename:
-            part["filename"] = self.filename
-        if self.metadata:
-            part["providerMetadata"] = self.metadata
-        return part
-
-    @classmethod
-    def from_part(cls, part: dict[str, Any]) -> SourceDocument:
-        return cls(str(part.get("sourceId", "")), str(part.get("mediaType", "")), str(part.get("title", "")),
-                   part.get("filename"), part.get("providerMetadata"))
+    source: SourcePart
+    kind: Literal["source-found"] = "source-found"
 
 
 AgentEvent = (
-    StepStarted | StepFinished | TextChunk | ToolCallChunk | ToolInputStarted | ToolInputDelta | ToolInputReady
-    | ToolInputInvalid | ToolOutput | ToolFailed | SourceDocument
+    StepStarted | StepFinished | CallSent | TextChunk | ToolCallChunk | ToolInputStarted | ToolInputDelta
+    | ToolInputReady | ToolInputInvalid | ToolOutput | ToolFailed | SourceFound
 )

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from parlor.agent.events import AgentEvent, TextChunk, ToolCallChunk
+from parlor.agent.events import AgentEvent, CallSent, TextChunk, ToolCallChunk
 from parlor.llm import (
     AllProvidersFailed,
     Answering,
@@ -14,6 +14,7 @@ from parlor.llm import (
     FinishDelta,
     Provider,
     ProviderError,
+    RequestSent,
     Router,
     TextDelta,
     ToolCallDelta,
@@ -45,10 +46,13 @@ class Generation:
     error_message: str | None = None
 
     async def events(self) -> AsyncIterator[AgentEvent]:
-        """Yields text and tool-call chunks; a provider failure ends it with `error_code` set."""
+        """Yields text and tool-call chunks (and CallSent once the request is out, where the provider
+        can tell); a provider failure ends it with `error_code` set."""
         try:
             async for delta in self.router.stream(self.request, self.first):
-                if isinstance(delta, TextDelta):
+                if isinstance(delta, RequestSent):
+                    yield CallSent()
+                elif isinstance(delta, TextDelta):
                     self._mark_first_token()
                     self.chunks.append(delta.text)
                     yield TextChunk(delta.text)
@@ -88,12 +92,3 @@ class Generation:
         if self.usage is not None:
             return self.usage
         return Usage(tokens_in=0, tokens_out=len(self.chunks))
-
-    def metadata(self) -> dict[str, object]:
-        usage = self.tokens()
-        return {
-            "provider": self.provider,
-            "model": self.model,
-            "usage": {"inputTokens": usage.tokens_in, "outputTokens": usage.tokens_out},
-            "ttftMs": round(self.ttft_ms, 1) if self.ttft_ms is not None else None,
-        }

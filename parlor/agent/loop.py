@@ -11,7 +11,8 @@ from typing import Any
 
 from parlor.agent.events import (
     AgentEvent,
-    SourceDocument,
+    CallSent,
+    SourceFound,
     StepFinished,
     StepStarted,
     TextChunk,
@@ -48,10 +49,9 @@ class AgentLoop:
 
     async def run(self, history: list[LLMMessage], context: ToolContext, transcript: Transcript,
                   max_tokens: int | None = None, *, temperature: float | None = None, provider: str | None = None,
-                  tools: Collection[str] | None = None, sent: asyncio.Event | None = None) -> AsyncIterator[AgentEvent]:
+                  tools: Collection[str] | None = None) -> AsyncIterator[AgentEvent]:
         """Streams the turn's events; `transcript` holds the outcome (an error ends it with error_code).
-        `temperature`, `provider` (tried first), `tools` (the ones offered; None: all): an experiment's.
-        `sent` is set once the first model call is out (by providers that can tell)."""
+        `temperature`, `provider` (tried first), `tools` (the ones offered; None: all): an experiment's."""
         messages = list(history)
         first = self._router.find(provider) if provider is not None else None
         for step in range(self._max_steps + 1):
@@ -63,7 +63,7 @@ class AgentLoop:
             transcript.start_step()
             generation = Generation(self._router, CompletionRequest(messages, tools=specs, max_tokens=max_tokens,
                                                                     temperature=temperature,
-                                                                    request_id=context.request_id, sent=sent,
+                                                                    request_id=context.request_id,
                                                                     untrusted_tool_results=bool(self._tools.tools)),
                                     first=first)
             calls: dict[int, PendingCall] = {}
@@ -76,6 +76,8 @@ class AgentLoop:
                 elif isinstance(event, ToolCallChunk) and specs:
                     for out in _assemble(calls, event):
                         yield out
+                elif isinstance(event, CallSent):
+                    yield event
             transcript.absorb(generation)
             if generation.error_code or not calls:
                 if not generation.error_code:
@@ -117,8 +119,7 @@ class AgentLoop:
                     yield (ToolOutput(call_id, result.output, result.duration_ms) if result.ok
                            else ToolFailed(call_id, str(result.output), result.duration_ms))
                     for source in result.sources:
-                        yield SourceDocument(source.id, source.media_type, source.title, source.filename,
-                                             source.metadata)
+                        yield SourceFound(source)
         finally:
             for task in running:
                 task.cancel()

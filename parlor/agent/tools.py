@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from parlor.accounts import Principal
 from parlor.llm.types import LLMMessage, ToolHint, ToolSpec
+from parlor.messages import SourcePart
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -68,22 +69,11 @@ def pydantic_tool(name: str, description: str, arguments: type[BaseModel], run: 
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
-    """A document a tool's result cites (shown by the client as a `source-document` part)."""
-
-    id: str
-    media_type: str
-    title: str
-    filename: str | None = None
-    metadata: dict[str, dict[str, Any]] | None = None  # the part's providerMetadata (e.g. document, page)
-
-
-@dataclass(frozen=True, slots=True)
 class Cited:
     """What a tool returns to cite sources: its output (for the model) and the sources (for the client)."""
 
     output: Any
-    sources: tuple[Source, ...] = ()
+    sources: tuple[SourcePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +81,7 @@ class ToolResult:
     ok: bool
     output: Any  # the result, or the error message when not ok
     duration_ms: float
-    sources: tuple[Source, ...] = ()
+    sources: tuple[SourcePart, ...] = ()
 
     def for_model(self, call_id: str, name: str) -> LLMMessage:
         """What the model reads back: the result as text (JSON unless a string), or the error's message.

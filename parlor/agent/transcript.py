@@ -1,23 +1,34 @@
-"""What a turn produced, kept as AI SDK UI message parts (so a reloaded thread shows the same tool
-cards) and turned back into model messages when the thread continues (calls and results paired)."""
+"""What a turn produced, as typed message parts (stored with the answer, so a reloaded thread shows the
+same tool cards), turned back into model messages when the thread continues (calls and results paired)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from parlor.agent.events import SourceDocument
+import orjson
+
 from parlor.agent.generation import Generation
 from parlor.agent.tools import ToolResult, tool_message
 from parlor.llm import LLMMessage, ToolCall, Usage
 from parlor.llm.types import FinishReason
+from parlor.memory.attachments import attachment_text
+from parlor.messages import (
+    Part,
+    Parts,
+    StepStartPart,
+    StoredMessage,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    text_of,
+)
 from parlor.observability.probe import ModelCall
 
 
 @dataclass
 class Transcript:
-    parts: list[dict[str, Any]] = field(default_factory=list)
     provider: str | None = None
     model: str | None = None
     ttft_ms: float | None = None
@@ -27,30 +38,34 @@ class Transcript:
     finish_reason: FinishReason = "stop"
     error_code: str | None = None
     error_message: str | None = None
+    _parts: list[Part] = field(default_factory=list, init=False)
+    _text: list[str] = field(default_factory=list, init=False)  # the text part being streamed, in chunks
     _calls_started: int = field(default=0, init=False)  # one per step: each step makes one model call
     _metered: int = field(default=0, init=False)  # characters of text the absorbed calls' usage covers
 
     def start_step(self) -> None:
         self._calls_started += 1
-        self.parts.append({"type": "step-start"})
+        self._close_text()
+        self._parts.append(StepStartPart())
 
     def add_text(self, text: str) -> None:
-        if self.parts and self.parts[-1]["type"] == "text":
-            self.parts[-1]["text"] += text
-        else:
-            self.parts.append({"type": "text", "text": text})
+        self._text.append(text)
 
     def add_tool(self, call_id: str, name: str, raw_input: Any, result: ToolResult) -> None:
-        part: dict[str, Any] = {"type": f"tool-{name}", "toolCallId": call_id, "input": raw_input,
-                                "durationMs": result.duration_ms}
-        if result.ok:
-            part.update(state="output-available", output=result.output)
-        else:
-            part.update(state="output-error", errorText=str(result.output))
-        self.parts.append(part)
-        for source in result.sources:  # citations, as the AI SDK keeps them in a message
-            self.parts.append(SourceDocument(source.id, source.media_type, source.title, source.filename,
-                                             source.metadata).part())
+        self._close_text()
+        error = None if result.ok else str(result.output)
+        self._parts += [ToolCallPart(call_id, name, raw_input),
+                        ToolResultPart(call_id, name, result.output if result.ok else None, error, result.duration_ms),
+                        *result.sources]  # the citations, where the answer cites them
+
+    def _close_text(self) -> None:
+        if self._text:
+            self._parts.append(TextPart("".join(self._text)))
+            self._text.clear()
+
+    @property
+    def parts(self) -> Parts:
+        return (*self._parts, TextPart("".join(self._text))) if self._text else tuple(self._parts)
 
     def absorb(self, generation: Generation) -> None:
         """Adds one model call's provider, timing, usage and outcome."""
@@ -85,43 +100,53 @@ class Transcript:
 
     @property
     def text(self) -> str:
-        return "".join(p["text"] for p in self.parts if p["type"] == "text")
+        return text_of(self.parts)
 
     @property
     def usage(self) -> Usage:
         return Usage(self.tokens_in, self.tokens_out)
 
-    def metadata(self) -> dict[str, Any]:
-        return {"provider": self.provider, "model": self.model,
-                "usage": {"inputTokens": self.tokens_in, "outputTokens": self.tokens_out},
-                "ttftMs": round(self.ttft_ms, 1) if self.ttft_ms is not None else None,
-                "modelCalls": self.model_calls}
+
+def render_answer(parts: Sequence[Part], text: str) -> list[LLMMessage]:
+    """An assistant message as model messages: tool calls and their results paired, as the model made them."""
+    return parts_to_messages(parts) or ([LLMMessage("assistant", text)] if text else [])
 
 
-def parts_to_messages(parts: list[dict[str, Any]]) -> list[LLMMessage]:
-    """A stored assistant message as model messages: each step's tool calls followed by their results."""
+def render_stored(message: StoredMessage) -> list[LLMMessage]:
+    """A stored message as the model sees it in a prompt (the memory's `render`)."""
+    if message.role == "user":  # an attached document: a plain-text note, never its part
+        return [LLMMessage("user", attachment_text(message.parts) or message.text)]
+    return render_answer(message.parts, message.text)
+
+
+def parts_to_messages(parts: Sequence[Part]) -> list[LLMMessage]:
+    """A stored assistant message as model messages: each step's tool calls followed by their results
+    (a call without a result, cut short by a stop, is left out with it)."""
     messages: list[LLMMessage] = []
     text = ""
-    calls: list[dict[str, Any]] = []
+    calls: list[ToolCallPart] = []
+    results: dict[str, ToolResultPart] = {}
 
     def flush_calls() -> None:
         nonlocal text
-        if not calls:
-            return
-        messages.append(LLMMessage("assistant", text, tuple(
-            ToolCall(c["toolCallId"], c["type"].removeprefix("tool-"), _json(c.get("input"))) for c in calls)))
-        messages.extend(_result(c) for c in calls)
-        text = ""
+        answered = [(call, results[call.call_id]) for call in calls if call.call_id in results]
+        if answered:
+            messages.append(LLMMessage("assistant", text, tuple(
+                ToolCall(call.call_id, call.name, _json(call.input)) for call, _ in answered)))
+            messages.extend(tool_message(r.call_id, r.name, r.output if r.ok else r.error, r.ok) for _, r in answered)
+            text = ""
         calls.clear()
+        results.clear()
 
     for part in parts:
-        kind = part.get("type", "")
-        if kind == "step-start":
+        if isinstance(part, StepStartPart):
             flush_calls()
-        elif kind == "text":
-            text += part.get("text", "")
-        elif kind.startswith("tool-") and part.get("state") in ("output-available", "output-error"):
+        elif isinstance(part, TextPart):
+            text += part.text
+        elif isinstance(part, ToolCallPart):
             calls.append(part)
+        elif isinstance(part, ToolResultPart):
+            results[part.call_id] = part
     flush_calls()
     if text:
         messages.append(LLMMessage("assistant", text))
@@ -129,13 +154,4 @@ def parts_to_messages(parts: list[dict[str, Any]]) -> list[LLMMessage]:
 
 
 def _json(value: Any) -> str:
-    import orjson
-
     return orjson.dumps(value if value is not None else {}, default=str).decode()
-
-
-def _result(part: dict[str, Any]) -> LLMMessage:
-    name = str(part.get("type", "")).removeprefix("tool-")
-    if part.get("state") == "output-error":
-        return tool_message(part["toolCallId"], name, str(part.get("errorText", "")), ok=False)
-    return tool_message(part["toolCallId"], name, part.get("output"))

@@ -11,7 +11,7 @@ from parlor.api.errors import ApiError
 from parlor.api.schemas import ChatBody, IdPath
 from parlor.api.sse import draining, ui_stream
 from parlor.chat import Run, ThreadBusy, TurnRequest
-from parlor.chat.streams import TurnStream
+from parlor.chat.service import TurnStream
 from parlor.memory import ThreadNotFound
 
 router = APIRouter(tags=["chat"])
@@ -27,7 +27,7 @@ def _cancel(run: Run) -> None:
 
 def _respond(svc: Services, stream: TurnStream) -> EventSourceResponse:
     on_disconnect = _cancel if svc.settings.on_disconnect == "cancel" else _keep
-    return ui_stream(stream, on_disconnect, svc.settings.drain_seconds)
+    return ui_stream(stream, on_disconnect, svc.settings.drain_seconds, svc.settings.stream_pace_ms / 1000)
 
 
 @router.post("/api/chat", response_class=EventSourceResponse)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
 from parlor.api.schemas import ID_PATTERN, IdPath, ThreadPatch
+from parlor.api.wire.ui import ui_parts
 from parlor.memory import StoredMessage, ThreadNotFound
 from parlor.memory.store import ThreadSummary
 
@@ -28,8 +29,8 @@ def thread_json(thread: ThreadSummary) -> dict[str, Any]:
 
 
 def ui_message(message: StoredMessage) -> dict[str, Any]:
-    metadata = {"status": message.status, "createdAt": _iso(message.created_at), **message.meta}
-    return {"id": message.id, "role": message.role, "parts": message.parts, "metadata": metadata}
+    metadata = {"status": message.status.value, "createdAt": _iso(message.created_at), **message.meta}
+    return {"id": message.id, "role": message.role, "parts": ui_parts(message.parts), "metadata": metadata}
 
 
 @router.get("")

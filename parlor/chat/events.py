@@ -1,12 +1,15 @@
-"""Protocol-neutral chat events: the agent loop's step, text and tool events, plus a turn's start and end."""
+"""Protocol-neutral chat events: the agent loop's step, text and tool events, plus a turn's start and
+end. A run's log is a list of these; every codec at the edge encodes them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 from parlor.agent.events import (
     AgentEvent,
+    SourceFound,
     StepFinished,
     StepStarted,
     TextChunk,
@@ -26,31 +29,60 @@ class TurnStarted:
     message_id: str
     thread_id: str | None
     request_id: str
+    kind: Literal["turn-started"] = "turn-started"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnReport:
+    """Who answered and what it took: sent with a turn's end (and kept with the stored answer)."""
+
+    request_id: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    ttft_ms: float | None = None
+    model_calls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class TurnFinished:
     finish_reason: FinishReason
-    metadata: dict[str, Any] = field(default_factory=dict)
+    report: TurnReport = field(default_factory=TurnReport)
+    kind: Literal["turn-finished"] = "turn-finished"
 
 
 @dataclass(frozen=True, slots=True)
 class TurnFailed:
     code: str
     message: str
-    metadata: dict[str, Any] = field(default_factory=dict)
+    report: TurnReport = field(default_factory=TurnReport)
+    kind: Literal["turn-failed"] = "turn-failed"
 
 
 @dataclass(frozen=True, slots=True)
 class TurnAborted:
     reason: str = "stopped"
+    kind: Literal["turn-aborted"] = "turn-aborted"
 
 
 ChatEvent = AgentEvent | TurnStarted | TurnFinished | TurnFailed | TurnAborted
 TERMINAL = (TurnFinished, TurnFailed, TurnAborted)
 
+
+def coalesce(events: Iterable[ChatEvent]) -> list[ChatEvent]:
+    """Merges adjacent text chunks: one write instead of many when the reader fell behind."""
+    merged: list[ChatEvent] = []
+    for event in events:
+        if isinstance(event, TextChunk) and merged and isinstance(merged[-1], TextChunk):
+            merged[-1] = TextChunk(merged[-1].text + event.text)
+        else:
+            merged.append(event)
+    return merged
+
+
 __all__ = [
-    "TERMINAL", "ChatEvent", "StepFinished", "StepStarted", "TextChunk", "ToolCallChunk", "ToolFailed",
-    "ToolInputDelta", "ToolInputInvalid", "ToolInputReady", "ToolInputStarted", "ToolOutput", "TurnAborted",
-    "TurnFailed", "TurnFinished", "TurnStarted",
+    "TERMINAL", "ChatEvent", "SourceFound", "StepFinished", "StepStarted", "TextChunk", "ToolCallChunk",
+    "ToolFailed", "ToolInputDelta", "ToolInputInvalid", "ToolInputReady", "ToolInputStarted", "ToolOutput",
+    "TurnAborted", "TurnFailed", "TurnFinished", "TurnReport", "TurnStarted", "coalesce",
 ]

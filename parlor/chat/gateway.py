@@ -1,5 +1,6 @@
 """The stateless OpenAI-compatible gateway: the client's messages to the configured providers,
-with the same usage recording as a chat turn."""
+with the same usage recording as a chat turn. A call sent with an idempotency key is a run that a
+retry attaches to, on any replica (through the mirror), while it runs and for IDEMPOTENCY_TTL after."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from parlor.accounts import Principal
+from parlor.agent.events import CallSent
 from parlor.agent.generation import Generation
-from parlor.chat.events import ChatEvent, TurnFailed, TurnFinished, TurnStarted
+from parlor.chat.events import ChatEvent, TurnFailed, TurnFinished, TurnReport, TurnStarted
+from parlor.chat.mirror import Batches, Mirror
 from parlor.chat.runs import Run
 from parlor.db import new_id
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
 from parlor.llm import CompletionRequest, LLMMessage, Provider, Router
 from parlor.llm.types import ToolSpec
+from parlor.messages import RunStatus
 from parlor.observability import RunRecorder, TurnOutcome, annotate
 from parlor.tasks import TaskTracker
 
@@ -41,13 +45,15 @@ IDEMPOTENCY_TTL = 600.0
 
 
 class Gateway:
-    def __init__(self, router: Router, ledger: UsageLedger, tasks: TaskTracker, budget: TokenBudget | None = None):
+    def __init__(self, router: Router, ledger: UsageLedger, tasks: TaskTracker, budget: TokenBudget,
+                 recorder: RunRecorder, mirror: Mirror):
         self._budget = budget
         self._router = router
         self._ledger = ledger
         self._tasks = tasks
+        self._recorder = recorder  # writes each call's run record
+        self._mirror = mirror
         self._recent: dict[tuple[str, str], tuple[Run, float]] = {}  # idempotency key → run, expiry
-        self.recorder: RunRecorder | None = None  # writes each call's run record (set by the composition root)
 
     def models(self) -> list[Provider]:
         return list(self._router.providers)
@@ -65,8 +71,6 @@ class Gateway:
     async def reserve(self, request: GatewayRequest, generation: Generation) -> Reservation | None:
         """Before the model call: the tier's model list, and the tokens held against the daily budget
         (raises ModelNotAllowed, BudgetExhausted); caps the reply at the tier's `max_reply_tokens`."""
-        if self._budget is None:
-            return None
         first = generation.first
         aliases = (request.model, *((first.name, first.model) if first else ()))
         prompt = estimate_tokens(m.content for m in request.messages)
@@ -75,53 +79,59 @@ class Gateway:
             generation.request = replace(generation.request, max_tokens=reservation.max_reply)
         return reservation
 
-    def start(self, request: GatewayRequest, generation: Generation, reservation: Reservation | None,
-              idempotency_key: str | None) -> Run:
-        """Runs the request as a run of its own; with an idempotency key, a retry of it within
-        IDEMPOTENCY_TTL gets the same run (attached while it runs, replayed once it is done)."""
+    async def start(self, request: GatewayRequest, generation: Generation, reservation: Reservation | None,
+                    idempotency_key: str | None) -> tuple[str, Batches]:
+        """Runs the request as a run of its own: its completion id and its events. With an idempotency
+        key, a retry of it within IDEMPOTENCY_TTL gets the same run, from its start (attached while it
+        runs, replayed once it is done), whichever replica it reaches."""
         annotate(user_id=request.principal.id)  # the request's log line and run record name its user
         if idempotency_key is None:
-            return Run(("v1", request.request_id), self.run(request, generation, reservation), self._tasks)
+            run = Run(("v1", request.request_id), self.run(request, generation, reservation), self._tasks)
+            return request.request_id, run.follow()
+        key = (request.principal.id, f"v1:{idempotency_key}")
+        found = self._known(key)
+        batches = found.follow() if found is not None else await self._mirror.follow(key, ended_too=True)
+        if batches is not None:  # a retry: it calls no model, so its reservation goes back
+            self._tasks.spawn(self._budget.release(reservation), name=f"release:{request.request_id}")
+            return idempotency_key, batches
+        run = Run(key, self.run(request, generation, reservation), self._tasks, client_id=idempotency_key)
+        self._recent[key] = (run, time.monotonic() + IDEMPOTENCY_TTL)
+        self._tasks.spawn(self._mirror.publish(run), name=f"mirror:{request.request_id}")
+        return idempotency_key, run.follow()
+
+    def _known(self, key: tuple[str, str]) -> Run | None:
         now = time.monotonic()
         if len(self._recent) > 1000:
             self._recent = {k: v for k, v in self._recent.items() if v[1] > now}
-        key = (request.principal.id, idempotency_key)
-        if (known := self._recent.get(key)) is not None and known[1] > now:
-            if self._budget is not None:  # the retry calls no model: give its reservation back
-                self._tasks.spawn(self._budget.release(reservation), name=f"release:{request.request_id}")
-            return known[0]
-        run = Run(key, self.run(request, generation, reservation), self._tasks)
-        self._recent[key] = (run, now + IDEMPOTENCY_TTL)
-        return run
+        known = self._recent.get(key)
+        return known[0] if known is not None and known[1] > now else None
 
     async def run(self, request: GatewayRequest, generation: Generation,
                   reservation: Reservation | None = None) -> AsyncIterator[ChatEvent]:
-        status = "aborted"
+        status = RunStatus.ABORTED
         try:
             yield TurnStarted(new_id(), None, request.request_id)
             async for event in generation.events():
-                yield event
-            status = "error" if generation.error_code else "complete"
+                if not isinstance(event, CallSent):
+                    yield event
+            status = RunStatus.ERROR if generation.error_code else RunStatus.COMPLETE
         finally:
-            if self._budget is not None:
-                usage = generation.tokens()
-                self._tasks.spawn(self._budget.settle(reservation, usage.tokens_in, usage.tokens_out, generation.text),
-                                  name=f"settle:{request.request_id}")
-            recorded = self._tasks.spawn(self._record(request, generation, status), name=f"usage:{request.request_id}")
-            if self.recorder is not None:  # the run record, once the usage row is written
-                tokens = generation.tokens()
-                self.recorder.after_turn(TurnOutcome(
-                    request.request_id, request.principal.id, None, status, generation.error_code,
-                    generation.provider, generation.model, tokens.tokens_in, tokens.tokens_out, generation.ttft_ms,
-                    generation.elapsed_ms()), recorded)
-        if generation.error_code:
-            yield TurnFailed(generation.error_code, generation.error_message or "")
-        else:
             usage = generation.tokens()
-            yield TurnFinished(generation.finish_reason, {**generation.metadata(), "tokens_in": usage.tokens_in,
-                                                          "tokens_out": usage.tokens_out})
+            self._tasks.spawn(self._budget.settle(reservation, usage.tokens_in, usage.tokens_out, generation.text),
+                              name=f"settle:{request.request_id}")
+            recorded = self._tasks.spawn(self._record(request, generation, status), name=f"usage:{request.request_id}")
+            self._recorder.after_turn(TurnOutcome(  # the run record, once the usage row is written
+                request.request_id, request.principal.id, None, status, generation.error_code, generation.provider,
+                generation.model, usage.tokens_in, usage.tokens_out, generation.ttft_ms, generation.elapsed_ms()),
+                recorded)
+        report = TurnReport(request.request_id, generation.provider, generation.model, usage.tokens_in,
+                            usage.tokens_out, generation.ttft_ms, 1)
+        if generation.error_code:
+            yield TurnFailed(generation.error_code, generation.error_message or "", report)
+        else:
+            yield TurnFinished(generation.finish_reason, report)
 
-    async def _record(self, request: GatewayRequest, generation: Generation, status: str) -> None:
+    async def _record(self, request: GatewayRequest, generation: Generation, status: RunStatus) -> None:
         if generation.provider is None:
             return
         usage = generation.tokens()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from parlor.agent.events import SourceDocument
 from parlor.chat.events import (
     ChatEvent,
+    SourceFound,
     StepFinished,
     StepStarted,
     TextChunk,
@@ -16,37 +16,50 @@ from parlor.chat.events import (
     TurnAborted,
     TurnFailed,
     TurnFinished,
+    TurnReport,
     TurnStarted,
 )
-from parlor.memory import StoredMessage
+from parlor.messages import (
+    MessageStatus,
+    Part,
+    SourcePart,
+    StepStartPart,
+    StoredMessage,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
 
 
 async def replay(message: StoredMessage, thread_id: str, request_id: str) -> AsyncIterator[ChatEvent]:
     yield TurnStarted(message.id, thread_id, request_id)
-    parts = message.parts or ([{"type": "text", "text": message.text}] if message.text else [])
-    in_step = False
-    for part in [{"type": "step-start"}] * (not parts or parts[0].get("type") != "step-start") + parts:
-        kind = part.get("type", "")
-        if kind == "step-start":
-            if in_step:
+    parts: list[Part] = list(message.parts) or ([TextPart(message.text)] if message.text else [])
+    if not parts or not isinstance(parts[0], StepStartPart):
+        parts.insert(0, StepStartPart())
+    for index, part in enumerate(parts):
+        if isinstance(part, StepStartPart):
+            if index:
                 yield StepFinished()
-            in_step = True
             yield StepStarted()
-        elif kind == "text":
-            yield TextChunk(part.get("text", ""))
-        elif kind.startswith("tool-"):
-            call_id = part.get("toolCallId", "")
-            yield ToolInputReady(call_id, kind.removeprefix("tool-"), part.get("input"))
-            if part.get("state") == "output-available":
-                yield ToolOutput(call_id, part.get("output"), part.get("durationMs", 0.0))
-            else:
-                yield ToolFailed(call_id, part.get("errorText", ""), part.get("durationMs", 0.0))
-        elif kind == "source-document":  # the answer's citations, as they first streamed
-            yield SourceDocument.from_part(part)
-    if message.status == "error":
+        elif isinstance(part, TextPart):
+            yield TextChunk(part.text)
+        elif isinstance(part, ToolCallPart):
+            yield ToolInputReady(part.call_id, part.name, part.input)
+        elif isinstance(part, ToolResultPart):
+            yield (ToolOutput(part.call_id, part.output, part.duration_ms) if part.ok
+                   else ToolFailed(part.call_id, part.error or "", part.duration_ms))
+        elif isinstance(part, SourcePart):  # the answer's citations, as they first streamed
+            yield SourceFound(part)
+    if message.status is MessageStatus.ERROR:
         yield TurnFailed(message.meta.get("error") or "provider_error", "This answer failed. You can retry.")
-    elif message.status == "aborted":
+    elif message.status is MessageStatus.ABORTED:
         yield TurnAborted()
     else:
         yield StepFinished()
-        yield TurnFinished("stop", {**message.meta, "requestId": request_id})
+        yield TurnFinished("stop", stored_report(message, request_id))
+
+
+def stored_report(message: StoredMessage, request_id: str) -> TurnReport:
+    meta = message.meta
+    return TurnReport(request_id, meta.get("provider"), meta.get("model"), meta.get("tokens_in") or 0,
+                      meta.get("tokens_out") or 0)

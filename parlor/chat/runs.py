@@ -71,9 +71,9 @@ OnStart = Callable[[Run], Coroutine[Any, Any, None]]
 class RunRegistry:
     """Active runs of this process, one per (user, thread)."""
 
-    def __init__(self, tasks: TaskTracker, on_start: OnStart | None = None):
+    def __init__(self, tasks: TaskTracker, on_start: OnStart):
         self._tasks = tasks
-        self._on_start = on_start  # e.g. mirroring each run to Redis for the other replicas
+        self._on_start = on_start  # mirroring each run to Redis for the other replicas (a no-op without)
         self._runs: dict[tuple[str, str], Run] = {}
 
     def start(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], client_id: str | None = None) -> Run:
@@ -84,8 +84,7 @@ class RunRegistry:
         run = Run(key, events, self._tasks, client_id)
         self._runs[key] = run
         run._task.add_done_callback(lambda _: self._forget(run))
-        if self._on_start is not None:
-            self._tasks.spawn(self._on_start(run), name=f"mirror:{key[1]}")
+        self._tasks.spawn(self._on_start(run), name=f"mirror:{key[1]}")
         return run
 
     def stop(self, key: tuple[str, str]) -> bool:

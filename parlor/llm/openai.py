@@ -21,6 +21,7 @@ from parlor.llm.types import (
     FinishReason,
     LLMMessage,
     ProviderError,
+    RequestSent,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -71,13 +72,12 @@ class OpenAIProvider:
         answered = False  # whether a failure happened mid-answer (broken) or before it (unavailable)
         try:
             async with self._client().post(self._url, data=body, headers=headers) as resp:
-                if request.sent is not None:
-                    request.sent.set()
                 if resp.status != 200:
                     await resp.read()
                     raise self._status_error(resp)
                 if not resp.headers.get("content-type", "").startswith("text/event-stream"):
                     raise ProviderError(self.name, "broken_stream", "the answer is not an event stream")
+                yield RequestSent()  # the upstream took it: what waited for the call may start
                 answered, finished = True, False
                 try:
                     async for data in sse_data(resp.content.iter_any()):

@@ -24,6 +24,7 @@ from parlor.llm.types import (
     FinishDelta,
     Provider,
     ProviderError,
+    RequestSent,
     TextDelta,
     ToolCallDelta,
     UsageDelta,
@@ -103,6 +104,9 @@ class Router:
                     with attempt:
                         async with aclosing(_guarded(provider, request, policy)) as deltas:
                             async for delta in deltas:
+                                if isinstance(delta, RequestSent):  # not an answer yet: no first token
+                                    yield delta
+                                    continue
                                 if not started:
                                     started = True
                                     observed.first_token()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -55,7 +54,6 @@ class CompletionRequest:
     max_tokens: int | None = None
     stop: list[str] = field(default_factory=list)
     request_id: str | None = None
-    sent: asyncio.Event | None = None  # set by a provider once the request is out (it may never be)
     untrusted_tool_results: bool = False  # Parlor's tools ran: their results are outside text (see llm/fence.py)
 
 
@@ -81,6 +79,12 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestSent:
+    """The request is out (the upstream answered its headers): yielded by providers that can tell, before
+    any other delta. Work that must not delay the call (saving the turn) waits for it."""
+
+
+@dataclass(frozen=True, slots=True)
 class UsageDelta:
     usage: Usage
 
@@ -90,7 +94,7 @@ class FinishDelta:
     reason: FinishReason
 
 
-Delta = TextDelta | ToolCallDelta | UsageDelta | FinishDelta
+Delta = RequestSent | TextDelta | ToolCallDelta | UsageDelta | FinishDelta
 
 ErrorKind = Literal["timeout", "unavailable", "rate_limited", "rejected", "broken_stream", "busy"]  # busy: queue full
 

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import DateTime, Integer, String, Text, bindparam, literal, null, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parlor.db import Memory, Message, Summary, Thread
 from parlor.llm.types import LLMMessage
-from parlor.memory.store import StoredMessage, ThreadNotFound
+from parlor.memory.store import ThreadNotFound
 from parlor.memory.tokens import MESSAGE_OVERHEAD, TokenCounter, count_messages, truncate_to
+from parlor.message_json import load_parts
+from parlor.messages import MessageStatus, StoredMessage
 
 TRUNCATED = "\n[… cut short: this message was too long for the context window …]"
 FACTS_HEADER = "About the user you are talking to (they told you in earlier conversations):"
@@ -90,7 +91,8 @@ class ContextReader:
         for kind, id_, client_id, role, text, parts, status, tokens, at, *extra in rows:
             if kind == _MESSAGE:
                 meta = {k: v for k, v in zip(_META, extra, strict=True) if v is not None}
-                recent.append(StoredMessage(id_, client_id, role, text, _json(parts), status, at, meta, tokens))
+                recent.append(StoredMessage(id_, client_id, role, text, load_parts(parts), MessageStatus(status), at,
+                                             meta, tokens))
             elif kind == _SUMMARY:
                 found = SummaryRecord(text, tokens, id_, at)
             elif kind == _FACT:
@@ -125,11 +127,6 @@ def _window_query(with_facts: bool) -> Any:
     parts.append(_row(_THREAD, Thread.user_id, null(), null(), null(), Thread.experiment, Thread.variant)
                  .where(Thread.id == thread_id))  # the arm rides in the client_id and role columns
     return union_all(*parts)
-
-
-def _json(raw: Any) -> Any:
-    """Message parts, read as text and parsed here (orjson: a few times faster than the driver's json)."""
-    return orjson.loads(raw) if isinstance(raw, str | bytes) else raw
 
 
 def _row(kind: int, id_: Any, text: Any, tokens: Any, created_at: Any, client_id: Any = None,

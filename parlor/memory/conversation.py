@@ -10,9 +10,9 @@ from parlor.db import utcnow
 from parlor.llm.types import LLMMessage
 from parlor.memory.context import Budget, Context, ContextReader, Render, ThreadWindow, build_context
 from parlor.memory.facts import FactStore
-from parlor.memory.store import StoredMessage
 from parlor.memory.summaries import Summariser
 from parlor.memory.tokens import TokenCounter, count_messages
+from parlor.messages import MessageStatus, StoredMessage, TextPart
 from parlor.tasks import TaskTracker
 
 
@@ -53,7 +53,7 @@ class ConversationMemory:
 
     def user_message(self, client_id: str, text: str) -> StoredMessage:
         """The message being sent, not stored yet, counted (its count is stored with it)."""
-        message = StoredMessage("", client_id, "user", text, [], "complete", utcnow(), {})
+        message = StoredMessage("", client_id, "user", text, (TextPart(text),), MessageStatus.COMPLETE, utcnow())
         return replace(message, tokens=self.count_stored(message))
 
     def count(self, messages: Sequence[LLMMessage]) -> int:

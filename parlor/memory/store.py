@@ -15,23 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from parlor.db import Message, Thread, utcnow
+from parlor.message_json import load_parts
+from parlor.messages import MessageStatus, StoredMessage
 
 
 class ThreadNotFound(Exception):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    id: str
-    client_id: str | None
-    role: str
-    text: str
-    parts: list[dict[str, Any]]
-    status: str
-    created_at: datetime
-    meta: dict[str, Any]
-    tokens: int | None = None  # its size in a prompt, counted when it was stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +48,8 @@ class ThreadPage:
 def _stored(m: Message) -> StoredMessage:
     meta = {k: v for k, v in (("provider", m.provider), ("model", m.model), ("tokens_in", m.tokens_in),
                               ("tokens_out", m.tokens_out), ("error", m.error)) if v is not None}
-    return StoredMessage(m.id, m.client_id, m.role, m.text, m.parts, m.status, m.created_at, meta, m.tokens)
+    return StoredMessage(m.id, m.client_id, m.role, m.text, load_parts(m.parts), MessageStatus(m.status),
+                         m.created_at, meta, m.tokens)
 
 
 def _summary(t: Thread) -> ThreadSummary:
@@ -92,7 +82,7 @@ class MessageStore:
 
     async def begin_turn(
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
-        assistant_message: Message, replaces: str | Sequence[str] | None = None,
+        assistant_message: Message, replaces: Sequence[str] = (),
         arm: tuple[str, str | None] | None = None, retitle_from: str | None = None,
     ) -> None:
         """One transaction: the thread (created on first use), the user message (once per client id)
@@ -111,8 +101,8 @@ class MessageStore:
         async with self._sessions.begin() as session:
             await _claim_thread(session, user_id, thread_id, title, now, values)
             if replaces:
-                ids = [replaces] if isinstance(replaces, str) else list(replaces)
-                await session.execute(delete(Message).where(Message.id.in_(ids), Message.thread_id == thread_id))
+                await session.execute(delete(Message).where(Message.id.in_(list(replaces)),
+                                                            Message.thread_id == thread_id))
             if user_message is not None:
                 await _insert_ignoring_duplicate(session, user_message)
             await session.execute(_insert(session, Message).values(**_values(assistant_message))

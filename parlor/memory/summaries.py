@@ -29,8 +29,9 @@ from parlor.llm.router import Router
 from parlor.llm.types import CompletionRequest, LLMMessage, TextDelta
 from parlor.memory.context import Render, SummaryRecord
 from parlor.memory.facts import rowcount
-from parlor.memory.store import StoredMessage, _stored
+from parlor.memory.store import _stored
 from parlor.memory.tokens import TokenCounter, count_messages, truncate_to
+from parlor.messages import StoredMessage
 
 log = logging.getLogger(__name__)
 LINE_CHARS = 4000  # one message's share of the summariser's input, at most

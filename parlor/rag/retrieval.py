@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parlor.agent.tools import Cited, Source, Tool, ToolContext, ToolError, pydantic_tool
+from parlor.agent.tools import Cited, Tool, ToolContext, ToolError, pydantic_tool
 from parlor.llm.types import ToolHint
+from parlor.messages import SourcePart
 from parlor.observability import phase
 from parlor.observability.probe import note_retrieval
 from parlor.rag.embed import Embedder
@@ -63,15 +64,15 @@ def knowledge_tool(retriever: Retriever, repo: DocumentRepo, timeout: float) -> 
                 raise ToolError("the user has no documents yet; they can upload some first")
             return Cited({"query": args.query, "results": [], "note": "nothing relevant was found"}, ())
         results: list[dict[str, Any]] = []
-        sources: list[Source] = []
+        sources: list[SourcePart] = []
         for number, hit in enumerate(hits, start=1):
             note_retrieval(f"{hit.document_id}:{hit.ordinal}", hit.score)  # shown in the turn's run record
             document = documents[hit.document_id]
             where = f", p. {hit.page}" if hit.page is not None else ""  # the citation chip's title
             results.append({"source": number, "document": document.filename, "page": hit.page, "text": hit.text})
-            sources.append(Source(f"{hit.document_id}:{hit.ordinal}", document.content_type,
-                                  f"{document.filename}{where}", document.filename,
-                                  {"parlor": {"documentId": hit.document_id, "page": hit.page, "chunk": hit.ordinal}}))
+            sources.append(SourcePart(f"{hit.document_id}:{hit.ordinal}", document.content_type,
+                                      f"{document.filename}{where}", document.filename,
+                                      {"documentId": hit.document_id, "page": hit.page, "chunk": hit.ordinal}))
         return Cited({"query": args.query, "results": results,
                       "how_to_cite": "Cite the passages you use as [document, page N]."}, tuple(sources))
 

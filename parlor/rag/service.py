@@ -12,8 +12,10 @@ from typing import Any
 from parlor.db import Document, Message, new_id, utcnow
 from parlor.jobs.progress import ProgressBus
 from parlor.jobs.queue import JobQueue
-from parlor.memory.attachments import attachment_text, document_client_id, document_part
+from parlor.memory.attachments import attachment_text, document_client_id
 from parlor.memory.store import MessageStore
+from parlor.message_json import dump_parts
+from parlor.messages import DocumentPart, DocumentStatus, MessageStatus
 from parlor.rag.detect import UnsupportedType, detect
 from parlor.rag.files import FileStore
 from parlor.rag.pipeline import INGEST
@@ -59,13 +61,14 @@ class DocumentService:
         return view, created
 
     async def attach(self, user_id: str, thread_id: str, document: DocumentView) -> str:
-        """Shows the document in the thread as a user message with a `data-document` part (the thread is
+        """Shows the document in the thread as a user message with a `DocumentPart` (the thread is
         created if new; ThreadNotFound if it is another user's). Returns the message id (the same one when
         the document was attached to this thread before)."""
-        part = document_part(document.id, document.filename, document.content_type, document.status,
-                             document.progress, document.stage, document.error)
+        part = DocumentPart(document.id, document.filename, document.content_type, DocumentStatus(document.status),
+                            document.progress, document.stage, document.error)
         message = Message(id=new_id(), thread_id=thread_id, client_id=document_client_id(document.id), role="user",
-                          parts=[part], text=attachment_text([part]) or "", status="complete", created_at=utcnow())
+                          parts=dump_parts([part]), text=attachment_text([part]) or "",
+                          status=MessageStatus.COMPLETE, created_at=utcnow())
         return await self._messages.add_message(user_id=user_id, thread_id=thread_id, title=document.filename,
                                                 message=message)
 
