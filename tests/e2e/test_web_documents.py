@@ -15,6 +15,7 @@ from playwright.async_api import expect
 from tests import rag_corpus
 from tests.e2e.browser import PageErrors, api, chromium, idle, new_page, send, shot, thread_id_of
 from tests.e2e.test_web_a11y import _axe
+from tests.helpers.wait import wait_for
 from tests.upstream import Script, ScriptedToolCall
 
 # Every width of the progress bar the page showed, and whether a live region said "Ready".
@@ -160,8 +161,11 @@ async def test_drop_a_file_and_the_documents_list(server: Any, tmp_path: Path) -
         await ready_row.get_by_test_id("delete-document").click()
         await page.get_by_test_id("confirm-button").click()
         await expect(rows).to_have_count(1)
-        async with api(server, key) as client:
-            assert (await client.get(f"/api/documents/{document_id}")).status_code == 404
+        async with api(server, key) as client:  # the list drops the row at once; the DELETE may still be on its way
+            async def gone() -> bool:
+                return (await client.get(f"/api/documents/{document_id}")).status_code == 404
+
+            await wait_for(gone, 5, message="the deleted document is still there")
         errors.check()
         await context.close()
 
