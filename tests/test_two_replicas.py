@@ -287,3 +287,88 @@ def test_a_burst_through_both_replicas_stays_within_the_documented_connections(f
           f"Redis {peak[1]} (bound {REDIS_BOUND})")
     assert 0 < peak[0] <= PG_BOUND, peak
     assert 0 < peak[1] <= REDIS_BOUND, peak
+
+
+# ---- exactly once: claims shared by every replica (chat/leases.py) ----
+def rows(fleet: Fleet, thread_id: str) -> list[tuple[str, str]]:
+    """The thread's stored messages as (role, status), oldest first, read from PostgreSQL itself."""
+    async def read() -> list[tuple[str, str]]:
+        connection = await asyncpg.connect(asyncpg_dsn(fleet.database_url))
+        try:
+            found = await connection.fetch("SELECT role, status FROM messages WHERE thread_id = $1"
+                                           " ORDER BY created_at", thread_id)
+            return [(r["role"], r["status"]) for r in found]
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def asked(upstream: Upstream, text: str) -> int:
+    return len([r for r in upstream.requests if text in str(r["messages"][-1])])
+
+
+def test_one_message_posted_twenty_times_across_the_replicas_is_answered_once(
+        fleet: Fleet, upstream: Upstream, marker: str) -> None:
+    key = fleet.a.create_user(f"twice-{marker}")
+    for round_ in range(5):  # many rounds: a race lost once in a while must show
+        text = f"once {round_} {marker}"
+        upstream.push(Script(tokens=PACED[:12], token_delay=0.02), match=text)
+        thread_id, message_id = uuid.uuid4().hex, uuid.uuid4().hex
+        with ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(
+                lambda i, t=thread_id, x=text, m=message_id: chat(fleet.both[i % 2].url, key, t, x, m), range(20)))
+        assert [r.status for r in results] == [200] * 20, [r.body for r in results if r.status != 200]
+        assert all(r.text == "".join(PACED[:12]) and r.types[-1] == "finish" for r in results)
+        assert asked(upstream, text) == 1
+        assert rows(fleet, thread_id) == [("user", "complete"), ("assistant", "complete")]
+
+
+def test_fifty_messages_at_once_on_one_thread_across_the_replicas_start_one_turn(
+        fleet: Fleet, upstream: Upstream, marker: str) -> None:
+    key = fleet.b.create_user(f"busy-{marker}")
+    for round_ in range(3):
+        text = f"crowd {round_} {marker}"
+        for _ in range(50):
+            upstream.push(Script(tokens=PACED, token_delay=0.04), match=text)  # 1.6 s: they all overlap it
+        thread_id = uuid.uuid4().hex
+        with ThreadPoolExecutor(50) as pool:
+            results = list(pool.map(lambda i, t=thread_id, x=text: chat(fleet.both[i % 2].url, key, t, f"{x} {i}"),
+                                    range(50)))
+        answered = [r for r in results if r.status == 200]
+        assert len(answered) == 1, [r.status for r in results]  # the turn outlasts the burst: one wins
+        assert {r.body["error"]["code"] for r in results if r.status != 200} == {"thread_busy"}
+        assert answered[0].text == "".join(PACED) and asked(upstream, text) == 1
+        assert rows(fleet, thread_id) == [("user", "complete"), ("assistant", "complete")]
+
+
+def v1(server: ParlorServer, key: str, text: str, idempotency_key: str, stream: bool) -> httpx.Response:
+    return httpx.post(f"{server.url}/v1/chat/completions", timeout=30,
+                      headers={**auth(key), "Idempotency-Key": idempotency_key},
+                      json={"model": "up", "stream": stream, "messages": [{"role": "user", "content": text}]})
+
+
+def content_of(sse_text: str) -> str:
+    chunks = [json.loads(line[6:]) for line in sse_text.splitlines()
+              if line.startswith("data: ") and line != "data: [DONE]"]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+
+
+def test_a_v1_stream_started_on_a_is_resumed_on_b_by_its_idempotency_key(
+        fleet: Fleet, upstream: Upstream, marker: str) -> None:
+    key = fleet.a.create_user(f"v1-{marker}")
+    text, idempotency_key = f"v1 resume {marker}", f"idem-{marker}"
+    upstream.push(Script(tokens=PACED, token_delay=0.04), match=text)
+    body = {"model": "up", "stream": True, "messages": [{"role": "user", "content": text}]}
+    with httpx.Client(headers={**auth(key), "Idempotency-Key": idempotency_key}, timeout=30) as client, \
+            client.stream("POST", f"{fleet.a.url}/v1/chat/completions", json=body) as on_a:
+        lines = on_a.iter_lines()
+        while '"content"' not in next(lines):
+            pass  # A is generating; the client's retry lands on B
+        on_b = v1(fleet.b, key, text, idempotency_key, stream=True)
+    assert on_b.status_code == 200 and on_b.text.rstrip().endswith("data: [DONE]")
+    assert content_of(on_b.text) == "".join(PACED)
+    done = v1(fleet.b, key, text, idempotency_key, stream=False)  # once it ended: replayed, not regenerated
+    assert done.status_code == 200 and done.json()["choices"][0]["message"]["content"] == "".join(PACED)
+    assert asked(upstream, text) == 1
+

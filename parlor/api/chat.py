@@ -9,7 +9,7 @@ from parlor.api.context import current_request_id
 from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, requests_left
 from parlor.api.errors import ApiError
 from parlor.api.schemas import ChatBody, IdPath
-from parlor.api.sse import draining, ui_stream
+from parlor.api.sse import ui_stream
 from parlor.chat import Run, ThreadBusy, TurnRequest
 from parlor.chat.service import TurnStream
 from parlor.memory import ThreadNotFound
@@ -32,7 +32,7 @@ def _respond(svc: Services, stream: TurnStream) -> EventSourceResponse:
 
 @router.post("/api/chat", response_class=EventSourceResponse)
 async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep) -> EventSourceResponse:
-    if draining():
+    if svc.drain.started:
         raise ApiError(503, "shutting_down", "This server is shutting down; retry in a moment.",
                        {"Retry-After": "1"})
     newest = next((m for m in reversed(body.messages) if m.role == "user"), None)

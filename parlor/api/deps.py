@@ -16,6 +16,7 @@ from parlor.accounts.oidc import NoOidc, OidcClient
 from parlor.api.errors import ApiError
 from parlor.api.ratelimit import add_headers, headers_for, rate_limited
 from parlor.chat import ChatService, Gateway, RunRegistry
+from parlor.chat.drain import Drain
 from parlor.config import Settings
 from parlor.experiments import Experiments
 from parlor.limits import Limits, UsageReport
@@ -48,6 +49,7 @@ class Services:
     oidc: OidcClient | NoOidc  # single sign-on (NoOidc: not configured)
     metrics: Metrics  # GET /metrics
     records: RunStore  # the run inspector's records
+    drain: Drain  # a deploy's drain under way: not ready, no new turns
 
 
 def services(request: Request) -> Services:

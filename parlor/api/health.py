@@ -10,7 +10,6 @@ from fastapi import APIRouter, Response
 
 from parlor.api.context import current_request_id
 from parlor.api.deps import Check, ServicesDep
-from parlor.api.sse import draining
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ async def readyz(svc: ServicesDep) -> Response:
     outcomes = await asyncio.gather(*(_check(name, check) for name, check in svc.checks.items()))
     results = {name: why is None for name, why in outcomes}
     reasons = {name: why for name, why in outcomes if why is not None}
-    if draining():
+    if svc.drain.started:
         results["accepting"] = False  # shutting down: the load balancer should send turns elsewhere
     failed = [name for name, ok in results.items() if not ok]
     if not failed:

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 from sse_starlette import EventSourceResponse
-from sse_starlette.sse import AppStatus
 
 from parlor.api.wire.ui import UIStreamEncoder
 from parlor.chat import ChatEvent, Run
-from parlor.chat.events import TextChunk, coalesce
+from parlor.chat.events import TextChunk, TurnFailed, coalesce
 from parlor.chat.service import Batches, TurnStream
 
+log = logging.getLogger(__name__)
 Chunks = list[dict[str, Any]]
-
-
-def draining() -> bool:
-    """Whether the server got its shutdown signal (sse-starlette hooks uvicorn's exit handler for it)."""
-    return bool(AppStatus.should_exit)
+STREAM_FAILED = TurnFailed("internal_error", "Something went wrong while streaming this answer. Please retry.")
 
 
 UI_STREAM_HEADERS = {"Cache-Control": "no-cache", "x-vercel-ai-ui-message-stream": "v1"}
@@ -29,8 +27,12 @@ DONE = b"data: [DONE]\n\n"
 
 def frame(chunk: dict[str, Any]) -> bytes:
     """One event, framed here rather than by a ServerSentEvent per chunk (the hot path: once per delta).
-    orjson never writes a newline, so the JSON is always a single `data:` line."""
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+    orjson never writes a newline, so the JSON is always a single `data:` line. Text orjson refuses (a
+    lone surrogate a model sent) goes out escaped, as the standard library writes it: nothing is dropped."""
+    try:
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+    except orjson.JSONEncodeError:
+        return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
 
 
 def sse(batches: AsyncIterator[Chunks], headers: dict[str, str] | None = None,
@@ -71,7 +73,11 @@ async def _paced(stream: TurnStream, pace: float) -> Batches:
 
 async def encoded(batches: Batches, encode: Callable[[ChatEvent], Chunks]) -> AsyncIterator[Chunks]:
     """Each batch of events as one batch of chunks (adjacent text merged: a reader that fell behind
-    catches up in one write)."""
-    async for batch in batches:
-        if chunks := [chunk for event in coalesce(batch) for chunk in encode(event)]:
-            yield chunks
+    catches up in one write). Whatever fails inside, the stream still ends with the codec's error."""
+    try:
+        async for batch in batches:
+            if chunks := [chunk for event in coalesce(batch) for chunk in encode(event)]:
+                yield chunks
+    except Exception:
+        log.exception("a stream failed before its end")
+        yield encode(STREAM_FAILED)

@@ -14,7 +14,7 @@ from parlor.agent.events import CallSent
 from parlor.agent.generation import Generation
 from parlor.chat.events import ChatEvent, TurnFailed, TurnFinished, TurnReport, TurnStarted
 from parlor.chat.mirror import Batches, Mirror
-from parlor.chat.runs import Run
+from parlor.chat.runs import Run, RunRegistry
 from parlor.db import new_id
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
 from parlor.llm import CompletionRequest, LLMMessage, Provider, Router
@@ -46,8 +46,9 @@ IDEMPOTENCY_TTL = 600.0
 
 class Gateway:
     def __init__(self, router: Router, ledger: UsageLedger, tasks: TaskTracker, budget: TokenBudget,
-                 recorder: RunRecorder, mirror: Mirror):
+                 recorder: RunRecorder, mirror: Mirror, runs: RunRegistry):
         self._budget = budget
+        self._runs = runs  # this replica's calls under way (a deploy's drain waits for them)
         self._router = router
         self._ledger = ledger
         self._tasks = tasks
@@ -86,18 +87,29 @@ class Gateway:
         runs, replayed once it is done), whichever replica it reaches."""
         annotate(user_id=request.principal.id)  # the request's log line and run record name its user
         if idempotency_key is None:
-            run = Run(("v1", request.request_id), self.run(request, generation, reservation), self._tasks)
+            run = self._runs.start(("v1", request.request_id), self.run(request, generation, reservation))
             return request.request_id, run.follow()
         key = (request.principal.id, f"v1:{idempotency_key}")
-        found = self._known(key)
-        batches = found.follow() if found is not None else await self._mirror.follow(key, ended_too=True)
-        if batches is not None:  # a retry: it calls no model, so its reservation goes back
-            self._tasks.spawn(self._budget.release(reservation), name=f"release:{request.request_id}")
-            return idempotency_key, batches
-        run = Run(key, self.run(request, generation, reservation), self._tasks, client_id=idempotency_key)
-        self._recent[key] = (run, time.monotonic() + IDEMPOTENCY_TTL)
-        self._tasks.spawn(self._mirror.publish(run), name=f"mirror:{request.request_id}")
+        if (found := self._known(key)) is not None:
+            return idempotency_key, self._retry(request, reservation, found.follow())
+        for _ in range(3):  # a holder that ends between our claim and our look is seen on the next round
+            claim = await self._mirror.claim(key, idempotency_key, fresh=False)  # its copy may be the answer
+            # won: nobody runs it, but an earlier run may have ended within the TTL (its copy is complete:
+            # a run gives the key back after its end); lost: it runs on another replica
+            copy = await (self._mirror.ended(key) if claim.won else self._mirror.follow(key))
+            if copy is not None:
+                await self._mirror.release(claim)
+                return idempotency_key, self._retry(request, reservation, copy)
+            if claim.won:
+                break
+        run = self._runs.start(key, self.run(request, generation, reservation), idempotency_key, claim)
+        self._recent[key] = (run, time.monotonic() + IDEMPOTENCY_TTL)  # mirrored by the registry
         return idempotency_key, run.follow()
+
+    def _retry(self, request: GatewayRequest, reservation: Reservation | None, batches: Batches) -> Batches:
+        """A retry calls no model, so its reservation goes back."""
+        self._tasks.spawn(self._budget.release(reservation), name=f"release:{request.request_id}")
+        return batches
 
     def _known(self, key: tuple[str, str]) -> Run | None:
         now = time.monotonic()

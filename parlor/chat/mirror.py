@@ -1,7 +1,8 @@
-"""Runs seen from every replica, through Redis: each run's events go to a Redis Stream (so a client of
-any protocol can resume on any replica), an `active` key says which run a thread has (so a retried POST
-on another replica attaches instead of generating twice), and stop requests travel over pub/sub to the
-replica that is generating. Without Redis, `NoMirror` stands in: every run is this replica's alone."""
+"""Runs seen from every replica, through Redis: a thread is claimed for a run before it is planned (a
+lease, chat/leases.py: a retried POST on another replica attaches instead of generating twice), each
+run's events go to a Redis Stream (so a client of any protocol can resume on any replica), and stop
+requests travel over pub/sub to the replica that is generating. Without Redis, `NoMirror` stands in:
+every run is this replica's alone."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from parlor.chat.eventlog import dump_event, load_event
-from parlor.chat.events import ChatEvent, coalesce
+from parlor.chat.events import ChatEvent, TurnFailed, coalesce
+from parlor.chat.leases import Claim, Leases
 from parlor.chat.runs import Run
 from parlor.redis_keys import RedisKeys
+from parlor.tasks import TaskTracker
 
 log = logging.getLogger(__name__)
 END = b"end"
@@ -31,12 +34,25 @@ Key = tuple[str, str]  # (user id, thread id)
 Batches = AsyncIterator[list[ChatEvent]]
 
 
+RUN_LOST = TurnFailed("run_lost", "The server generating this answer stopped. Please ask again.")
+MIRROR_LOST = TurnFailed("resume_failed", "Lost track of this answer while it was generated elsewhere; "
+                         "reload the chat to see it.")
+
+
 class Mirror(Protocol):
+    async def claim(self, key: Key, client_id: str, fresh: bool = True) -> Claim: ...
+
+    async def release(self, claim: Claim) -> None: ...
+
     async def publish(self, run: Run) -> None: ...
 
-    async def active_client_id(self, key: Key) -> str | None: ...
+    async def follow(self, key: Key) -> Batches | None: ...
 
-    async def follow(self, key: Key, ended_too: bool = False) -> Batches | None: ...
+    async def ended(self, key: Key) -> Batches | None: ...
+
+    async def running(self, keys: list[Key]) -> set[Key]: ...
+
+    async def copy(self, key: Key) -> list[ChatEvent]: ...
 
     async def request_stop(self, key: Key) -> None: ...
 
@@ -46,14 +62,26 @@ class Mirror(Protocol):
 class NoMirror:
     """No Redis: other replicas neither see this one's runs nor ask it to stop them."""
 
+    async def claim(self, key: Key, client_id: str, fresh: bool = True) -> Claim:
+        return Claim(key)  # this replica's own registry decides
+
+    async def release(self, claim: Claim) -> None:
+        return None
+
     async def publish(self, run: Run) -> None:
         return None
 
-    async def active_client_id(self, key: Key) -> str | None:
+    async def follow(self, key: Key) -> Batches | None:
         return None
 
-    async def follow(self, key: Key, ended_too: bool = False) -> Batches | None:
+    async def ended(self, key: Key) -> Batches | None:
         return None
+
+    async def running(self, keys: list[Key]) -> set[Key]:
+        return set()  # one process alone: what it does not run, nobody runs
+
+    async def copy(self, key: Key) -> list[ChatEvent]:
+        return []
 
     async def request_stop(self, key: Key) -> None:
         return None
@@ -76,10 +104,13 @@ class _Copy:
 
 
 class RunMirror:
-    def __init__(self, redis: aioredis.Redis, keys: RedisKeys, ttl: int = 600):
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys, leases: Leases, tasks: TaskTracker, ttl: int = 600):
         self._redis = redis
         self._keys = keys
+        self._leases = leases
+        self._tasks = tasks
         self._ttl = ttl
+        self._reading: dict[Key, Run] = {}  # other replicas' runs this one's clients follow, read once
         self._copies: dict[Run, _Copy] = {}  # this process's runs being copied
         self._writer: asyncio.Task[None] | None = None
         self._tick: asyncio.Future[None] | None = None  # the events write under way, if any
@@ -94,19 +125,32 @@ class RunMirror:
     def _stops(self) -> str:
         return self._keys.stops()
 
+    async def claim(self, key: Key, client_id: str, fresh: bool = True) -> Claim:
+        """Takes the key for a run (chat/leases.py). `fresh`: a won claim deletes the previous run's copy
+        at once, so that whoever attaches to the new run cannot read the old one's events."""
+        return await self._leases.claim(key, client_id, (self._stream(key),) if fresh else ())
+
+    async def release(self, claim: Claim) -> None:
+        await self._leases.release(claim)
+
+    async def running(self, keys: list[Key]) -> set[Key]:
+        return await self._leases.running(keys)
+
     async def publish(self, run: Run) -> None:
-        """Copies a run's events to its stream until the run ends (runs as the run's own tracked task).
-        The events of all this process's runs go out together, one pipeline every FLUSH_SECONDS; the
-        start and the end of each run are written at once. Without Redis the run goes on, resumable on
-        this replica only."""
+        """Copies a run's events to its stream until the run ends (runs as the run's own tracked task),
+        then gives its thread back. The events of all this process's runs go out together, one pipeline
+        every FLUSH_SECONDS; the start and the end of each run are written at once. Without Redis the
+        run goes on, resumable on this replica only. A run without a lease on its key (a `/v1` call
+        without an idempotency key) is nobody else's business: it is not copied."""
+        if not run.claim.lease:
+            return
         stream = self._stream(run.key)
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.delete(stream)
-                pipe.set(self._active(run.key), run.client_id or "", ex=self._ttl)
-                await pipe.execute()
+            await self._redis.delete(stream)
         except REDIS_DOWN as exc:
             log.warning("run %s is not mirrored to Redis: %s", run.key[1], exc)
+            await run.wait()
+            await self._leases.release(run.claim)
             return
         self._copies[run] = _Copy(stream)
         if self._writer is None or self._writer.done():
@@ -127,13 +171,15 @@ class RunMirror:
 
     async def _end(self, run: Run) -> None:
         """The run's last events and its end marker, after the events write under way (ends wait for
-        nothing else: under load they must not queue behind each other)."""
+        nothing else: under load they must not queue behind each other); then the thread is free (not
+        before: a follower that finds neither an end nor a lease takes the run for lost)."""
         copy = self._copies.pop(run)  # no later tick takes its events
         if self._tick is not None:
             await asyncio.wait([self._tick])  # done or failed alike: the end goes out after it
-        await self._write([(copy, [*copy.take(run), END])], ended=self._active(run.key))
+        await self._write([(copy, [*copy.take(run), END])])
+        await self._leases.release(run.claim)
 
-    async def _write(self, events: list[tuple[_Copy, list[bytes]]], ended: str | None = None) -> None:
+    async def _write(self, events: list[tuple[_Copy, list[bytes]]]) -> None:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for copy, items in events:
@@ -141,40 +187,72 @@ class RunMirror:
                         pipe.xadd(copy.stream, {"e": event})
                     if items:
                         pipe.expire(copy.stream, self._ttl)
-                if ended is not None:
-                    pipe.delete(ended)
                 if len(pipe):
                     await pipe.execute()
         except REDIS_DOWN as exc:  # those events are missing from the copy; the runs go on
             log.warning("run events not mirrored to Redis: %s", exc)
 
-    async def active_client_id(self, key: Key) -> str | None:
-        """The client message id of the run a thread has on any replica, or None."""
+    async def follow(self, key: Key) -> Batches | None:
+        """The running run's events from its start, then live; None when no replica runs one for the key.
+        However many clients of this replica follow one run, it is read from Redis once (a blocking read
+        holds a connection: one per follower would empty the pool under a burst of retries)."""
+        if (reading := self._reading.get(key)) is not None and not reading.done:
+            return reading.follow()
         try:
-            value = await self._redis.get(self._active(key))
+            found = await self._redis.exists(self._active(key))
         except REDIS_DOWN as exc:
             log.warning("cannot see other replicas' runs: %s", exc)
             return None
-        return value.decode() if isinstance(value, bytes) else value
+        if not found:
+            return None
+        reading = Run(key, self._events(key), self._tasks)
+        self._reading[key] = reading
+        return reading.follow()
 
-    async def follow(self, key: Key, ended_too: bool = False) -> Batches | None:
-        """The active run's events from its start, then live; None when the key has no active run
-        (`ended_too`: nor a copy of an ended one, kept for the mirror's TTL)."""
+    async def _events(self, key: Key) -> AsyncIterator[ChatEvent]:
         try:
-            found = await (self._redis.exists(self._stream(key)) if ended_too else self.active_client_id(key))
+            async for batch in self._read(key):
+                for event in batch:
+                    yield event
+        finally:
+            self._reading.pop(key, None)
+
+    async def ended(self, key: Key) -> Batches | None:
+        """The complete copy of the key's last run, kept for the mirror's TTL after it ended; None when
+        there is none (nor for a run that died before its end: that one is lost)."""
+        try:
+            last: Any = await self._redis.xrevrange(self._stream(key), count=1)
         except REDIS_DOWN as exc:
             log.warning("cannot see other replicas' runs: %s", exc)
             return None
-        return self._read(key) if found else None
+        return self._read(key) if last and last[0][1][b"e"] == END else None
+
+    async def copy(self, key: Key) -> list[ChatEvent]:
+        """What the key's run copied so far (all of it, once it ended); [] when Redis cannot say."""
+        try:
+            entries: Any = await self._redis.xrange(self._stream(key))
+        except REDIS_DOWN as exc:
+            log.warning("cannot read the copy of run %s: %s", key[1], exc)
+            return []
+        return [load_event(fields[b"e"]) for _, fields in entries if fields[b"e"] != END]
 
     async def _read(self, key: Key) -> Batches:
+        """The copy from its start to its end marker; a terminal event of its own when the generating
+        replica is gone or Redis fails mid-read (a follower's stream always ends)."""
         stream, position = self._stream(key), "0"
         while True:
-            answer: Any = await self._redis.xread({stream: position}, block=BLOCK_MS, count=500)
+            try:
+                answer: Any = await self._redis.xread({stream: position}, block=BLOCK_MS, count=500)
+                running = bool(answer) or await self._redis.exists(self._active(key))
+            except REDIS_DOWN as exc:
+                log.warning("lost the copy of run %s: %s", key[1], exc)
+                yield [MIRROR_LOST]
+                return
             if not answer:
-                if await self._redis.exists(self._active(key)):
+                if running:
                     continue  # a slow model: still running
-                return  # no end marker and no active run: the generating replica is gone
+                yield [RUN_LOST]  # no end marker and no lease: the generating replica is gone
+                return
             batch: list[ChatEvent] = []
             for entry_id, fields in answer[0][1]:
                 position = entry_id

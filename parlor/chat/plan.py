@@ -11,7 +11,7 @@ from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
 from parlor.memory import Context, ConversationMemory, ThreadWindow
-from parlor.messages import StoredMessage
+from parlor.messages import MessageStatus, StoredMessage
 from parlor.observability import phase
 
 TITLE_CHARS = 80
@@ -95,9 +95,12 @@ class TurnPlanner:
                 return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
             if matches:
                 answer = next((m for m in recent[index + 1:] if m.role == "assistant"), None)
-                if answer is not None:  # a retried POST: the answer exists, send it again
-                    return Turn(request, [], save_user_message=False, replay=answer)
-                return self._turn(request, window, recent, save_user_message=False)
+                if answer is not None and answer.status is not MessageStatus.STREAMING:
+                    return Turn(request, [], save_user_message=False, replay=answer)  # a retried POST: resend
+                # no answer yet, or one still `streaming` although this turn holds the thread: its run
+                # died with its replica (SIGKILL, OOM), so it is answered again, in place of that row
+                dead = (answer.id,) if answer is not None else ()
+                return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
         pending = self._memory.user_message(request.client_message_id, request.text)
         return self._turn(request, window, [*recent, pending], save_user_message=True, user_tokens=pending.tokens)
 

@@ -4,11 +4,15 @@ subscribers follow (the live client now; a resuming client or another replica la
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from parlor.chat.events import TERMINAL, ChatEvent, TurnAborted
+from parlor.chat.events import TERMINAL, ChatEvent, TurnAborted, TurnFailed
+from parlor.chat.leases import Claim
 from parlor.tasks import TaskTracker
+
+log = logging.getLogger(__name__)
 
 ALL_THREADS = "*"  # in a stop request: every run of that user (no thread id looks like it)
 
@@ -19,9 +23,10 @@ class ThreadBusy(Exception):
 
 class Run:
     def __init__(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], tasks: TaskTracker,
-                 client_id: str | None = None):
+                 client_id: str | None = None, claim: Claim | None = None):
         self.key = key
         self.client_id = client_id  # the user message that started it, to attach retried POSTs
+        self.claim = claim or Claim(key)  # its hold on the thread across replicas (given back at its end)
         self.log: list[ChatEvent] = []
         self.done = False
         self._changed = asyncio.Event()
@@ -32,12 +37,19 @@ class Run:
             async for event in events:
                 self._append(event)
         except asyncio.CancelledError:
-            if not self.log or not isinstance(self.log[-1], TERMINAL):
+            if not self._ended():
                 self._append(TurnAborted())
             raise
+        except Exception:  # a bug must not leave a stream without its end
+            log.exception("run %s failed", self.key[1])
+            if not self._ended():
+                self._append(TurnFailed("internal_error", "Something went wrong while answering. Please retry."))
         finally:
             self.done = True
             self._changed.set()
+
+    def _ended(self) -> bool:
+        return bool(self.log) and isinstance(self.log[-1], TERMINAL)
 
     def _append(self, event: ChatEvent) -> None:
         self.log.append(event)
@@ -76,12 +88,13 @@ class RunRegistry:
         self._on_start = on_start  # mirroring each run to Redis for the other replicas (a no-op without)
         self._runs: dict[tuple[str, str], Run] = {}
 
-    def start(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], client_id: str | None = None) -> Run:
+    def start(self, key: tuple[str, str], events: AsyncIterator[ChatEvent], client_id: str | None = None,
+              claim: Claim | None = None) -> Run:
         if (active := self.active(key)) is not None:
             if client_id is not None and active.client_id == client_id:
                 return active  # a retried POST of the message that started it: attach
             raise ThreadBusy(key[1])
-        run = Run(key, events, self._tasks, client_id)
+        run = Run(key, events, self._tasks, client_id, claim)
         self._runs[key] = run
         run._task.add_done_callback(lambda _: self._forget(run))
         self._tasks.spawn(self._on_start(run), name=f"mirror:{key[1]}")

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from parlor.accounts import Principal
 from parlor.chat.events import ChatEvent
+from parlor.chat.leases import Claim
 from parlor.chat.mirror import Mirror
-from parlor.chat.plan import TurnPlanner, TurnRequest
+from parlor.chat.plan import Turn, TurnPlanner, TurnRequest
 from parlor.chat.record import TurnRecorder
 from parlor.chat.runs import ALL_THREADS, Run, RunRegistry, ThreadBusy
 from parlor.chat.turn import TurnRunner
@@ -43,35 +44,39 @@ class ChatService:
         (here or on another replica). Raises ThreadNotFound (someone else's thread) or ThreadBusy."""
         key = (request.principal.id, request.thread_id)
         annotate(request.principal.id, request.thread_id)
-        if (attached := await self._attach(key, request)) is not None:
-            return attached
-        turn = await self._planner.plan(request)
+        retry = not request.regenerate and not request.edit
+        if (local := self._runs.active(key)) is not None:
+            if retry and local.client_id == request.client_message_id:
+                return TurnStream(local.follow(), local)
+            raise ThreadBusy(request.thread_id)
+        for _ in range(3):  # a holder that ends between our claim and our follow is retried: we then win
+            claim = await self._mirror.claim(key, request.client_message_id)
+            if claim.won:
+                break
+            if claim.holder != request.client_message_id or not retry:
+                raise ThreadBusy(request.thread_id)
+            if (batches := await self._mirror.follow(key)) is not None:
+                return TurnStream(batches)
+        else:
+            raise ThreadBusy(request.thread_id)
+        try:
+            return await self._start(key, await self._planner.plan(request), claim)
+        except BaseException:
+            await self._mirror.release(claim)
+            raise
+
+    async def _start(self, key: tuple[str, str], turn: Turn, claim: Claim) -> TurnStream:
+        request = turn.request
         experiment, variant = turn.arm.labels
         events = traced(self._runner.run(turn), "invoke_agent parlor", **{
             "gen_ai.operation.name": "invoke_agent", "parlor.request_id": request.request_id,
             "parlor.thread_id": request.thread_id, "parlor.experiment": experiment, "parlor.variant": variant})
         try:
-            run = self._runs.start(key, events, request.client_message_id)
-        except ThreadBusy:
+            run = self._runs.start(key, events, request.client_message_id, claim)
+        except ThreadBusy:  # another request of this replica started one meanwhile
             await self._planner.release(turn)
             raise
         return TurnStream(run.follow(), run)
-
-    async def _attach(self, key: tuple[str, str], request: TurnRequest) -> TurnStream | None:
-        """The run a retried POST of the same message belongs to; ThreadBusy when another message's
-        run (or a regenerate or edit of this one) holds the thread."""
-        retry = not request.regenerate and not request.edit
-        active = self._runs.active(key)
-        if active is not None:
-            return TurnStream(active.follow(), active) if retry and active.client_id == request.client_message_id \
-                else None  # another message: RunRegistry.start decides (ThreadBusy)
-        elsewhere = await self._mirror.active_client_id(key)
-        if elsewhere is None:
-            return None
-        batches = await self._mirror.follow(key) if retry and elsewhere == request.client_message_id else None
-        if batches is None:
-            raise ThreadBusy(request.thread_id)
-        return TurnStream(batches)
 
     async def resume(self, who: Principal, thread_id: str) -> TurnStream | None:
         """The thread's generation under way (replayed from its start), or None."""

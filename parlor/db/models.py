@@ -7,6 +7,7 @@ from typing import Any
 
 import uuid_utils
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -78,6 +79,8 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("thread_id", "client_id", name="uq_messages_thread_client"),
         Index("ix_messages_thread_order", "thread_id", "created_at", "id"),
+        Index("ix_messages_streaming", "created_at", postgresql_where=sql("status = 'streaming'"),
+              sqlite_where=sql("status = 'streaming'")),  # the runs under way (crash recovery's query)
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))

@@ -122,6 +122,23 @@ class MessageStore:
         async with self._sessions.begin() as session:
             await session.execute(update(Message).where(Message.id == message_id).values(**values))
 
+    async def streaming_answers(self, before: datetime, limit: int = 500) -> list[tuple[str, str, str]]:
+        """Answers still `streaming` that began before `before`, oldest first: (message, user, thread) ids."""
+        query = (select(Message.id, Thread.user_id, Message.thread_id).join(Thread, Thread.id == Message.thread_id)
+                 .where(Message.status == MessageStatus.STREAMING, Message.created_at < before)
+                 .order_by(Message.created_at).limit(limit))
+        async with self._sessions() as session:
+            return [(str(m), str(u), str(t)) for m, u, t in (await session.execute(query)).all()]
+
+    async def lose_answer(self, message_id: str, text: str, parts: list[dict[str, Any]]) -> bool:
+        """Ends an answer whose run died with its replica: `error` (code `run_lost`), keeping what it had
+        said. False when it ended meanwhile (its run was alive after all: nothing is overwritten)."""
+        async with self._sessions.begin() as session:
+            ended = await session.execute(
+                update(Message).where(Message.id == message_id, Message.status == MessageStatus.STREAMING)
+                .values(status=MessageStatus.ERROR, error="run_lost", text=text, parts=parts))
+            return bool(getattr(ended, "rowcount", 0))
+
     async def list_threads(self, user_id: str, limit: int, cursor: str | None = None,
                            search: str | None = None) -> ThreadPage:
         """Newest first; `search`: only threads whose title or any message contains it (any case)."""

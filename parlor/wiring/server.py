@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -29,7 +32,10 @@ from parlor.agent.mcp_tools import McpTools
 from parlor.agent.transcript import render_stored
 from parlor.api import Services, create_api
 from parlor.chat import ChatService, Gateway, RunRegistry, TurnPlanner, TurnRecorder, TurnRunner
+from parlor.chat.drain import Drain
+from parlor.chat.leases import Leases
 from parlor.chat.mirror import Mirror, NoMirror, RunMirror
+from parlor.chat.recovery import RunRecovery
 from parlor.config import UNLIMITED_TIER, Settings
 from parlor.db import create_engine, migrate, session_factory, utcnow
 from parlor.limits import PriceTable, UsageLedger, UsageReport
@@ -76,11 +82,17 @@ class Server:
         self.services = self._services(accounts, sessions, prices)
         self._background: list[asyncio.Task[None]] = []
 
+    def _mirror(self) -> Mirror:
+        if self.redis is None:
+            return NoMirror()
+        keys = parts.redis_keys(self.settings)
+        return RunMirror(self.redis, keys, Leases(self.redis, keys), self.tasks, self.settings.run_ttl)
+
     def _services(self, accounts: AccountStore, sessions: Sessions, prices: PriceTable) -> Services:
         settings, redis, tasks = self.settings, self.redis, self.tasks
         store = MessageStore(sessions)
         ledger = UsageLedger(sessions, prices)
-        mirror: Mirror = RunMirror(redis, parts.redis_keys(settings), settings.run_ttl) if redis else NoMirror()
+        mirror = self._mirror()
         runs = RunRegistry(tasks, mirror.publish)
         counter = parts.token_counter(settings, self.router.providers[0])
         memory = parts.conversation_memory(settings, self.engine, self.router, tasks, counter, render_stored)
@@ -91,7 +103,10 @@ class Server:
         runner = TurnRunner(AgentLoop(self.router, self.tools, settings.max_tool_steps), turns, memory)
         planner = TurnPlanner(memory, self.limits.budget, self.experiments.book)
         chat = ChatService(planner, runner, turns, runs, mirror)
-        gateway = Gateway(self.router, ledger, tasks, self.limits.budget, recorder, mirror)
+        gateway_runs = RunRegistry(tasks, mirror.publish)
+        gateway = Gateway(self.router, ledger, tasks, self.limits.budget, recorder, mirror, gateway_runs)
+        self.recovery = RunRecovery(store, mirror, runs)
+        self.drain = Drain([runs, gateway_runs], settings.drain_seconds)
         checks = parts.checks(self.engine, redis, self.router)
         checks["queue"] = self.knowledge.check
         assert memory.facts is not None  # always built (PARLOR_MEMORY=off only keeps them out of prompts)
@@ -99,7 +114,7 @@ class Server:
                         gateway=gateway, limits=self.limits, usage=UsageReport(sessions), checks=checks,
                         memories=memory.facts, experiments=self.experiments, data=self.data,
                         knowledge=self.knowledge, oidc=parts.oidc(settings, self.tools_client),
-                        metrics=self.telemetry.metrics, records=records)
+                        metrics=self.telemetry.metrics, records=records, drain=self.drain)
 
     async def start(self) -> None:
         settings, metrics = self.settings, self.telemetry.metrics
@@ -114,11 +129,44 @@ class Server:
                                            self.tools_client, self.services.memories, self._search_tool()))
         self.tools.extend(await self.mcp.start(settings.mcp_servers))
         await self.experiments.start(settings.experiments)  # settings' experiments seeded; the first copy read
+        self._drain_on_sigterm()
+        await self._repair_dead_runs()
+        self._run(self.recovery.watch, "run-recovery")
         self._run(self.services.chat.listen_for_stops, "stop-listener")
         self._run(self.key_changes.listen, "key-changes")  # the key cache is on while heard
         self._run(self.experiments.book.watch, "experiments-refresh")
         if settings.retention_days is not None:
             self._run(lambda: every(settings.retention_interval_seconds, self._purge, "retention"), "retention")
+
+    def _drain_on_sigterm(self) -> None:
+        """SIGTERM (a deploy) drains first (chat/drain.py); uvicorn's own handler, which closes the listener
+        and ends the streams, runs only once the drain is over. A second SIGTERM skips the wait."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # an app run in a test's thread: no signals there
+        loop = asyncio.get_running_loop()
+        server_exit = signal.getsignal(signal.SIGTERM)
+        if not callable(server_exit):
+            return  # not under uvicorn (its handler is installed before the lifespan starts)
+
+        async def drain_then_exit(sig: int, frame: FrameType | None) -> None:
+            try:
+                await self.drain.run()
+            finally:
+                server_exit(sig, frame)
+
+        def on_sigterm(sig: int, frame: FrameType | None) -> None:
+            signal.signal(signal.SIGTERM, server_exit)  # the next one goes straight to uvicorn
+            loop.call_soon_threadsafe(lambda: self._run(lambda: drain_then_exit(sig, frame), "drain"))
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    async def _repair_dead_runs(self) -> None:
+        """Answers a dead process left `streaming` (this replica's predecessor's, without Redis)."""
+        try:
+            if repaired := await self.recovery.repair():
+                log.warning("%d answer(s) left streaming by a process that died were ended as errors", repaired)
+        except Exception as exc:  # the database may still be coming up: the watch tries again
+            log.warning("could not look for runs that died: %s", exc)
 
     def _search_tool(self) -> Any:
         k = self.knowledge
