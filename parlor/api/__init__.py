@@ -29,7 +29,7 @@ from parlor.api import (
 )
 from parlor.api.context import BodyLimitMiddleware, RequestContextMiddleware, current_request_id
 from parlor.api.deps import Services, services
-from parlor.api.errors import ERROR_RESPONSES, install_error_handlers
+from parlor.api.errors import ERROR_RESPONSES, UnhandledErrors, install_error_handlers
 from parlor.api.ratelimit import RateLimitHeaders, install_limit_errors
 from parlor.api.security_headers import install_security
 from parlor.api.web import mount_web
@@ -62,6 +62,7 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     uploads = {"/api/documents": max_upload_bytes + UPLOAD_OVERHEAD} if max_upload_bytes else None
     # inside observability: a refused body is logged and counted like any request
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, upload_bytes=uploads)
+    app.add_middleware(UnhandledErrors)  # inside both below: a 500 has its request id, log line and span
     if telemetry is not None:  # inside the request id's middleware: every span, line and metric has the id
         app.add_middleware(ObservabilityMiddleware, metrics=telemetry, request_id=current_request_id)
     app.add_middleware(RequestContextMiddleware)

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parlor.api.context import BodyTooLarge, current_request_id
 
@@ -91,7 +92,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request.url.path, 503, "server_busy", "The server is too busy right now; retry"
                               " in a moment.", {"Retry-After": "2"})
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request.url.path, 500, "internal_error", "Something went wrong on our side.")
+
+class UnhandledErrors:
+    """Any exception no handler took becomes the 500 envelope here, inside the request id's and the
+    observability middleware, so the answer has its `X-Request-ID`, the envelope the same id, and the
+    log line and span the status. (An `exception_handler(Exception)` runs in Starlette's outermost
+    middleware, after the request id's was left: the header missing, the id "-".) Pure ASGI: streams
+    pass through untouched."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started or scope["type"] != "http":  # mid-response (the server closes the connection), or no
+                raise  # request at all (the lifespan's): nothing to answer
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            response = error_response(scope["path"], 500, "internal_error", "Something went wrong on our side.")
+            await response(scope, receive, send)
