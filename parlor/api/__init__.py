@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from parlor.api import (
     account,
@@ -30,6 +30,7 @@ from parlor.api import (
 from parlor.api.context import BodyLimitMiddleware, RequestContextMiddleware, current_request_id
 from parlor.api.deps import Services, services
 from parlor.api.errors import ERROR_RESPONSES, UnhandledErrors, install_error_handlers
+from parlor.api.inputs import url_follows_the_rule
 from parlor.api.ratelimit import RateLimitHeaders, install_limit_errors
 from parlor.api.security_headers import install_security
 from parlor.api.web import mount_web
@@ -49,7 +50,8 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     lifespan starts what needs starting): every route's `ServicesDep` returns them. Without them the app
     only describes itself (its routes and schema, which tests read)."""
     app = FastAPI(title="Parlor", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None, **_without_native_telemetry())
+                  openapi_url="/api/openapi.json", redoc_url=None, dependencies=[Depends(url_follows_the_rule)],
+                  **_without_native_telemetry())
     if built is not None:
         app.dependency_overrides[services] = _returning(built)
     install_error_handlers(app)

@@ -64,6 +64,11 @@ def error_response(path: str, status: int, code: str, message: str,
                     media_type="application/json")
 
 
+def _shown(part: object) -> str:
+    """A field's name as JSON can carry it (a client's key may hold a lone surrogate)."""
+    return str(part).encode("utf-8", "backslashreplace").decode()
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -72,7 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        where = ".".join(_shown(p) for p in first.get("loc", ()) if p != "body") or "body"
         code = "malformed_json" if first.get("type") == "json_invalid" else "invalid_request"
         return error_response(request.url.path, 422, code, f"{where}: {first.get('msg', 'invalid')}")
 
