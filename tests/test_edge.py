@@ -7,8 +7,11 @@ import uuid
 import httpx
 import pytest
 
+from parlor.api import create_api
 from tests.client import auth, chat_body
 from tests.conftest import RunningServer
+from tests.server import ROOT
+from tests.test_authorization import _no_lifespan
 
 
 def test_no_key_or_a_wrong_key_is_401_with_the_envelope(server: RunningServer) -> None:
@@ -88,3 +91,24 @@ def test_the_web_ui_is_served_for_client_routes(server: RunningServer) -> None:
     for path in ("/", "/t/some-thread"):
         page = httpx.get(f"{server.url}{path}")
         assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+async def test_a_500_carries_the_request_id_in_its_header_and_envelope() -> None:
+    """An unhandled exception is answered inside the request id's middleware (it was answered outside:
+    no `X-Request-ID`, and "-" in the envelope)."""
+    app = create_api(_no_lifespan, 1_000_000, ROOT / "web" / "dist")
+
+    @app.get("/api/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the web UI's catch-all route
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://parlor") as client:
+        for sent in ({}, {"X-Request-ID": "trace-the-bug-7"}):
+            response = await client.get("/api/boom", headers=sent)
+            assert response.status_code == 500
+            error = response.json()["error"]
+            assert error["code"] == "internal_error" and error["request_id"] == response.headers["x-request-id"]
+            assert error["request_id"] == sent.get("X-Request-ID", error["request_id"]) != "-"
+            assert response.headers["x-content-type-options"] == "nosniff"  # and the security headers

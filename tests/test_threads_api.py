@@ -144,6 +144,17 @@ def test_search_finds_threads_by_title_or_by_any_message(server: RunningServer, 
     assert second["next_cursor"] is None
 
 
+def test_search_is_case_insensitive_beyond_ascii(server: RunningServer) -> None:
+    """On SQLite lower() is Python's casefold (SQLite's own folds ASCII only: ÄPFEL missed äpfel)."""
+    key = server.user()
+    apples, street = uuid.uuid4().hex, uuid.uuid4().hex
+    chat(server.url, key, apples, "wir kaufen äpfel und birnen")
+    chat(server.url, key, street, "Die Hauptstraße entlang")
+    for query, found in (("ÄPFEL", [apples]), ("Äpfel", [apples]), ("äpfel", [apples]),
+                         ("HAUPTSTRASSE", [street]), ("hauptstraße", [street]), ("ÖL", [])):
+        assert [t["id"] for t in _search(server, key, query)["threads"]] == found, query
+
+
 async def test_search_on_postgresql_too() -> None:
     async with pg.fresh_database() as url:
         await migrate(url)
@@ -152,7 +163,8 @@ async def test_search_on_postgresql_too() -> None:
             sessions = session_factory(engine)
             user = await AccountStore(sessions).create_user("pg-search", "free")
             store = MessageStore(sessions)
-            for thread_id, text in (("t-spices", "Zanzibar SPICES"), ("t-other", "50% off"), ("t-none", "hello")):
+            for thread_id, text in (("t-spices", "Zanzibar SPICES"), ("t-other", "50% off"), ("t-none", "hello"),
+                                    ("t-apples", "äpfel")):
                 await store.begin_turn(
                     user_id=user.principal.id, thread_id=thread_id, title="untitled",
                     user_message=Message(id=new_id(), thread_id=thread_id, role="user", text=text, parts=[]),
@@ -162,6 +174,7 @@ async def test_search_on_postgresql_too() -> None:
 
             assert await found("spices") == ["t-spices"]
             assert await found("%") == ["t-other"]
-            assert len(await found("UNTITLED")) == 3  # titles too
+            assert len(await found("UNTITLED")) == 4  # titles too
+            assert await found("ÄPFEL") == ["t-apples"]  # beyond ASCII: by the database's locale
         finally:
             await engine.dispose()

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from parlor.api import (
     account,
@@ -29,7 +29,8 @@ from parlor.api import (
 )
 from parlor.api.context import BodyLimitMiddleware, RequestContextMiddleware, current_request_id
 from parlor.api.deps import Services, services
-from parlor.api.errors import ERROR_RESPONSES, install_error_handlers
+from parlor.api.errors import ERROR_RESPONSES, UnhandledErrors, install_error_handlers
+from parlor.api.inputs import url_follows_the_rule
 from parlor.api.ratelimit import RateLimitHeaders, install_limit_errors
 from parlor.api.security_headers import install_security
 from parlor.api.web import mount_web
@@ -49,7 +50,8 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     lifespan starts what needs starting): every route's `ServicesDep` returns them. Without them the app
     only describes itself (its routes and schema, which tests read)."""
     app = FastAPI(title="Parlor", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None, **_without_native_telemetry())
+                  openapi_url="/api/openapi.json", redoc_url=None, dependencies=[Depends(url_follows_the_rule)],
+                  **_without_native_telemetry())
     if built is not None:
         app.dependency_overrides[services] = _returning(built)
     install_error_handlers(app)
@@ -62,6 +64,7 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     uploads = {"/api/documents": max_upload_bytes + UPLOAD_OVERHEAD} if max_upload_bytes else None
     # inside observability: a refused body is logged and counted like any request
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, upload_bytes=uploads)
+    app.add_middleware(UnhandledErrors)  # inside both below: a 500 has its request id, log line and span
     if telemetry is not None:  # inside the request id's middleware: every span, line and metric has the id
         app.add_middleware(ObservabilityMiddleware, metrics=telemetry, request_id=current_request_id)
     app.add_middleware(RequestContextMiddleware)

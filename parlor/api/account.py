@@ -6,16 +6,17 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from parlor.accounts.data import DocumentsUnavailable
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.inputs import RequestBody
 
 router = APIRouter(prefix="/api/account", tags=["account"])
 
 
-class DeleteAccountBody(BaseModel):
+class DeleteAccountBody(RequestBody):
     confirm: str = Field(max_length=200, description="Your user name, typed again: the deletion cannot be undone.")
 
 

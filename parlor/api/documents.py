@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.inputs import problem
 from parlor.api.schemas import ID_PATTERN, IdPath
 from parlor.api.sse import sse
 from parlor.memory import ThreadNotFound
@@ -46,6 +47,8 @@ async def _read(file: UploadFile, limit: int) -> bytes:
 async def upload(svc: ServicesDep, who: PrincipalDep, file: Annotated[UploadFile, File()],
                  thread_id: Annotated[str | None, Form(pattern=ID_PATTERN)] = None) -> JSONResponse:
     """Stores the file and queues it; with `thread_id`, also shows it in that thread as a message."""
+    if (why := problem(file.filename or "")) is not None:  # the name is stored: the input rule holds for it too
+        raise ApiError(422, "invalid_request", f"file.filename: {why}")
     documents = _documents(svc)
     data = await _read(file, svc.settings.max_upload_bytes)
     if thread_id and not await documents.repo.may_scope(who.id, thread_id):

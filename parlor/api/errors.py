@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parlor.api.context import BodyTooLarge, current_request_id
 
@@ -63,6 +64,11 @@ def error_response(path: str, status: int, code: str, message: str,
                     media_type="application/json")
 
 
+def _shown(part: object) -> str:
+    """A field's name as JSON can carry it (a client's key may hold a lone surrogate)."""
+    return str(part).encode("utf-8", "backslashreplace").decode()
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -71,7 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        where = ".".join(_shown(p) for p in first.get("loc", ()) if p != "body") or "body"
         code = "malformed_json" if first.get("type") == "json_invalid" else "invalid_request"
         return error_response(request.url.path, 422, code, f"{where}: {first.get('msg', 'invalid')}")
 
@@ -91,7 +97,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request.url.path, 503, "server_busy", "The server is too busy right now; retry"
                               " in a moment.", {"Retry-After": "2"})
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request.url.path, 500, "internal_error", "Something went wrong on our side.")
+
+class UnhandledErrors:
+    """Any exception no handler took becomes the 500 envelope here, inside the request id's and the
+    observability middleware, so the answer has its `X-Request-ID`, the envelope the same id, and the
+    log line and span the status. (An `exception_handler(Exception)` runs in Starlette's outermost
+    middleware, after the request id's was left: the header missing, the id "-".) Pure ASGI: streams
+    pass through untouched."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started or scope["type"] != "http":  # mid-response (the server closes the connection), or no
+                raise  # request at all (the lifespan's): nothing to answer
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            response = error_response(scope["path"], 500, "internal_error", "Something went wrong on our side.")
+            await response(scope, receive, send)

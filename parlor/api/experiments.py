@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from parlor.api.deps import AdminDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.inputs import checked_body
 from parlor.config import EXPERIMENT_NAME, ExperimentConfig
 from parlor.experiments import InvalidExperiment
 from parlor.experiments.results import parse_since
@@ -35,7 +36,7 @@ async def get_experiment(name: Name, svc: ServicesDep, _: AdminDep) -> dict[str,
 
 @router.put("/{name}")
 async def put_experiment(name: Name, svc: ServicesDep, _: AdminDep, response: Response,
-                         body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+                         body: Annotated[dict[str, Any], Body(), AfterValidator(checked_body)]) -> dict[str, Any]:
     """Creates or replaces the experiment (the body: everything but its name, which is the path's)."""
     if body.get("name", name) != name:
         raise ApiError(422, "invalid_experiment", "name: the body's name differs from the path's.")

@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from parlor.api.deps import PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.inputs import RequestBody
 from parlor.experiments import MessageNotFound
 
 router = APIRouter(prefix="/api/messages", tags=["feedback"])
 MessageId = Annotated[str, Path(min_length=1, max_length=36)]
 
 
-class FeedbackBody(BaseModel):
+class FeedbackBody(RequestBody):
     model_config = ConfigDict(extra="forbid")
     rating: Literal["up", "down"] | None
     comment: str | None = Field(default=None, max_length=2000)

@@ -1,24 +1,28 @@
-"""Request bodies as the clients send them. Every string and list has a bound."""
+"""Request bodies as the clients send them. Every string, list and integer has a bound; every body follows
+the input rule of parlor/api/inputs.py (storable text, bounded nesting)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from parlor.api.inputs import RequestBody
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 IdPath = Annotated[str, Path(pattern=ID_PATTERN)]  # a thread, document, memory… id in a route's path
+MAX_TOKENS = 1_000_000  # of one reply: above any model's output window
 NamePath = Annotated[str, Path(min_length=1, max_length=200)]  # a user's name or id (names may hold spaces)
 
 
-class UIPart(BaseModel):
+class UIPart(RequestBody):
     model_config = ConfigDict(extra="allow")
     type: str = Field(max_length=64)
     text: str | None = None
 
 
-class UIMessageIn(BaseModel):
+class UIMessageIn(RequestBody):
     model_config = ConfigDict(extra="allow")
     id: str = Field(min_length=1, max_length=128)
     role: Literal["system", "user", "assistant"]
@@ -29,7 +33,7 @@ class UIMessageIn(BaseModel):
         return "".join(p.text or "" for p in self.parts if p.type == "text")
 
 
-class ChatBody(BaseModel):
+class ChatBody(RequestBody):
     """What `useChat`'s default transport posts."""
 
     model_config = ConfigDict(extra="allow")
@@ -39,21 +43,21 @@ class ChatBody(BaseModel):
     messageId: str | None = Field(default=None, max_length=128)
 
 
-class ThreadPatch(BaseModel):
+class ThreadPatch(RequestBody):
     title: str = Field(min_length=1, max_length=200)
 
 
-class NewMemoryBody(BaseModel):
+class NewMemoryBody(RequestBody):
     text: str = Field(min_length=1, max_length=300, pattern=r"\S")  # MAX_FACT_CHARS; not only spaces
 
 
-class NewUserBody(BaseModel):
+class NewUserBody(RequestBody):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
     tier: str | None = Field(default=None, min_length=1, max_length=64)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)  # of the first key; None: never
 
 
-class OpenAIMessage(BaseModel):
+class OpenAIMessage(RequestBody):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -66,13 +70,13 @@ class OpenAIMessage(BaseModel):
         return "".join(str(p.get("text", "")) for p in self.content or [] if p.get("type") == "text")
 
 
-class OpenAIFunction(BaseModel):
+class OpenAIFunction(RequestBody):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str = Field(default="", max_length=4000)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
-class OpenAITool(BaseModel):
+class OpenAITool(RequestBody):
     type: Literal["function"] = "function"
     function: OpenAIFunction
 
@@ -80,15 +84,15 @@ class OpenAITool(BaseModel):
 StopWord = Annotated[str, Field(max_length=200)]
 
 
-class ChatCompletionBody(BaseModel):
+class ChatCompletionBody(RequestBody):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=200)
     messages: list[OpenAIMessage] = Field(min_length=1, max_length=10_000)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     stop: StopWord | Annotated[list[StopWord], Field(max_length=4)] | None = None  # OpenAI allows 4
     tools: list[OpenAITool] | None = Field(default=None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from parlor.api.deps import AdminDep, PrincipalDep, ServicesDep
 from parlor.api.errors import ApiError
+from parlor.api.inputs import RequestBody
 from parlor.api.schemas import NamePath
 from parlor.api.users import principal_json
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api", tags=["usage"])
 Days = Annotated[int, Query(ge=1, le=366)]
 
 
-class UserPatch(BaseModel):
+class UserPatch(RequestBody):
     tier: str | None = Field(default=None, min_length=1, max_length=64)
     role: Literal["user", "admin"] | None = None
 

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from parlor.accounts import Principal, TooManyKeys, UserExists
 from parlor.accounts.keys import hash_key
 from parlor.api.deps import AdminDep, PrincipalDep, ServicesDep, bearer
 from parlor.api.errors import ApiError
+from parlor.api.inputs import RequestBody
 from parlor.api.schemas import NewUserBody
 from parlor.db import utcnow
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["users"])
 KeyId = Annotated[str, Path(max_length=36)]
 
 
-class NewKeyBody(BaseModel):
+class NewKeyBody(RequestBody):
     name: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f]*$")
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="None: the key never expires.")
 

@@ -16,6 +16,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from parlor.db.casefold import casefold_lower
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 IDLE_PING_SECONDS = 10.0  # a pooled connection idle longer than this is pinged before use
 RECYCLE_SECONDS = 1800  # and none is used for longer than this
@@ -29,6 +31,7 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", casefold_lower)  # thread search in any case, beyond ASCII
         return engine
     overflow = pool_size if max_overflow is None else max_overflow
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_recycle=RECYCLE_SECONDS,
