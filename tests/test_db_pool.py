@@ -1,4 +1,5 @@
-"""PostgreSQL's pool pings only connections that sat idle, replaces one that died meanwhile, and a request
+"""PostgreSQL's pool replaces a connection that died in it before use (the server closed it, or it sat idle and
+fails a ping) — also every connection of a running server cut at once — and a request
 that finds no free connection in time is told the server is busy."""
 
 from __future__ import annotations
@@ -84,3 +85,46 @@ async def test_a_write_waits_out_a_busy_pool_however_long_each_try_waited() -> N
 
     with pytest.raises(PoolTimeout):
         await with_retries(never, seconds=0.0)
+
+
+async def _cut_every_connection(admin: asyncpg.Connection, database: str) -> int:
+    """Terminates every backend of `database` but the admin's own and waits until they are gone; returns
+    how many there were."""
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()"
+    pids = [row["pid"] for row in await admin.fetch(query, database)]
+    for pid in pids:
+        await admin.execute("SELECT pg_terminate_backend($1, 5000)", pid)  # returns once it has exited
+    assert not await admin.fetch(query, database)
+    return len(pids)
+
+
+async def test_after_every_connection_is_cut_the_next_requests_all_succeed(tmp_path: Path, upstream: Upstream) -> None:
+    """A database blip (restart, failover, `pg_terminate_backend`) under a busy server: the pool replaces
+    the dead connections before use, so the very next requests — one, then many at once, reads and
+    writes — are 200, and what they wrote is in the database."""
+    async with pg.fresh_database() as url:
+        await migrate(url)
+        server = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=url).start()
+        admin = await asyncpg.connect(asyncpg_dsn(url))
+        database = await admin.fetchval("SELECT current_database()")
+        headers = auth(server.admin_token)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
+                async def create(name: str) -> int:
+                    return (await client.post("/api/users", json={"name": name})).status_code
+
+                async def list_users() -> int:
+                    return (await client.get("/api/users")).status_code
+
+                warm = await asyncio.gather(*(create(f"before-{i}") for i in range(8)), list_users())
+                assert warm == [201] * 8 + [200]  # the pool holds several connections now
+                assert await _cut_every_connection(admin, database) >= 2
+                first = await list_users()
+                burst = await asyncio.gather(*(create(f"after-{i}") for i in range(8)),
+                                             *(list_users() for _ in range(4)))
+            assert [first, *burst] == [200] + [201] * 8 + [200] * 4
+            names = {row["name"] for row in await admin.fetch("SELECT name FROM users")}
+            assert {f"after-{i}" for i in range(8)} <= names
+        finally:
+            await admin.close()
+            server.stop()

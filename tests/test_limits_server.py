@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,7 @@ def test_200_concurrent_requests_across_two_processes_admit_exactly_the_limit(
             servers.append(ParlorServer(tmp_path / name, [upstream_provider(upstream)], database_url=pg_url,
                                         **env).start())
         key = servers[0].create_user(f"burst-{marker}")
-        results = asyncio.run(_fire(servers, key, marker, 200))
+        results = asyncio.run(fire_burst(servers, key, marker, 200))
     finally:
         for server in servers:
             server.stop()
@@ -155,7 +155,10 @@ def test_200_concurrent_requests_across_two_processes_admit_exactly_the_limit(
     assert len(sent) == 50
 
 
-async def _fire(servers: list[ParlorServer], key: str, marker: str, n: int) -> list[tuple[int, str, str | None]]:
+async def fire_burst(servers: list[ParlorServer], key: str, marker: str, n: int,
+                     at_start: Callable[[], None] = lambda: None) -> list[tuple[int, str, str | None]]:
+    """`n` concurrent completions by one user, round-robin over `servers`, all let go at once (and
+    `at_start` called just then); each as (status, server url, error code)."""
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers=auth(key)) as client:
         start = asyncio.Event()
@@ -170,6 +173,7 @@ async def _fire(servers: list[ParlorServer], key: str, marker: str, n: int) -> l
 
         tasks = [asyncio.create_task(one(i)) for i in range(n)]
         await asyncio.sleep(0.05)
+        at_start()
         start.set()
         return await asyncio.gather(*tasks)
 

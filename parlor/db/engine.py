@@ -19,7 +19,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from parlor.db.casefold import casefold_lower
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-IDLE_PING_SECONDS = 10.0  # a pooled connection idle longer than this is pinged before use
+IDLE_PING_SECONDS = 10.0  # a pooled connection idle longer than this is also pinged before use
 RECYCLE_SECONDS = 1800  # and none is used for longer than this
 
 
@@ -37,7 +37,7 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_recycle=RECYCLE_SECONDS,
                                  pool_timeout=pool_timeout)
     event.listen(engine.sync_engine, "checkin", _idle_since)
-    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    event.listen(engine.sync_engine, "checkout", _check_before_use)
     return engine
 
 
@@ -55,13 +55,19 @@ def _idle_since(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     record.info["idle_since"] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-    """Pre-ping only what sat idle: a busy pool's connections just proved alive, and a ping per checkout is
-    one more round trip per query. A dead one is replaced (the pool retries the checkout)."""
+def _check_before_use(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """Every checkout: a connection the server closed while it sat in the pool (a restart, a failover,
+    `pg_terminate_backend`, a proxy's idle cut) is already known to asyncpg, which read the close on the
+    event loop, so it is replaced for free. One idle for long is also pinged: a path dropped without a
+    close shows nothing locally. Not a ping per checkout: that is BEGIN, `;`, ROLLBACK — three round
+    trips per request (bench/db_checkout.py). A dead one raises DisconnectionError: the pool reconnects
+    and checks out again."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
     if time.monotonic() - record.info.get("idle_since", 0.0) <= IDLE_PING_SECONDS:
         return
     try:
-        dbapi_connection.ping()  # asyncpg's adapter: a bare round trip, outside any transaction
+        dbapi_connection.ping()  # SQLAlchemy's asyncpg adapter: `;` in a transaction of its own
     except Exception as exc:  # whatever the driver raises for a closed connection
         raise DisconnectionError(str(exc)) from exc
 

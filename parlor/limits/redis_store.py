@@ -8,8 +8,9 @@ reserve/settle counter for token budgets anyway.
 
 Keys carry the user id in a hash tag (`{id}`), so one request's keys share a Redis Cluster slot.
 
-`Guarded` wraps any store: Redis errors and timeouts fail open (the in-process fallback counts
-until Redis answers again; retried at most every `retry_seconds`) or closed (`LimitsUnavailable`).
+`Guarded` wraps any store: while Redis is down (it refuses or drops the connection, or stays silent
+for `answer_seconds`) they fail open (the in-process fallback counts until Redis answers again) or
+closed (`LimitsUnavailable`). A slow answer is waited for: it is still the one shared count.
 """
 
 from __future__ import annotations
@@ -88,14 +89,27 @@ return used
 """
 
 
+ANSWER_FACTOR = 8  # a limit check waits this many times PARLOR_LIMITS_REDIS_TIMEOUT for Redis (2 s by default)
+
+
+def answer_seconds(timeout: float) -> float:
+    """How long a limit check waits for Redis (to connect, for a pooled connection, for the answer)
+    before Redis counts as down. Long on purpose: a stopped or restarting Redis refuses the connection,
+    which is detected at once however long this is; a wait only runs out on a silent Redis. A burst on a
+    busy event loop kept a healthy Redis "silent" for more than 0.25 s — each replica then counted
+    in-process and two replicas admitted twice the limit."""
+    return timeout * ANSWER_FACTOR
+
+
 def limits_client(url: str, timeout: float, max_connections: int = 64) -> aioredis.Redis:
-    """A client of its own for the limits: short timeouts and no retries, so a Redis outage costs a
-    request at most `timeout`, and the breaker then skips Redis for a while. The pool blocks (up to
-    `timeout`) for a free connection rather than failing at once: a burst of requests must wait its
-    turn at Redis, not fall through to the in-process fallback."""
+    """A client of its own for the limits: no retries (a retried script could count a hit twice) and
+    one bound, `answer_seconds(timeout)`, on every wait. The pool blocks for a free connection rather
+    than failing at once: a burst of requests must wait its turn at Redis, not fall through to the
+    in-process fallback."""
+    seconds = answer_seconds(timeout)
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=timeout, socket_timeout=timeout,
-        socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+        url, max_connections=max_connections, timeout=seconds, socket_timeout=seconds,
+        socket_connect_timeout=seconds, retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
     return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
 
 
@@ -142,36 +156,55 @@ class RedisBudgetStore:
 
 
 class Breaker:
-    """Shared by every guarded store on one Redis: after a failure, Redis is skipped (and the
-    fallback or the refusal used) for `retry_seconds`, so an outage costs one timeout, not one
-    per request."""
+    """Shared by every guarded store on one Redis. Once Redis is down it is skipped (the fallback or
+    the refusal used) for `retry_seconds`; then one call probes it while the others keep skipping it,
+    so an outage costs one wait, not one per request.
+
+    Down means refused or dropped (Redis stopped, restarting, unreachable) or silent for the whole
+    `answer_seconds`, never merely slow: a count of consecutive timeouts would not tell a stall from an
+    outage either, since a burst's calls all time out in the same moment."""
 
     def __init__(self, fail_open: bool, timeout: float, retry_seconds: float = 1.0):
         self.fail_open = fail_open
-        self.timeout = timeout
+        self.wait_seconds = answer_seconds(timeout)
         self.retry_seconds = retry_seconds
-        self._down_until = 0.0
+        self._down_until = 0.0  # 0.0: up
+        self._probing = False
         self.failures = 0
 
     async def call(self, primary: Callable[[], Awaitable[T]], fallback: Callable[[], Awaitable[T]]) -> T:
-        if time.monotonic() >= self._down_until:
+        if not self._skipping():
+            probe = self._down_until > 0.0
+            self._probing = probe
             try:
-                async with asyncio.timeout(self.timeout * 2):  # belt and braces over the socket timeouts
+                async with asyncio.timeout(self.wait_seconds * 2):  # belt and braces over the client's own
                     result = await primary()
             except (RedisError, OSError, TimeoutError) as exc:
-                self.failures += 1
-                if self._down_until == 0.0:
-                    log.warning("Redis is unreachable for limits (%s); failing %s", exc or type(exc).__name__,
-                                "open (counting in-process)" if self.fail_open else "closed")
-                self._down_until = time.monotonic() + self.retry_seconds
+                self._went_down(exc)
             else:
-                if self._down_until:
-                    log.warning("Redis is back for limits")
-                    self._down_until = 0.0
+                self._came_back()
                 return result
+            finally:
+                if probe:
+                    self._probing = False
         if not self.fail_open:
             raise LimitsUnavailable("the limits store is unavailable")
         return await fallback()
+
+    def _skipping(self) -> bool:
+        return self._down_until > 0.0 and (time.monotonic() < self._down_until or self._probing)
+
+    def _went_down(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self._down_until == 0.0:
+            log.warning("Redis is unreachable for limits (%s); failing %s", exc or type(exc).__name__,
+                        "open (counting in-process)" if self.fail_open else "closed")
+        self._down_until = time.monotonic() + self.retry_seconds
+
+    def _came_back(self) -> None:
+        if self._down_until:
+            log.warning("Redis is back for limits")
+            self._down_until = 0.0
 
 
 class GuardedLimiter:
