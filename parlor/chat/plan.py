@@ -56,6 +56,10 @@ class Turn:
         return estimate_tokens(m.content for m in self.history)
 
 
+def _lost(answer: StoredMessage) -> bool:
+    return answer.status is MessageStatus.STREAMING or answer.meta.get("error") == "run_lost"
+
+
 class TurnPlanner:
     def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook):
         self._memory = memory
@@ -95,10 +99,10 @@ class TurnPlanner:
                 return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
             if matches:
                 answer = next((m for m in recent[index + 1:] if m.role == "assistant"), None)
-                if answer is not None and answer.status is not MessageStatus.STREAMING:
+                if answer is not None and not _lost(answer):
                     return Turn(request, [], save_user_message=False, replay=answer)  # a retried POST: resend
-                # no answer yet, or one still `streaming` although this turn holds the thread: its run
-                # died with its replica (SIGKILL, OOM), so it is answered again, in place of that row
+                # no answer yet, or one whose run died with its replica (SIGKILL, OOM): still `streaming`
+                # although this turn holds the thread, or already ended as lost: answered again, in its place
                 dead = (answer.id,) if answer is not None else ()
                 return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
         pending = self._memory.user_message(request.client_message_id, request.text)
