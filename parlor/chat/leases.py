@@ -21,7 +21,6 @@ from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 10.0  # how long a dead holder keeps a thread: the crash-recovery time
-RENEW_SECONDS = LEASE_SECONDS / 3  # a holder renews this often, so two missed renewals still hold
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 Key = tuple[str, str]  # (user id, thread id)
 
@@ -63,7 +62,7 @@ class Leases:
         self._redis = redis
         self._keys = keys
         self._ms = int(seconds * 1000)
-        self._renew_every = seconds / 3
+        self._renew_every = seconds / 3  # so that two missed renewals still hold
         self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
