@@ -49,9 +49,14 @@ class RedisKeys:
         return self._key(f"breaker:{provider}", "failures")
 
     # runs, seen from every replica (parlor/chat/mirror.py)
-    def run_stream(self, user_id: str, thread_id: str) -> str:
-        """The Redis Stream of a thread's current run: what a client resumes from, on any replica."""
-        return self._key(_thread(user_id, thread_id), "run")
+    def run_stream(self, user_id: str, thread_id: str, run_id: str) -> str:
+        """The Redis Stream of one run of a thread: what a client resumes from, on any replica. One per
+        run, so a slow reader of an ended run never reads the next one's events."""
+        return self._key(_thread(user_id, thread_id), f"run:{run_id}")
+
+    def run_last(self, user_id: str, thread_id: str) -> str:
+        """The id of the thread's latest run (whose copy a replay or a crash repair reads)."""
+        return self._key(_thread(user_id, thread_id), "last")
 
     def run_active(self, user_id: str, thread_id: str) -> str:
         """Which run a thread has under way (a retried POST on another replica attaches to it)."""

@@ -19,8 +19,8 @@ def tag(key: str) -> str:
 
 def every_key(keys: RedisKeys) -> list[str]:
     return [keys.rate_window(user_subject("u1"), 60), keys.budget("u1", "2026-01-01"), keys.breaker("local"),
-            keys.breaker_failures("local"), keys.run_stream("u1", "t1"), keys.run_active("u1", "t1"),
-            keys.stops(), keys.key_changes(), keys.progress("d1")]
+            keys.breaker_failures("local"), keys.run_stream("u1", "t1", "r1"), keys.run_active("u1", "t1"),
+            keys.run_last("u1", "t1"), keys.stops(), keys.key_changes(), keys.progress("d1")]
 
 
 def test_every_key_starts_with_the_prefix_then_its_tag() -> None:
@@ -47,9 +47,11 @@ def test_a_breakers_state_and_failures_share_a_slot() -> None:
 
 
 def test_a_threads_run_keys_share_a_slot() -> None:
-    assert tag(KEYS.run_stream("u1", "t1")) == tag(KEYS.run_active("u1", "t1")) == "thread:u1:t1"
-    assert KEYS.run_stream("u1", "t1") != KEYS.run_active("u1", "t1")
-    assert tag(KEYS.run_stream("u1", "t2")) != tag(KEYS.run_stream("u1", "t1"))
+    assert tag(KEYS.run_stream("u1", "t1", "r1")) == tag(KEYS.run_active("u1", "t1")) == "thread:u1:t1"
+    assert tag(KEYS.run_last("u1", "t1")) == "thread:u1:t1"
+    assert KEYS.run_stream("u1", "t1", "r1") != KEYS.run_stream("u1", "t1", "r2")  # one copy per run
+    assert KEYS.run_stream("u1", "t1", "r1") != KEYS.run_active("u1", "t1")
+    assert tag(KEYS.run_stream("u1", "t2", "r1")) != tag(KEYS.run_stream("u1", "t1", "r1"))
 
 
 def test_the_job_streams_group_is_named_after_the_stream() -> None:

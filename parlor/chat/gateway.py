@@ -93,7 +93,7 @@ class Gateway:
         if (found := self._known(key)) is not None:
             return idempotency_key, self._retry(request, reservation, found.follow())
         for _ in range(3):  # a holder that ends between our claim and our look is seen on the next round
-            claim = await self._mirror.claim(key, idempotency_key, fresh=False)  # its copy may be the answer
+            claim = await self._mirror.claim(key, idempotency_key)
             # won: nobody runs it, but an earlier run may have ended within the TTL (its copy is complete:
             # a run gives the key back after its end); lost: it runs on another replica
             copy = await (self._mirror.ended(key) if claim.won else self._mirror.follow(key))

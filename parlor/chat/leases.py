@@ -24,13 +24,9 @@ LEASE_SECONDS = 10.0  # how long a dead holder keeps a thread: the crash-recover
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 Key = tuple[str, str]  # (user id, thread id)
 
-# Taken, or the holder's value said, in one step (keys do not expire while a script runs); a won claim
-# also clears the keys it is given (the previous run's copy), before anyone can follow the new run.
+# Taken, or the holder's value said, in one step (keys do not expire while a script runs).
 _CLAIM = """
-if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  for i = 2, #KEYS do redis.call('del', KEYS[i]) end
-  return ''
-end
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return '' end
 return redis.call('get', KEYS[1])
 """
 # Compare-and-act on the lease's value: the holder's own token, then its client id.
@@ -52,9 +48,17 @@ class Claim:
         return self.holder is None
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _holder(value: bytes | str) -> str:
-    text = value.decode() if isinstance(value, bytes) else value
-    return text.partition(" ")[2]
+    return _text(value).partition(" ")[2]
+
+
+def run_id(lease: bytes | str) -> str:
+    """The id of the run a lease's value belongs to (its token): it names the run's copy."""
+    return _text(lease).partition(" ")[0]
 
 
 class Leases:
@@ -72,13 +76,12 @@ class Leases:
     def _key(self, key: Key) -> str:
         return self._keys.run_active(*key)
 
-    async def claim(self, key: Key, client_id: str, clear: tuple[str, ...] = ()) -> Claim:
-        """Takes the thread for the run of `client_id` (deleting the keys `clear` if it does), or says
-        whose run has it. Without Redis the claim is won: this replica alone decides (its own registry
-        still refuses a second run)."""
+    async def claim(self, key: Key, client_id: str) -> Claim:
+        """Takes the thread for the run of `client_id`, or says whose run has it. Without Redis the claim
+        is won: this replica alone decides (its own registry still refuses a second run)."""
         value = f"{uuid.uuid4().hex} {client_id}"
         try:
-            holder = await self._claim(keys=[self._key(key), *clear], args=[value, self._ms])
+            holder = await self._claim(keys=[self._key(key)], args=[value, self._ms])
             if holder:
                 return Claim(key, holder=_holder(holder))
         except REDIS_DOWN as exc:

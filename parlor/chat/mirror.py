@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from parlor.chat.eventlog import dump_event, load_event
 from parlor.chat.events import ChatEvent, TurnFailed, coalesce
-from parlor.chat.leases import Claim, Leases
+from parlor.chat.leases import Claim, Leases, run_id
 from parlor.chat.runs import Run
 from parlor.redis_keys import RedisKeys
 from parlor.tasks import TaskTracker
@@ -40,7 +40,7 @@ MIRROR_LOST = TurnFailed("resume_failed", "Lost track of this answer while it wa
 
 
 class Mirror(Protocol):
-    async def claim(self, key: Key, client_id: str, fresh: bool = True) -> Claim: ...
+    async def claim(self, key: Key, client_id: str) -> Claim: ...
 
     async def release(self, claim: Claim) -> None: ...
 
@@ -62,7 +62,7 @@ class Mirror(Protocol):
 class NoMirror:
     """No Redis: other replicas neither see this one's runs nor ask it to stop them."""
 
-    async def claim(self, key: Key, client_id: str, fresh: bool = True) -> Claim:
+    async def claim(self, key: Key, client_id: str) -> Claim:
         return Claim(key)  # this replica's own registry decides
 
     async def release(self, claim: Claim) -> None:
@@ -110,13 +110,16 @@ class RunMirror:
         self._leases = leases
         self._tasks = tasks
         self._ttl = ttl
-        self._reading: dict[Key, Run] = {}  # other replicas' runs this one's clients follow, read once
+        self._reading: dict[str, Run] = {}  # other replicas' runs this one's clients follow, read once
         self._copies: dict[Run, _Copy] = {}  # this process's runs being copied
         self._writer: asyncio.Task[None] | None = None
         self._tick: asyncio.Future[None] | None = None  # the events write under way, if any
 
-    def _stream(self, key: Key) -> str:
-        return self._keys.run_stream(*key)
+    def _stream(self, key: Key, run: str) -> str:
+        return self._keys.run_stream(*key, run)
+
+    def _last(self, key: Key) -> str:
+        return self._keys.run_last(*key)
 
     def _active(self, key: Key) -> str:
         return self._keys.run_active(*key)
@@ -125,10 +128,9 @@ class RunMirror:
     def _stops(self) -> str:
         return self._keys.stops()
 
-    async def claim(self, key: Key, client_id: str, fresh: bool = True) -> Claim:
-        """Takes the key for a run (chat/leases.py). `fresh`: a won claim deletes the previous run's copy
-        at once, so that whoever attaches to the new run cannot read the old one's events."""
-        return await self._leases.claim(key, client_id, (self._stream(key),) if fresh else ())
+    async def claim(self, key: Key, client_id: str) -> Claim:
+        """Takes the key for a run (chat/leases.py); the lease's token names the run's copy."""
+        return await self._leases.claim(key, client_id)
 
     async def release(self, claim: Claim) -> None:
         await self._leases.release(claim)
@@ -144,9 +146,10 @@ class RunMirror:
         without an idempotency key) is nobody else's business: it is not copied."""
         if not run.claim.lease:
             return
-        stream = self._stream(run.key)
+        token = run_id(run.claim.lease)
+        stream = self._stream(run.key, token)
         try:
-            await self._redis.delete(stream)
+            await self._redis.set(self._last(run.key), token, ex=self._ttl)
         except REDIS_DOWN as exc:
             log.warning("run %s is not mirrored to Redis: %s", run.key[1], exc)
             await run.wait()
@@ -196,54 +199,59 @@ class RunMirror:
         """The running run's events from its start, then live; None when no replica runs one for the key.
         However many clients of this replica follow one run, it is read from Redis once (a blocking read
         holds a connection: one per follower would empty the pool under a burst of retries)."""
-        if (reading := self._reading.get(key)) is not None and not reading.done:
-            return reading.follow()
         try:
-            found = await self._redis.exists(self._active(key))
+            lease = await self._redis.get(self._active(key))
         except REDIS_DOWN as exc:
             log.warning("cannot see other replicas' runs: %s", exc)
             return None
-        if not found:
+        if lease is None:
             return None
-        reading = Run(key, self._events(key), self._tasks)
-        self._reading[key] = reading
+        stream = self._stream(key, run_id(lease))
+        if (reading := self._reading.get(stream)) is None or reading.done:
+            reading = self._reading[stream] = Run(key, self._events(key, stream, lease), self._tasks)
         return reading.follow()
 
-    async def _events(self, key: Key) -> AsyncIterator[ChatEvent]:
+    async def _events(self, key: Key, stream: str, lease: bytes | str) -> AsyncIterator[ChatEvent]:
         try:
-            async for batch in self._read(key):
+            async for batch in self._read(key, stream, lease):
                 for event in batch:
                     yield event
         finally:
-            self._reading.pop(key, None)
+            self._reading.pop(stream, None)
 
     async def ended(self, key: Key) -> Batches | None:
         """The complete copy of the key's last run, kept for the mirror's TTL after it ended; None when
         there is none (nor for a run that died before its end: that one is lost)."""
         try:
-            last: Any = await self._redis.xrevrange(self._stream(key), count=1)
+            stream = await self._last_stream(key)
+            last: Any = await self._redis.xrevrange(stream, count=1) if stream else None
         except REDIS_DOWN as exc:
             log.warning("cannot see other replicas' runs: %s", exc)
             return None
-        return self._read(key) if last and last[0][1][b"e"] == END else None
+        return self._read(key, stream) if stream and last and last[0][1][b"e"] == END else None
+
+    async def _last_stream(self, key: Key) -> str | None:
+        token = await self._redis.get(self._last(key))
+        return self._stream(key, run_id(token)) if token is not None else None
 
     async def copy(self, key: Key) -> list[ChatEvent]:
         """What the key's run copied so far (all of it, once it ended); [] when Redis cannot say."""
         try:
-            entries: Any = await self._redis.xrange(self._stream(key))
+            stream = await self._last_stream(key)
+            entries: Any = await self._redis.xrange(stream) if stream else []
         except REDIS_DOWN as exc:
             log.warning("cannot read the copy of run %s: %s", key[1], exc)
             return []
         return [load_event(fields[b"e"]) for _, fields in entries if fields[b"e"] != END]
 
-    async def _read(self, key: Key) -> Batches:
-        """The copy from its start to its end marker; a terminal event of its own when the generating
-        replica is gone or Redis fails mid-read (a follower's stream always ends)."""
-        stream, position = self._stream(key), "0"
+    async def _read(self, key: Key, stream: str, lease: bytes | str | None = None) -> Batches:
+        """A run's copy from its start to its end marker; a terminal event of its own when the run's
+        replica no longer holds its `lease` (it died) or Redis fails mid-read: a follower's stream ends."""
+        position = "0"
         while True:
             try:
                 answer: Any = await self._redis.xread({stream: position}, block=BLOCK_MS, count=500)
-                running = bool(answer) or await self._redis.exists(self._active(key))
+                running = bool(answer) or (lease is not None and await self._redis.get(self._active(key)) == lease)
             except REDIS_DOWN as exc:
                 log.warning("lost the copy of run %s: %s", key[1], exc)
                 yield [MIRROR_LOST]
