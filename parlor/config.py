@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     tiers: dict[str, TierConfig] = Field(default_factory=default_tiers, min_length=1)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)  # key: "provider/model", provider or model
     limits_on_redis_error: Literal["open", "closed"] = "open"
-    limits_redis_timeout: float = Field(default=0.25, gt=0, le=10)
+    limits_redis_timeout: float = Field(default=2.0, gt=0, le=30)
     budget_timezone: str = "UTC"
     auth_failures_per_minute: int | None = Field(default=30, ge=1)  # invalid keys from one address
 

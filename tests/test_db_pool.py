@@ -128,3 +128,28 @@ async def test_after_every_connection_is_cut_the_next_requests_all_succeed(tmp_p
         finally:
             await admin.close()
             server.stop()
+
+
+def test_a_database_that_is_down_is_a_503_naming_it_not_a_500(tmp_path: Path, upstream: Upstream) -> None:
+    """The database stopped (a restart, a failover under way): requests that need it are told so — 503
+    `database_unavailable` with a Retry-After and the request id — and succeed once it is back."""
+    from tests.pgcluster import PgCluster
+    from tests.test_lifecycle import parlor
+
+    with PgCluster() as database:
+        assert parlor("migrate", env={"PARLOR_DATABASE_URL": database.url}).returncode == 0
+        server = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=database.url).start()
+        try:
+            headers = auth(server.admin_token)
+            assert httpx.get(f"{server.url}/api/users", headers=headers).status_code == 200
+            database.stop()
+            for _ in range(3):  # the pooled connection the stop closed, then new connections refused
+                down = httpx.get(f"{server.url}/api/users", headers=headers, timeout=30)
+                assert down.status_code == 503, down.text
+                assert down.json()["error"]["code"] == "database_unavailable"
+                assert down.headers["Retry-After"] and down.headers["X-Request-ID"]
+                assert down.json()["error"]["request_id"] == down.headers["X-Request-ID"]
+            database.start()
+            assert httpx.get(f"{server.url}/api/users", headers=headers).status_code == 200
+        finally:
+            server.stop()

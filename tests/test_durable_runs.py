@@ -102,8 +102,23 @@ def test_sigterm_ends_a_stream_longer_than_the_drain_with_an_abort_never_a_cut(
     key = server.create_user("deployed")
     text, thread_id = f"deploy {marker}", uuid.uuid4().hex
     upstream.push(Script(tokens=LONG, token_delay=0.1), match=text)
+    upstream.push(Script(tokens=LONG, token_delay=0.1), match=f"openai {marker}")
     rest: list[str] = []
     ready_while_draining: list[int] = []
+    v1_lines: list[str] = []
+    v1_streaming = threading.Event()
+
+    def v1_stream() -> None:  # an OpenAI-compatible client's stream, cut by the same deploy
+        body = {"model": "up", "stream": True, "messages": [{"role": "user", "content": f"openai {marker}"}]}
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, headers=auth(key),
+                          timeout=30) as v1:
+            for line in v1.iter_lines():
+                v1_lines.append(line)
+                v1_streaming.set()
+
+    v1 = threading.Thread(target=v1_stream)
+    v1.start()
+    assert v1_streaming.wait(20)
     with httpx.Client(headers=auth(key), timeout=30) as client, client.stream(
         "POST", f"{server.url}/api/chat", json=chat_body(thread_id, text)
     ) as response:
@@ -122,6 +137,9 @@ def test_sigterm_ends_a_stream_longer_than_the_drain_with_an_abort_never_a_cut(
     assert ready_while_draining == [503]  # the listener stayed open while the drain ran
     body = "\n".join(rest)
     assert '"type":"abort"' in body and body.rstrip().endswith("data: [DONE]")
+    v1.join(10)  # the /v1 stream ends with an error object the openai SDKs raise, then [DONE]
+    data = [line for line in v1_lines if line.startswith("data: ")]
+    assert '"code":"aborted"' in data[-2] and data[-1] == "data: [DONE]"
     server.start()
     try:
         answer = answer_with(server.url, key, thread_id, "aborted")

@@ -261,8 +261,11 @@ def test_a_database_outage_mid_stream_loses_nothing(upstream: Upstream, tmp_path
     with on_own_database(upstream, tmp_path) as (process, database, key):
         upstream.push(Script(tokens=SLOW[:20], token_delay=0.05), match=marker)
         thread_id = uuid.uuid4().hex
-        # the database goes away while the answer streams; the stream finishes regardless
-        assert '"type":"finish"' in stream_through(process, key, thread_id, f"outage {marker}", database.stop)
+        # the database goes away while the answer streams: the stream ends (it is not held for the
+        # database), with the whole text but an error, not a `finish`: the answer is not stored yet
+        rest = stream_through(process, key, thread_id, f"outage {marker}", database.stop)
+        assert '"type":"error"' in rest and "not saved yet" in rest and '"type":"finish"' not in rest
+        assert rest.rstrip().endswith("data: [DONE]") and SLOW[19] in rest
         time.sleep(1)
         database.start()  # ... and comes back: the answer's write, retried, lands
         answer = answer_with(process.url, key, thread_id, "complete")
@@ -286,7 +289,7 @@ def test_an_answer_the_database_never_takes_is_kept(upstream: Upstream, tmp_path
         upstream.push(Script(tokens=SLOW[:10], token_delay=0.05), match=marker)
         thread_id = uuid.uuid4().hex
         rest = stream_through(process, key, thread_id, f"lost {marker}", database.stop)  # ... for good
-        assert "could not be saved" in rest or '"type":"finish"' in rest
+        assert ("could not be saved" in rest or "not saved yet" in rest) and '"type":"finish"' not in rest
         unsaved = tmp_path / "unsaved-answers.jsonl"
         kept = wait_for_sync(lambda: unsaved.is_file() and orjson.loads(unsaved.read_bytes().splitlines()[-1]))
         assert kept["thread_id"] == thread_id and kept["status"] == "complete"

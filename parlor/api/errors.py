@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,6 +97,28 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("no database connection free for %s %s: %s", request.method, request.url.path, exc)
         return error_response(request.url.path, 503, "server_busy", "The server is too busy right now; retry"
                               " in a moment.", {"Retry-After": "2"})
+
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(DBAPIError)
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        if not _lost_database(exc):
+            raise exc  # a real bug: the 500 envelope (UnhandledErrors), with its traceback logged
+        # stopped, restarting or failing over: not a bug, and the client should retry, not give up
+        log.warning("the database is unavailable for %s %s: %s", request.method, request.url.path, exc)
+        return error_response(request.url.path, 503, "database_unavailable", "The database is unavailable"
+                              " right now; retry in a moment.", {"Retry-After": "1"})
+
+
+DISCONNECTS = ("CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError")
+
+
+def _lost_database(exc: Exception) -> bool:
+    """A connection to the database refused, reset or closed under the statement (asyncpg's errors are
+    wrapped by SQLAlchemy; a refused connect comes through as the OS error)."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or type(exc.orig).__name__ in DISCONNECTS
+                                            or isinstance(exc.orig, ConnectionError))
 
 
 class UnhandledErrors:

@@ -15,7 +15,6 @@ from parlor.api.schemas import ChatCompletionBody
 from parlor.api.sse import encoded, sse
 from parlor.api.wire.openai import ChunkEncoder, completion, llm_message
 from parlor.chat import GatewayRequest, UnknownModel
-from parlor.chat.events import TurnFailed
 from parlor.llm.types import ToolSpec
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -52,8 +51,4 @@ async def chat_completions(body: ChatCompletionBody, svc: ServicesDep, who: Limi
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         return sse(encoded(batches, ChunkEncoder(completion_id, body.model, include_usage).encode))
-    events = [event async for batch in batches for event in batch]
-    if (failure := next((e for e in events if isinstance(e, TurnFailed)), None)) is not None:
-        status = 503 if failure.code in ("providers_unavailable", "local_model_busy") else 502
-        raise ApiError(status, failure.code, failure.message)
-    return completion(completion_id, body.model, events)
+    return completion(completion_id, body.model, [event async for batch in batches for event in batch])

@@ -60,8 +60,9 @@ class TurnRunner:
                 yield event
 
     async def _end(self, record: TurnRecord, transcript: Transcript) -> ChatEvent:
-        """The turn's last event, once its answer is stored; a database outage must not hold the stream,
-        so after FINISH_WAIT_SECONDS it ends anyway (the write retries on)."""
+        """The turn's last event, once its answer is stored. A database outage must not hold the stream,
+        and the stream must not claim what is not stored: after FINISH_WAIT_SECONDS it ends with an error
+        saying so (the write retries on; an answer it never lands is kept in the unsaved file)."""
         assert record.stored is not None
         try:
             stored: bool | None = await asyncio.wait_for(asyncio.shield(record.stored), FINISH_WAIT_SECONDS)
@@ -77,4 +78,7 @@ class TurnRunner:
             return TurnFailed(transcript.error_code, transcript.error_message or "", report)
         if stored is False:
             return TurnFailed("storage_failed", "The answer could not be saved. Please retry.", report)
+        if stored is None:
+            return TurnFailed("storage_unavailable", "The database is unavailable, so this answer is not saved"
+                              " yet; the server keeps trying. Reload the chat later to see it.", report)
         return TurnFinished(transcript.finish_reason, report)

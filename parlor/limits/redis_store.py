@@ -9,7 +9,7 @@ reserve/settle counter for token budgets anyway.
 Keys carry the user id in a hash tag (`{id}`), so one request's keys share a Redis Cluster slot.
 
 `Guarded` wraps any store: while Redis is down (it refuses or drops the connection, or stays silent
-for `answer_seconds`) they fail open (the in-process fallback counts until Redis answers again) or
+for PARLOR_LIMITS_REDIS_TIMEOUT) they fail open (the in-process fallback counts until Redis answers again) or
 closed (`LimitsUnavailable`). A slow answer is waited for: it is still the one shared count.
 """
 
@@ -89,24 +89,15 @@ return used
 """
 
 
-ANSWER_FACTOR = 8  # a limit check waits this many times PARLOR_LIMITS_REDIS_TIMEOUT for Redis (2 s by default)
-
-
-def answer_seconds(timeout: float) -> float:
-    """How long a limit check waits for Redis (to connect, for a pooled connection, for the answer)
-    before Redis counts as down. Long on purpose: a stopped or restarting Redis refuses the connection,
-    which is detected at once however long this is; a wait only runs out on a silent Redis. A burst on a
-    busy event loop kept a healthy Redis "silent" for more than 0.25 s — each replica then counted
-    in-process and two replicas admitted twice the limit."""
-    return timeout * ANSWER_FACTOR
-
-
-def limits_client(url: str, timeout: float, max_connections: int = 64) -> aioredis.Redis:
+def limits_client(url: str, seconds: float, max_connections: int = 64) -> aioredis.Redis:
     """A client of its own for the limits: no retries (a retried script could count a hit twice) and
-    one bound, `answer_seconds(timeout)`, on every wait. The pool blocks for a free connection rather
-    than failing at once: a burst of requests must wait its turn at Redis, not fall through to the
-    in-process fallback."""
-    seconds = answer_seconds(timeout)
+    one bound, `seconds` (PARLOR_LIMITS_REDIS_TIMEOUT), on every wait — to connect, for a pooled
+    connection, for the answer — before Redis counts as down. Long on purpose: a stopped or restarting
+    Redis refuses the connection, which is detected at once however long this is; the wait only runs out
+    on a silent Redis. (At 0.25 s, a burst on a busy event loop kept a healthy Redis "silent": each
+    replica then counted in-process and two replicas admitted twice the limit.) The pool blocks for a
+    free connection rather than failing at once: a burst must wait its turn at Redis, not fall through
+    to the in-process fallback."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=seconds, socket_timeout=seconds,
         socket_connect_timeout=seconds, retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
@@ -161,12 +152,12 @@ class Breaker:
     so an outage costs one wait, not one per request.
 
     Down means refused or dropped (Redis stopped, restarting, unreachable) or silent for the whole
-    `answer_seconds`, never merely slow: a count of consecutive timeouts would not tell a stall from an
+    PARLOR_LIMITS_REDIS_TIMEOUT, never merely slow: a count of consecutive timeouts would not tell a stall from an
     outage either, since a burst's calls all time out in the same moment."""
 
-    def __init__(self, fail_open: bool, timeout: float, retry_seconds: float = 1.0):
+    def __init__(self, fail_open: bool, wait_seconds: float, retry_seconds: float = 1.0):
         self.fail_open = fail_open
-        self.wait_seconds = answer_seconds(timeout)
+        self.wait_seconds = wait_seconds
         self.retry_seconds = retry_seconds
         self._down_until = 0.0  # 0.0: up
         self._probing = False

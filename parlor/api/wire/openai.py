@@ -6,11 +6,24 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from parlor.api.errors import ApiError
 from parlor.api.schemas import OpenAIMessage
-from parlor.chat.events import ChatEvent, TextChunk, ToolCallChunk, TurnFailed, TurnFinished, TurnReport, TurnStarted
+from parlor.chat.events import (
+    TERMINAL,
+    ChatEvent,
+    TextChunk,
+    ToolCallChunk,
+    TurnAborted,
+    TurnFailed,
+    TurnFinished,
+    TurnReport,
+    TurnStarted,
+)
 from parlor.llm import LLMMessage, ToolCall
 
 Chunk = dict[str, Any]
+ABORTED = ("aborted", "The answer was stopped before its end (the server is restarting); retry the request.")
+UNAVAILABLE = ("providers_unavailable", "local_model_busy", "storage_unavailable")  # 503: retry later
 FINISH = {"stop": "stop", "length": "length", "tool-calls": "tool_calls", "content-filter": "content_filter",
           "error": "stop", "other": "stop"}
 
@@ -54,22 +67,39 @@ class ChunkEncoder:
                                "model": self._model, "choices": [], "usage": usage(event.report)})
             return chunks
         if isinstance(event, TurnFailed):
-            return [{"error": {"message": event.message, "type": "server_error", "code": event.code}}]
+            return [_error(event.code, event.message)]
+        if isinstance(event, TurnAborted):  # OpenAI's stream has no abort: an error the SDKs raise, not a cut
+            return [_error(ABORTED[0], ABORTED[1])]
         return []
 
 
 def completion(completion_id: str, model: str, events: list[ChatEvent]) -> Chunk:
-    """A finished call's `chat.completion` (a failed one is the caller's to turn into an error)."""
+    """A non-streamed call's `chat.completion`; a turn that failed or was stopped before its end is the
+    ApiError the call answers instead."""
+    finished = _finish(events)
     text = "".join(e.text for e in events if isinstance(e, TextChunk))
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls := _tool_calls([e for e in events if isinstance(e, ToolCallChunk)]):
         message["tool_calls"] = calls
-    finished = next(e for e in events if isinstance(e, TurnFinished))
     return {
         "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": FINISH[finished.finish_reason]}],
         "usage": usage(finished.report),
     }
+
+
+def _finish(events: list[ChatEvent]) -> TurnFinished:
+    end = next((e for e in reversed(events) if isinstance(e, TERMINAL)), None)
+    if isinstance(end, TurnFailed):
+        status = 503 if end.code in UNAVAILABLE else 502
+        raise ApiError(status, end.code, end.message)
+    if not isinstance(end, TurnFinished):  # stopped before its end (a deploy's drain): retry elsewhere
+        raise ApiError(503, *ABORTED)
+    return end
+
+
+def _error(code: str, message: str) -> Chunk:
+    return {"error": {"message": message, "type": "server_error", "code": code}}
 
 
 def usage(report: TurnReport) -> dict[str, int]:
