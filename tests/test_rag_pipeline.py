@@ -11,7 +11,7 @@ import pytest
 
 from parlor.rag.chunk import chunk
 from parlor.rag.detect import DOCX, HTML, MARKDOWN, PDF, TEXT, UnsupportedType, detect
-from parlor.rag.parse import Block, ParseError, parse
+from parlor.rag.parse import Block, ParseError, parse, storable
 from parlor.rag.store import Scope
 from tests import rag_corpus
 from tests.rag_kit import knowledge, wait_final
@@ -141,3 +141,16 @@ def test_a_docx_zip_bomb_is_refused_before_it_is_unpacked() -> None:
     assert len(data) < 200_000
     with pytest.raises(ParseError, match="decompression bomb"):
         parse(data, DOCX, 100)
+
+
+@pytest.mark.parametrize("content_type", [TEXT, MARKDOWN, HTML])
+def test_text_no_database_can_hold_is_normalised_by_one_rule(content_type: str) -> None:
+    # NUL past the sniffed head (PostgreSQL refuses it), a PDF extractor's form feed and bell: dropped,
+    # never a failed write later
+    data = ("x" * 5000 + "\n\nbe\x00fore\x07 after\x0c end").encode()
+    text = " ".join(block.text for block in parse(data, content_type, 10).blocks)
+    assert "before after end" in " ".join(text.split()) and "\x00" not in text and "\x07" not in text
+
+
+def test_a_lone_surrogate_from_an_extractor_is_shown_as_the_replacement_character() -> None:
+    assert storable("half \ud800 pair\ttab\nline") == "half \ufffd pair\ttab\nline"

@@ -49,9 +49,20 @@ def parse(data: bytes, content_type: str, max_pages: int) -> Parsed:
         parsed = Parsed(_markdown(decode_text(data)))
     else:
         parsed = Parsed(_paragraphs(decode_text(data)))
-    if not any(block.text.strip() for block in parsed.blocks):
+    blocks = [Block(storable(block.text), block.page, block.heading) for block in parsed.blocks]
+    if not any(block.text.strip() for block in blocks):
         raise ParseError("no text was found in the file (a scanned PDF needs OCR first)")
-    return parsed
+    return Parsed(blocks, parsed.pages)
+
+
+# What a database cannot hold or a reader cannot see: NUL (PostgreSQL refuses it in text), other C0
+# controls but tab and newline (PDF extractors emit them), lone surrogates (no UTF-8 encoding exists)
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]|[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """A document's text as every store holds it: controls dropped, a lone surrogate shown as U+FFFD."""
+    return _UNSTORABLE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else "", text)
 
 
 def _paragraphs(text: str, page: int | None = None) -> list[Block]:
