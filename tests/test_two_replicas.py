@@ -1,8 +1,9 @@
-"""Horizontal scale on real engines: two `parlor serve` replicas and one `parlor worker` that share a
+"""Horizontal scale on real engines: three `parlor serve` replicas and one `parlor worker` that share a
 PostgreSQL (with pgvector) and a Redis of this test's own, and a documents directory (a "shared
 volume") — nothing else. Whatever replica a request lands on, the answer is the same: a turn started
 on A resumes on B, a stop sent to B stops A, request limits count both, a document uploaded through A
-is ingested by the worker and found through B, and no state sticks to a replica."""
+is ingested by the worker and found through B, no state sticks to a replica, and a message posted to
+two or three replicas at once is answered once (C joins only those tests)."""
 
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ CAP = 3  # the "capped" tier's requests per minute
 # Small pools, so the bound below is tight: the whole scenario must run within them (docs/deploy.md).
 POOLS = {"PARLOR_DB_POOL_SIZE": "3", "PARLOR_DB_MAX_OVERFLOW": "2", "PARLOR_VECTOR_POOL_SIZE": "2",
          "PARLOR_REDIS_MAX_CONNECTIONS": "8", "PARLOR_JOBS_CONCURRENCY": "1"}
-# docs/deploy.md's formulas for these settings: two replicas, then the worker
-PG_BOUND = 2 * (3 + 2 + 2) + (1 + 2 + 2)
-REDIS_BOUND = 2 * (2 * 8 + 1 + 4) + (2 * 1 + 4)
+# docs/deploy.md's formulas for these settings: three replicas, then the worker
+PG_BOUND = 3 * (3 + 2 + 2) + (1 + 2 + 2)
+REDIS_BOUND = 3 * (2 * 8 + 1 + 4) + (2 * 1 + 4)
 STARTUP_SECONDS = 180.0  # a ceiling, not a target: a busy 2-core machine imports slowly
 
 
@@ -55,6 +56,7 @@ STARTUP_SECONDS = 180.0  # a ceiling, not a target: a busy 2-core machine import
 class Fleet:
     a: ParlorServer
     b: ParlorServer
+    c: ParlorServer
     documents: Path
     worker_log: Path
     database_url: str
@@ -63,6 +65,9 @@ class Fleet:
     @property
     def both(self) -> tuple[ParlorServer, ParlorServer]:
         return self.a, self.b
+
+    def replicas(self, count: int) -> tuple[ParlorServer, ...]:
+        return (self.a, self.b, self.c)[:count]
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +85,19 @@ def fleet(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "PARLOR_JOBS_RECLAIM_SECONDS": "5",
             **POOLS,
         }
-        a, b, jobs = (ParlorServer(root / name, [upstream_provider(upstream)], database_url=database.url, **shared)
-                      for name in ("a", "b", "worker"))  # each its own data directory: nothing local is shared
+        # each its own data directory: nothing local is shared
+        a, b, c, jobs = (ParlorServer(root / name, [upstream_provider(upstream)], database_url=database.url,
+                                      **shared) for name in ("a", "b", "c", "worker"))
         worker: Worker | None = None
         try:
             asyncio.run(migrate(database.url))  # what `parlor migrate` does, without another interpreter's start-up
             jobs.data_dir.mkdir()
             worker = Worker(jobs)  # `parlor worker` with the replicas' settings, never started as a server
-            with ThreadPoolExecutor(2) as pool:  # the replicas start side by side
-                list(pool.map(lambda server: server.start(STARTUP_SECONDS), (a, b)))
-            yield Fleet(a, b, documents, jobs.data_dir / "worker.log", database.url, own_redis.url)
+            with ThreadPoolExecutor(3) as pool:  # the replicas start side by side
+                list(pool.map(lambda server: server.start(STARTUP_SECONDS), (a, b, c)))
+            yield Fleet(a, b, c, documents, jobs.data_dir / "worker.log", database.url, own_redis.url)
         finally:
-            for server in (a, b):
+            for server in (a, b, c):
                 server.stop()
             if worker is not None:
                 worker.stop()
@@ -192,7 +198,7 @@ def test_ingestion_runs_on_the_worker_not_on_the_replicas(fleet: Fleet) -> None:
     assert ready_through(fleet.a, key, uploaded.json()["id"])["pages"] == 3
     done = f"document {uploaded.json()['id']} ready"
     assert done in fleet.worker_log.read_text()
-    assert not [s for s in fleet.both if done in s.log.read_text()]
+    assert not [s for s in fleet.replicas(3) if done in s.log.read_text()]
 
 
 def test_no_state_sticks_to_a_replica(fleet: Fleet, marker: str) -> None:
@@ -308,32 +314,36 @@ def asked(upstream: Upstream, text: str) -> int:
     return len([r for r in upstream.requests if text in str(r["messages"][-1])])
 
 
+@pytest.mark.parametrize("count", [2, 3])
 def test_one_message_posted_twenty_times_across_the_replicas_is_answered_once(
-        fleet: Fleet, upstream: Upstream, marker: str) -> None:
-    key = fleet.a.create_user(f"twice-{marker}")
+        fleet: Fleet, upstream: Upstream, marker: str, count: int) -> None:
+    key = fleet.a.create_user(f"twice-{count}-{marker}")
+    servers = fleet.replicas(count)
     for round_ in range(5):  # many rounds: a race lost once in a while must show
-        text = f"once {round_} {marker}"
+        text = f"once {count} {round_} {marker}"
         upstream.push(Script(tokens=PACED[:12], token_delay=0.02), match=text)
         thread_id, message_id = uuid.uuid4().hex, uuid.uuid4().hex
         with ThreadPoolExecutor(20) as pool:
-            results = list(pool.map(
-                lambda i, t=thread_id, x=text, m=message_id: chat(fleet.both[i % 2].url, key, t, x, m), range(20)))
+            results = list(pool.map(lambda i, t=thread_id, x=text, m=message_id: chat(
+                servers[i % count].url, key, t, x, m), range(20)))
         assert [r.status for r in results] == [200] * 20, [r.body for r in results if r.status != 200]
         assert all(r.text == "".join(PACED[:12]) and r.types[-1] == "finish" for r in results)
         assert asked(upstream, text) == 1
         assert rows(fleet, thread_id) == [("user", "complete"), ("assistant", "complete")]
 
 
+@pytest.mark.parametrize("count", [2, 3])
 def test_fifty_messages_at_once_on_one_thread_across_the_replicas_start_one_turn(
-        fleet: Fleet, upstream: Upstream, marker: str) -> None:
-    key = fleet.b.create_user(f"busy-{marker}")
+        fleet: Fleet, upstream: Upstream, marker: str, count: int) -> None:
+    key = fleet.b.create_user(f"busy-{count}-{marker}")
+    servers = fleet.replicas(count)
     for round_ in range(3):
-        text = f"crowd {round_} {marker}"
-        for _ in range(50):
-            upstream.push(Script(tokens=PACED, token_delay=0.04), match=text)  # 1.6 s: they all overlap it
+        text = f"crowd {count} {round_} {marker}"
+        for _ in range(50):  # 6 s: the burst is over long before, however busy the machine
+            upstream.push(Script(tokens=PACED, token_delay=0.15), match=text)
         thread_id = uuid.uuid4().hex
         with ThreadPoolExecutor(50) as pool:
-            results = list(pool.map(lambda i, t=thread_id, x=text: chat(fleet.both[i % 2].url, key, t, f"{x} {i}"),
+            results = list(pool.map(lambda i, t=thread_id, x=text: chat(servers[i % count].url, key, t, f"{x} {i}"),
                                     range(50)))
         answered = [r for r in results if r.status == 200]
         assert len(answered) == 1, [r.status for r in results]  # the turn outlasts the burst: one wins
