@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tests.test_resilience_runs import answer_with, read_stream, stored, text_of
 from tests.upstream import Script, Upstream
 
 LONG = [f" k{i}" for i in range(60)]  # 60 tokens, 0.1 s apart: the process dies well before the end
-RECOVERY_SECONDS = 40  # lease (10 s) + one look of the watch (every 10 s), with room on a busy machine
+RECOVERY_SECONDS = 40  # lease (10 s) + one look of the watch (every 3⅓ s), with room on a busy machine
 
 
 def last_with(url: str, key: str, thread_id: str, status: str) -> dict[str, Any] | None:
@@ -79,12 +80,16 @@ def test_a_replica_killed_mid_answer_is_taken_over_by_the_other_within_seconds(
         text, thread_id, message_id = f"takeover {marker}", uuid.uuid4().hex, uuid.uuid4().hex
         upstream.push(Script(tokens=LONG, token_delay=0.1), match=text)
         kill_mid_answer(a, key, thread_id, text, message_id)
+        killed = time.monotonic()
         with httpx.Client(headers=auth(key), timeout=RECOVERY_SECONDS) as client, \
                 client.stream("GET", f"{b.url}/api/chat/{thread_id}/stream") as resumed:
             result = read_stream(resumed) if resumed.status_code == 200 else ChatResult(resumed.status_code, {})
         if result.status == 200:  # the lease had not lapsed yet: the resume ends, with the loss said
             assert result.done and result.types[-1] == "error"
+        resume_ended = time.monotonic() - killed
         answer = wait_for_sync(lambda: last_with(b.url, key, thread_id, "error"), RECOVERY_SECONDS)
+        print(f"after SIGKILL: the resume on B ended in {resume_ended:.1f} s, the row was repaired within"
+              f" {time.monotonic() - killed:.1f} s")  # figures for the notes, not a timed assertion
         assert answer["metadata"]["error"] == "run_lost"
         assert text_of(answer) and "".join(LONG).startswith(text_of(answer))  # what the copy had said
         upstream.push(Script(text="answered again"), match=text)
