@@ -41,7 +41,8 @@ from tests.upstream_script import (
     split_tokens,
 )
 
-__all__ = ["Script", "ScriptedToolCall", "Upstream", "filler_tokens", "last_user_text", "main", "split_tokens"]
+__all__ = ["Script", "ScriptedToolCall", "Upstream", "filler_tokens", "last_user_text", "main", "read_body",
+           "split_tokens"]
 
 Headers = list[tuple[bytes, bytes]]
 Receive = Callable[[], Awaitable[Message]]
@@ -233,14 +234,8 @@ class Upstream:
             return await _json(send, 200, {"object": "list", "data": data})
         if path != "/v1/chat/completions" or method != "POST":
             return await _error(send, 404, f"No route {method} {path}.")
-        raw = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            raw += message.get("body", b"")
-            more = message.get("more_body", False)
+        if (raw := await read_body(receive)) is None:
+            return
         try:
             body = json.loads(raw)
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -320,6 +315,19 @@ class Upstream:
         buffer.append(b"data: [DONE]\n\n")
         call.finished = True
         await _body(send, buffer, more=False)
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """A request's whole body; None if the client went away first."""
+    raw = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        raw += message.get("body", b"")
+        more = message.get("more_body", False)
+    return bytes(raw)
 
 
 async def _sleep_until(deadline: float) -> None:

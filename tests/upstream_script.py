@@ -39,6 +39,7 @@ class Script:
     disconnect_after: int | None = None  # drop the socket after this many content/argument chunks
     finish_reason: str | None = None  # default: "tool_calls" if tool_calls else "stop"
     hang: bool = False  # accept the request, never answer
+    thinking: str | None = None  # the Anthropic fake only: a thinking block before the answer
 
 
 def split_tokens(text: str) -> list[str]:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from parlor.config import ProviderConfig
+from parlor.llm.anthropic import AnthropicProvider
 from parlor.llm.breaker import BreakerPolicy, BreakerState, MemoryBreakerStore, RedisBreakerStore
 from parlor.llm.openai import OpenAIProvider
 from parlor.llm.router import AllProvidersFailed, Answering, Resilience, Router
@@ -45,12 +46,20 @@ def build_provider(config: ProviderConfig, data_dir: Path = Path("data")) -> Pro
             connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
             max_connections=config.max_connections,
         )
+    if config.kind == "anthropic":
+        return AnthropicProvider(
+            config.name, config.model, config.base_url or "https://api.anthropic.com",
+            api_key=config.api_key.get_secret_value() if config.api_key else None,
+            connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+            max_connections=config.max_connections,
+        )
     return ScriptedProvider(config.name, config.model, config.reply, config.token_delay)
 
 
 __all__ = [
     "AllProvidersFailed",
     "Answering",
+    "AnthropicProvider",
     "BreakerPolicy",
     "BreakerState",
     "CompletionRequest",

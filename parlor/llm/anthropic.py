@@ -1,0 +1,192 @@
+"""A provider for Anthropic's Messages API (`kind: "anthropic"`), spoken natively: its streaming events,
+tool use, a system prompt of its own, and prompt caching.
+
+Over Parlor's own aiohttp client (parlor/llm/http.py), as the OpenAI provider is, not the official SDK:
+a relayed token is the hot path, and the SDK builds a pydantic event model per chunk on httpx's
+pure-Python stack (bench/provider_chunks.py measures both). The SDK is used in the tests, once, to prove
+the fake upstream faithful.
+
+Prompt caching: the system prompt, the tools and the history before the newest user message are the part of
+a prompt that repeats from one turn to the next, so each ends with a `cache_control` breakpoint (three of the
+four Anthropic allows); the newest message is not marked, it changes every turn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import orjson
+
+from parlor.llm.fence import fence_tool_results
+from parlor.llm.http import HttpClient
+from parlor.llm.types import (
+    CompletionRequest,
+    Delta,
+    FinishDelta,
+    FinishReason,
+    LLMMessage,
+    ProviderError,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageDelta,
+)
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; a turn without a cap of its own gets this one
+CACHED = {"type": "ephemeral"}
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool-calls",
+    "refusal": "content-filter",
+}
+# an error event after the 200 (Anthropic sends overload so): before any content, another provider may
+# answer instead (the router falls back on "unavailable"); after it, the answer is broken
+OVERLOADED = ("overloaded_error", "api_error")
+
+
+class AnthropicProvider:
+    def __init__(self, name: str, model: str, base_url: str = "https://api.anthropic.com",
+                 api_key: str | None = None, connect_timeout: float = 5.0, read_timeout: float = 60.0,
+                 max_connections: int = 1000):
+        self.name = name
+        self.model = model
+        self._url = base_url.rstrip("/").removesuffix("/v1") + "/v1/messages"
+        headers = {"anthropic-version": API_VERSION, **({"x-api-key": api_key} if api_key else {})}
+        self._http = HttpClient(name, headers, connect_timeout, read_timeout, max_connections)
+
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
+        return self._http.stream(self._url, orjson.dumps(payload(self.model, request)), request.request_id,
+                                 MessageEvents(self.name))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class MessageEvents:
+    """One stream's events to deltas. Tool-use blocks are numbered in their order (Parlor's tool-call
+    index); a thinking block's text is not relayed yet (reasoning parts are a later step)."""
+
+    def __init__(self, provider: str):
+        self._provider = provider
+        self._tools: dict[int, int] = {}  # content block index → tool call index
+        self._tokens_in = 0
+        self._answered = False  # whether any text or tool call came yet
+        self.done = self.complete = False
+
+    def read(self, data: bytes) -> list[Delta]:
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ProviderError(self._provider, "broken_stream", "the stream sent malformed JSON") from exc
+        kind = event.get("type")
+        if kind in ("content_block_delta", "content_block_start"):
+            deltas = self._delta(event) if kind == "content_block_delta" else self._start(event)
+            self._answered = self._answered or bool(deltas)
+            return deltas
+        if kind == "message_start":
+            usage = (event.get("message") or {}).get("usage") or {}
+            self._tokens_in = sum(usage.get(k) or 0 for k in ("input_tokens", "cache_read_input_tokens",
+                                                              "cache_creation_input_tokens"))
+            return []
+        if kind == "message_delta":
+            return self._message_delta(event)
+        if kind == "message_stop":
+            self.done = self.complete = True
+        elif kind == "error":
+            error = event.get("error") or {}
+            early = error.get("type") in OVERLOADED and not self._answered
+            raise ProviderError(self._provider, "unavailable" if early else "broken_stream",
+                                f"{error.get('type')}: {error.get('message')}")
+        return []  # ping, content_block_stop
+
+    def _start(self, event: dict[str, Any]) -> list[Delta]:
+        block = event.get("content_block") or {}
+        if block.get("type") != "tool_use":
+            return []
+        index = self._tools[event.get("index", 0)] = len(self._tools)
+        return [ToolCallDelta(index=index, id=block.get("id"), name=block.get("name"))]
+
+    def _delta(self, event: dict[str, Any]) -> list[Delta]:
+        delta = event.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            return [TextDelta(delta["text"])]
+        if kind == "input_json_delta" and (index := self._tools.get(event.get("index", 0))) is not None:
+            return [ToolCallDelta(index=index, arguments=delta.get("partial_json") or "")]
+        return []
+
+    def _message_delta(self, event: dict[str, Any]) -> list[Delta]:
+        deltas: list[Delta] = []
+        if reason := (event.get("delta") or {}).get("stop_reason"):
+            deltas.append(FinishDelta(STOP_REASONS.get(reason, "other")))
+        if usage := event.get("usage"):
+            deltas.append(UsageDelta(Usage(self._tokens_in, usage.get("output_tokens") or 0)))
+        return deltas
+
+
+def payload(model: str, request: CompletionRequest) -> dict[str, Any]:
+    messages = fence_tool_results(request.messages) if request.untrusted_tool_results else request.messages
+    system = [m.content for m in messages if m.role == "system" and m.content]
+    body: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+                            "messages": wire_messages([m for m in messages if m.role != "system"]),
+                            "stream": True}
+    if system:
+        body["system"] = [{"type": "text", "text": "\n\n".join(system), "cache_control": CACHED}]
+    if request.tools:
+        body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
+                         for t in request.tools]
+        body["tools"][-1]["cache_control"] = CACHED
+        if (choice := _tool_choice(request.tool_choice)) is not None:
+            body["tool_choice"] = choice
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.stop:
+        body["stop_sequences"] = request.stop
+    return body
+
+
+def wire_messages(messages: list[LLMMessage]) -> list[dict[str, Any]]:
+    """Parlor's messages as Anthropic's: tool results are user content blocks, adjacent messages of one
+    role are one message, and the history before the newest message ends with a cache breakpoint."""
+    wire: list[dict[str, Any]] = []
+    for message in messages:
+        role = "assistant" if message.role == "assistant" else "user"
+        if wire and wire[-1]["role"] == role:
+            wire[-1]["content"].extend(_blocks(message))
+        else:
+            wire.append({"role": role, "content": _blocks(message)})
+    if len(wire) > 1 and wire[-2]["content"]:
+        wire[-2]["content"][-1] = {**wire[-2]["content"][-1], "cache_control": CACHED}
+    return wire
+
+
+def _blocks(message: LLMMessage) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": message.tool_call_id or "", "is_error": message.tool_error,
+                 "content": message.content}]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    for call in message.tool_calls:
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _arguments(call.arguments)})
+    return blocks
+
+
+def _arguments(text: str) -> Any:
+    """A tool call's arguments as the object Anthropic wants (a model's unparsable JSON becomes {})."""
+    try:
+        value = orjson.loads(text or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _tool_choice(choice: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    if choice == "required":
+        return {"type": "any"}
+    if isinstance(choice, dict) and (name := (choice.get("function") or {}).get("name")):
+        return {"type": "tool", "name": name}
+    return None
