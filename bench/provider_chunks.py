@@ -22,11 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anthropic
 import openai
+from google import genai
+from google.genai import types
 
 from parlor.llm import CompletionRequest, LLMMessage
 from parlor.llm.anthropic import AnthropicProvider
+from parlor.llm.gemini import GeminiProvider
 from parlor.llm.openai import OpenAIProvider
 from tests.anthropic_upstream import AnthropicUpstream
+from tests.gemini_upstream import GeminiUpstream
 from tests.upstream import Script, Upstream, filler_tokens
 
 Reader = Callable[[], Awaitable[int]]
@@ -46,13 +50,16 @@ async def measure(read: Reader, runs: int, chunks: int) -> tuple[float, int]:
 async def main(chunks: int, runs: int) -> None:
     script = Script(tokens=filler_tokens(chunks))
     question = [LLMMessage("user", "hello")]
-    with AnthropicUpstream(default=script) as claude, Upstream(default=script) as gpt:
+    with AnthropicUpstream(default=script) as claude, Upstream(default=script) as gpt, \
+            GeminiUpstream(default=script) as google:
         native = AnthropicProvider("claude", "m", claude.url)
         relay = OpenAIProvider("openai", "m", gpt.url)
+        gemini = GeminiProvider("gemini", "m", google.url)
+        gemini_sdk = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=google.url))
         sdk = anthropic.AsyncAnthropic(base_url=claude.url, api_key="k", max_retries=0)
         openai_sdk = openai.AsyncOpenAI(base_url=gpt.url, api_key="k", max_retries=0)
 
-        async def parlor(provider: AnthropicProvider | OpenAIProvider) -> int:
+        async def parlor(provider: AnthropicProvider | OpenAIProvider | GeminiProvider) -> int:
             return sum([1 async for _ in provider.stream(CompletionRequest(question))])
 
         async def anthropic_sdk() -> int:
@@ -64,16 +71,22 @@ async def main(chunks: int, runs: int) -> None:
                                                               messages=[{"role": "user", "content": "hi"}])
             return sum([1 async for _ in stream])
 
+        async def gemini_sdk_stream() -> int:
+            return sum([1 async for _ in await gemini_sdk.aio.models.generate_content_stream(model="m", contents="hi")])
+
         rows = [("anthropic: parlor (aiohttp)", lambda: parlor(native)),
                 ("anthropic: official SDK (httpx)", anthropic_sdk),
                 ("openai: parlor (aiohttp)", lambda: parlor(relay)),
-                ("openai: official SDK (httpx)", openai_sdk_stream)]
+                ("openai: official SDK (httpx)", openai_sdk_stream),
+                ("gemini: parlor (aiohttp)", lambda: parlor(gemini)),
+                ("gemini: official SDK (google-genai)", gemini_sdk_stream)]
         print(f"{chunks} chunks a stream, median of {runs} streams, the reader's own CPU")
         for name, read in rows:
             cost, items = await measure(read, runs, chunks)
             print(f"  {name:34} {cost:7.1f} µs per chunk  ({items} items yielded a stream)")
         await native.aclose()
         await relay.aclose()
+        await gemini.aclose()
         await sdk.close()
         await openai_sdk.close()
 

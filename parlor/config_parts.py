@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-ProviderKind = Literal["openai", "anthropic", "scripted", "local"]
+ProviderKind = Literal["openai", "anthropic", "gemini", "scripted", "local"]
 
 
 class ProviderConfig(BaseModel):

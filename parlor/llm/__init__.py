@@ -5,6 +5,7 @@ from pathlib import Path
 from parlor.config import ProviderConfig
 from parlor.llm.anthropic import AnthropicProvider
 from parlor.llm.breaker import BreakerPolicy, BreakerState, MemoryBreakerStore, RedisBreakerStore
+from parlor.llm.gemini import GeminiProvider
 from parlor.llm.openai import OpenAIProvider
 from parlor.llm.router import AllProvidersFailed, Answering, Resilience, Router
 from parlor.llm.scripted import ScriptedProvider
@@ -30,6 +31,14 @@ def resilience(config: ProviderConfig) -> Resilience:
                                                                     config.breaker_cooldown))
 
 
+# the HTTP providers by kind, with the API's own address when `base_url` is not given
+HTTP_PROVIDERS: dict[str, tuple[type[OpenAIProvider | AnthropicProvider | GeminiProvider], str]] = {
+    "openai": (OpenAIProvider, ""),
+    "anthropic": (AnthropicProvider, "https://api.anthropic.com"),
+    "gemini": (GeminiProvider, "https://generativelanguage.googleapis.com"),
+}
+
+
 def build_provider(config: ProviderConfig, data_dir: Path = Path("data")) -> Provider:
     if config.kind == "local":
         from parlor.llm.local import LocalProvider  # the runtime is imported only when a local model is used
@@ -38,21 +47,13 @@ def build_provider(config: ProviderConfig, data_dir: Path = Path("data")) -> Pro
                              models_dir=config.models_dir or data_dir / "models", threads=config.threads,
                              context_size=config.context_size, parallel=config.parallel,
                              queue_size=config.queue_size)
-    if config.kind == "openai":
-        assert config.base_url is not None  # checked by ProviderConfig
-        return OpenAIProvider(
-            config.name, config.model, config.base_url,
-            api_key=config.api_key.get_secret_value() if config.api_key else None,
-            connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-            max_connections=config.max_connections,
-        )
-    if config.kind == "anthropic":
-        return AnthropicProvider(
-            config.name, config.model, config.base_url or "https://api.anthropic.com",
-            api_key=config.api_key.get_secret_value() if config.api_key else None,
-            connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-            max_connections=config.max_connections,
-        )
+    if (http := HTTP_PROVIDERS.get(config.kind)) is not None:
+        kind, default_url = http
+        base_url = config.base_url or default_url  # openai has none: ProviderConfig requires its base_url
+        return kind(config.name, config.model, base_url,
+                    api_key=config.api_key.get_secret_value() if config.api_key else None,
+                    connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+                    max_connections=config.max_connections)
     return ScriptedProvider(config.name, config.model, config.reply, config.token_delay)
 
 
@@ -65,6 +66,7 @@ __all__ = [
     "CompletionRequest",
     "Delta",
     "FinishDelta",
+    "GeminiProvider",
     "LLMMessage",
     "MemoryBreakerStore",
     "OpenAIProvider",

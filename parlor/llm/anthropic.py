@@ -169,17 +169,8 @@ def _blocks(message: LLMMessage) -> list[dict[str, Any]]:
                  "content": message.content}]
     blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
     for call in message.tool_calls:
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _arguments(call.arguments)})
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.input()})
     return blocks
-
-
-def _arguments(text: str) -> Any:
-    """A tool call's arguments as the object Anthropic wants (a model's unparsable JSON becomes {})."""
-    try:
-        value = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _tool_choice(choice: str | dict[str, Any] | None) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -15,6 +16,14 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # JSON text, as the model wrote it
+
+    def input(self) -> dict[str, Any]:
+        """The arguments as an object, as Anthropic and Gemini take them (unparsable JSON: {})."""
+        try:
+            value = json.loads(self.arguments or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
