@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import orjson
 import redis.asyncio as aioredis
 
+from parlor.redis_client import REDIS_DOWN
 from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class RedisBus:
     async def publish(self, topic: str, event: Event) -> None:
         try:
             await self._redis.publish(self._channel(topic), orjson.dumps(event))
-        except (aioredis.RedisError, OSError) as exc:  # watchers fall back to polling the database
+        except REDIS_DOWN as exc:  # watchers fall back to polling the database
             log.warning("could not publish progress on %s: %s", topic, exc)
 
     @asynccontextmanager
@@ -71,7 +72,7 @@ class RedisBus:
             while True:
                 try:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                except (aioredis.RedisError, OSError) as exc:
+                except REDIS_DOWN as exc:
                     log.warning("progress subscription on %s: %s", topic, exc)
                     await asyncio.sleep(1.0)
                     continue
@@ -83,7 +84,7 @@ class RedisBus:
             yield queue
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aioredis.RedisError, OSError):
+            with contextlib.suppress(asyncio.CancelledError, *REDIS_DOWN):
                 await task
-            with contextlib.suppress(aioredis.RedisError, OSError):
+            with contextlib.suppress(*REDIS_DOWN):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
