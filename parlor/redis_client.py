@@ -12,12 +12,13 @@ a script's or a transaction's keys share one hash tag (parlor/redis_keys.py), an
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPubSub, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
@@ -118,15 +119,47 @@ def _tls(target: Target) -> dict[str, Any]:
     return {"ssl": True, **target.ssl} if target.tls else {}
 
 
+class _ClusterPubSub(ClusterPubSub):
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        # a subscription picks its node from the slots, which a client learns on its first command:
+        # a pubsub may come first (a KeyError in redis-py otherwise)
+        await self.cluster.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
+class _Cluster(RedisCluster):
+    """A cluster client whose commands wait (up to `wait`) when `commands` are under way, as a single
+    server's blocking pool does: redis-py's cluster pools fail at once when full (MaxConnectionsError),
+    which a burst would take for Redis being down."""
+
+    def __init__(self, *args: Any, commands: int, wait: float | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._commands = asyncio.Semaphore(commands)
+        self._wait = wait
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.wait_for(self._commands.acquire(), self._wait)  # TimeoutError: counted as Redis down
+        try:
+            return await super().execute_command(*args, **kwargs)
+        finally:
+            self._commands.release()
+
+    def pubsub(self, node: ClusterNode | None = None, host: str | None = None, port: int | None = None,
+               **kwargs: Any) -> ClusterPubSub:
+        return _ClusterPubSub(self, node=node, host=host, port=port, **kwargs)
+
+
 def _cluster(target: Target, options: Options) -> aioredis.Redis:
-    """`max_connections` is per node (the cluster client's pools do not wait: past it, a command fails).
-    A MOVED or ASK reply is followed whatever `retries` says: the command did not run on the wrong node."""
+    """`max_connections` bounds the commands under way; each node's pool has as many again for what holds
+    a connection besides (subscriptions, pipelines). A MOVED or ASK reply is followed whatever `retries`
+    says: the command did not run on the wrong node."""
     common = _common(options)
     common.pop("retry_on_timeout", None)
     common.pop("health_check_interval")
-    cluster = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+    cluster = _Cluster(startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
                            username=target.username, password=target.password,
-                           max_connections=options.max_connections, **common, **_tls(target))
+                           max_connections=2 * options.max_connections, commands=options.max_connections,
+                           wait=options.wait, **common, **_tls(target))
     return cast(aioredis.Redis, cluster)  # same commands; see the module's docstring
 
 

@@ -62,14 +62,28 @@ class RedisBus:
         except REDIS_DOWN as exc:  # watchers fall back to polling the database
             log.warning("could not publish progress on %s: %s", topic, exc)
 
+    async def _subscribe(self, pubsub: Any, topic: str) -> bool:
+        """Whether it subscribed; Redis down is logged (the watcher polls the database meanwhile)."""
+        try:
+            await pubsub.subscribe(self._channel(topic))
+        except REDIS_DOWN as exc:
+            log.warning("cannot subscribe to progress on %s: %s", topic, exc)
+            return False
+        return True
+
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[Event]]:
         queue: asyncio.Queue[Event] = asyncio.Queue()
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self._channel(topic))
+        subscribed = await self._subscribe(pubsub, topic)
 
         async def pump() -> None:  # polls: a client's socket timeout must not end a quiet subscription
+            nonlocal subscribed
             while True:
+                if not subscribed:  # Redis was down when the watcher came: try again
+                    await asyncio.sleep(1.0)
+                    subscribed = await self._subscribe(pubsub, topic)
+                    continue
                 try:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 except REDIS_DOWN as exc:

@@ -102,8 +102,8 @@ class StreamBroker(AsyncBroker):
                                                            min_idle_time=self.idle_ms, count=100)
                 fetched: Any = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"},
                                                            block=self.block_ms, count=self.count)
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+            except ResponseError as exc:  # NOGROUP; UNBLOCKED: the stream went while a read waited on it
+                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                     raise
                 log.warning("the job stream lost its consumer group (Redis flushed or failed over): recreating it")
                 await self.ensure_group()
