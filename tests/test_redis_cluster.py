@@ -17,7 +17,6 @@ import pytest
 from parlor.redis_keys import RedisKeys, user_subject
 from tests.client import auth, chat
 from tests.helpers.redis_ha import OwnCluster
-from tests.server import ParlorServer
 from tests.test_two_replicas import (  # the same scenarios, collected again here: on this module's fleet
     CAP,
     Fleet,
@@ -51,16 +50,8 @@ def fleet(upstream: Upstream, cluster: OwnCluster, tmp_path_factory: pytest.Temp
         yield started
 
 
-def create_user(server: ParlorServer, name: str, tier: str) -> tuple[str, str]:
-    """(id, key) of a new user."""
-    response = httpx.post(f"{server.url}/api/users", json={"name": name, "tier": tier},
-                          headers={"Authorization": f"Bearer {server.admin_token}"}, timeout=10)
-    response.raise_for_status()
-    return response.json()["id"], response.json()["api_key"]
-
-
 def test_limits_are_exact_for_users_on_every_master(fleet: Fleet, cluster: OwnCluster, marker: str) -> None:
-    users = [create_user(fleet.a, f"slot-{i}-{marker}", "capped") for i in range(USERS)]
+    users = [fleet.a.new_user(f"slot-{i}-{marker}", "capped") for i in range(USERS)]
     with cluster.client() as client:
         nodes = {client.get_node_from_key(RedisKeys().rate_window(user_subject(user_id), 60)).name
                  for user_id, _ in users}
@@ -85,7 +76,7 @@ def test_after_a_flush_the_replicas_stay_ready_and_uploads_are_ingested(fleet: F
         client.flushall(target_nodes=client.PRIMARIES)  # the job stream and its group are gone
     for server in fleet.both:
         assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
-    _, key = create_user(fleet.a, f"flushed-{marker}", "unlimited")
+    _, key = fleet.a.new_user(f"flushed-{marker}", "unlimited")
     uploaded = httpx.post(f"{fleet.a.url}/api/documents", headers=auth(key), timeout=30,
                           files={"file": ("after.md", f"# After\n\nWritten after the flush, {marker}.\n".encode())})
     assert uploaded.status_code == 202
