@@ -58,10 +58,14 @@ class Options:
 
 
 def parse(url: str) -> Target | None:
-    """The cluster or Sentinel a URL names; None for one server (redis://, rediss://, unix://)."""
+    """The cluster or Sentinel a URL names; None for one server (redis://, rediss://, unix://). Raises
+    ValueError, naming what is wrong, for anything else."""
     parts = urlsplit(url)
     kind = SCHEMES.get(parts.scheme)
     if kind is None:
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"{parts.scheme or url!r} is not a Redis URL scheme: redis://, rediss://, "
+                             "redis+cluster://, redis+sentinel:// (README, Redis URLs)")
         return None
     auth, _, hosts = parts.netloc.rpartition("@")
     username, _, password = auth.partition(":") if auth else ("", "", "")
