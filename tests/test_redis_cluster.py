@@ -1,8 +1,9 @@
 """The fleet of tests/test_two_replicas.py (three `parlor serve` replicas and a `parlor worker`) on a Redis
 Cluster of three masters (`redis+cluster://`): readiness, the mirror (a turn resumed on another replica, a
-stop sent to another replica), exactly-once claims, the job stream and progress pub/sub, and request
-limits exact for users whose keys live on different masters. Then the cluster is flushed: the replicas
-stay ready (the job stream's group is remade by whoever needs it) and uploads still get ingested."""
+stop sent to another replica), exactly-once claims, the job stream and progress pub/sub, key changes
+announced by the CLI, and request limits exact for users whose keys live on different masters. Then the
+cluster is flushed: the replicas stay ready (the job stream's group is remade by whoever needs it) and
+uploads still get ingested."""
 
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ from tests.test_two_replicas import (  # the same scenarios, collected again her
     fleet_on,
     ready_through,
     test_a_document_uploaded_through_a_is_found_through_b,  # noqa: F401
+    test_a_key_revoked_through_the_cli_is_refused_by_both_replicas_at_once,  # noqa: F401
     test_a_stop_sent_to_b_stops_the_run_on_a,  # noqa: F401
     test_a_turn_started_on_a_resumes_on_b_with_the_full_text,  # noqa: F401
+    test_a_v1_stream_started_on_a_is_resumed_on_b_by_its_idempotency_key,  # noqa: F401
+    test_fifty_messages_at_once_on_one_thread_across_the_replicas_start_one_turn,  # noqa: F401
     test_one_message_posted_twenty_times_across_the_replicas_is_answered_once,  # noqa: F401
     test_request_limits_count_both_replicas,  # noqa: F401
 )
