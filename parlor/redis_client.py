@@ -41,7 +41,7 @@ class Target:
     password: str | None = None
     service: str = ""
     db: int = 0
-    ssl: dict[str, str] = field(default_factory=dict)
+    ssl: dict[str, str | bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +80,10 @@ def parse(url: str) -> Target | None:
     if kind == "sentinel" and not path:
         raise ValueError("redis+sentinel:// needs the master's service name: redis+sentinel://host:port/service")
     service = path.pop(0) if kind == "sentinel" else ""
+    ssl: dict[str, str | bool] = {k: v.lower() in ("1", "true", "yes") if k == "ssl_check_hostname" else v
+                                  for k, v in query.items()}
     return Target(kind, nodes, parts.scheme.startswith("rediss"), unquote(username) or None,
-                  unquote(password) or None, service, int(path[0]) if path else 0, query)
+                  unquote(password) or None, service, int(path[0]) if path else 0, ssl)
 
 
 def _node(item: str) -> tuple[str, int]:
@@ -100,14 +102,10 @@ def connect(url: str, options: Options | None = None) -> aioredis.Redis:
     return _sentinel(target, options)
 
 
-def _common(options: Options) -> dict[str, Any]:
-    common: dict[str, Any] = {"socket_timeout": options.socket_timeout,
-                              "socket_connect_timeout": options.connect_timeout,
-                              "health_check_interval": options.health_check_interval}
-    if options.retries is not None:
-        common["retry"] = Retry(NoBackoff(), options.retries)
-        common["retry_on_timeout"] = False
-    return common
+def _connection(options: Options) -> dict[str, Any]:
+    """The timeouts, and the retries when bounded (redis-py's default otherwise)."""
+    retry = {"retry": Retry(NoBackoff(), options.retries)} if options.retries is not None else {}
+    return {"socket_timeout": options.socket_timeout, "socket_connect_timeout": options.connect_timeout, **retry}
 
 
 def _single(url: str, options: Options) -> aioredis.Redis:
@@ -115,7 +113,8 @@ def _single(url: str, options: Options) -> aioredis.Redis:
     opening a connection per request (docs/deploy.md sizes Redis' maxclients by it)."""
     pool_class = aioredis.BlockingConnectionPool if options.wait is not None else aioredis.ConnectionPool
     waits: dict[str, Any] = {"timeout": options.wait} if options.wait is not None else {}
-    pool = pool_class.from_url(url, max_connections=options.max_connections, **waits, **_common(options))
+    pool = pool_class.from_url(url, max_connections=options.max_connections, **waits, **_connection(options),
+                               health_check_interval=options.health_check_interval)
     return aioredis.Redis.from_pool(pool)
 
 
@@ -157,13 +156,10 @@ def _cluster(target: Target, options: Options) -> aioredis.Redis:
     """`max_connections` bounds the commands under way; each node's pool has as many again for what holds
     a connection besides (subscriptions, pipelines). A MOVED or ASK reply is followed whatever `retries`
     says: the command did not run on the wrong node."""
-    common = _common(options)
-    common.pop("retry_on_timeout", None)
-    common.pop("health_check_interval")
     cluster = _Cluster(startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
-                           username=target.username, password=target.password,
-                           max_connections=2 * options.max_connections, commands=options.max_connections,
-                           wait=options.wait, **common, **_tls(target))
+                       username=target.username, password=target.password,
+                       max_connections=2 * options.max_connections, commands=options.max_connections,
+                       wait=options.wait, **_connection(options), **_tls(target))
     return cast(aioredis.Redis, cluster)  # same commands; see the module's docstring
 
 
@@ -173,7 +169,6 @@ class BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPo
 
 def _sentinel(target: Target, options: Options) -> aioredis.Redis:
     """Sentinels are asked where the master is; a connection that finds it gone asks again."""
-    common = _common(options)
     sentinels = Sentinel(list(target.nodes), sentinel_kwargs={  # type: ignore[no-untyped-call]
         "socket_timeout": options.socket_timeout or 2.0, "socket_connect_timeout": options.connect_timeout,
         **_tls(target)})
@@ -181,5 +176,6 @@ def _sentinel(target: Target, options: Options) -> aioredis.Redis:
     waits: dict[str, Any] = {"timeout": options.wait} if options.wait is not None else {}
     client: aioredis.Redis = sentinels.master_for(
         target.service, connection_pool_class=pool_class, db=target.db, username=target.username,
-        password=target.password, max_connections=options.max_connections, **waits, **common, **_tls(target))
+        password=target.password, max_connections=options.max_connections, **waits, **_connection(options),
+        health_check_interval=options.health_check_interval, **_tls(target))
     return client
