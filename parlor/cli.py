@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import click
 import orjson
-import redis.asyncio as aioredis
 
 from parlor.accounts import AccountStore, UserExists, parse_duration
 from parlor.accounts.key_cache import KeyChanges
@@ -130,9 +129,10 @@ def _with_accounts(action: Callable[[AccountStore, Settings], Awaitable[T]]) -> 
 
 def _key_changes(settings: Settings) -> KeyChanges:
     """What the running servers must hear of a change made here (revocation, tier, deletion): over Redis."""
+    from parlor.redis_client import Options, connect
     from parlor.wiring.parts import redis_keys
 
-    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = connect(settings.redis_url, Options(wait=None, socket_timeout=None)) if settings.redis_url else None
     return KeyChanges(redis, redis_keys(settings))
 
 

@@ -29,6 +29,7 @@ from parlor.config_parts import (
     default_tiers,
 )
 from parlor.config_sources import FileSettingError, FileVariables
+from parlor.redis_client import parse as parse_redis_url
 from parlor.redis_keys import DEFAULT_PREFIX
 
 __all__ = ["EXPERIMENT_NAME", "TOOL_NAME", "UNLIMITED_TIER", "ExperimentConfig", "HttpToolConfig", "McpServerConfig",
@@ -198,6 +199,13 @@ class Settings(BaseSettings):
         for origin in value:
             if origin != "*" and not re.fullmatch(r"https?://[^/?#\s]+", origin):
                 raise ValueError(f"{origin!r} is not an origin like https://chat.example.com (no path)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value:
+            parse_redis_url(value)  # a bad URL stops start-up here, not at the first request
         return value
 
     @field_validator("trusted_proxies")

@@ -79,9 +79,13 @@ class ParlorServer:
         return self.start()
 
     def create_user(self, name: str, tier: str | None = None) -> str:
+        return self.new_user(name, tier)[1]
+
+    def new_user(self, name: str, tier: str | None = None) -> tuple[str, str]:
+        """A new user's (id, API key)."""
         body = {"name": name, **({"tier": tier} if tier else {})}
         response = httpx.post(f"{self.url}/api/users", json=body,
                               headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=10)
         response.raise_for_status()
-        key: str = response.json()["api_key"]
-        return key
+        created = response.json()
+        return str(created["id"]), str(created["api_key"])

@@ -15,7 +15,6 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from redis.asyncio import Redis
 
 from parlor.jobs.queue import JobQueue, LocalQueue
 from parlor.jobs.redis_queue import RedisQueue
@@ -103,8 +102,7 @@ async def test_through_redis(exporter: InMemorySpanExporter, lines: io.StringIO)
     finally:
         stop.set()
         await asyncio.wait_for(work, 10)
-        async with Redis(connection_pool=producer.broker.connection_pool) as redis:
-            await redis.delete(name)
+        await producer.redis.delete(name)
         await producer.aclose()
         await consumer.aclose()
     check(exporter, upload, lines, document_id)

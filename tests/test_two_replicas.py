@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,16 +71,16 @@ class Fleet:
         return (self.a, self.b, self.c)[:count]
 
 
-@pytest.fixture(scope="module")
-def fleet(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+@contextmanager
+def fleet_on(upstream: Upstream, root: Path, redis_url: str) -> Iterator[Fleet]:
+    """Three replicas and a worker on a PostgreSQL of their own and the Redis at `redis_url` (one server
+    here; a cluster or a Sentinel's master in tests/test_redis_ha.py)."""
     from tests.pgvector_cluster import PgVectorCluster
 
-    root = tmp_path_factory.mktemp("fleet")
     documents = root / "shared-documents"  # the one path both replicas and the worker mount
     with PgVectorCluster() as database:
-        own_redis = OwnRedis().start()
         shared = {
-            "PARLOR_REDIS_URL": own_redis.url,
+            "PARLOR_REDIS_URL": redis_url,
             "PARLOR_DOCUMENTS_DIR": str(documents),
             "PARLOR_TIERS": json.dumps({"unlimited": {}, "capped": {"requests_per_minute": CAP}}),
             "PARLOR_JOBS_RECLAIM_SECONDS": "5",
@@ -95,13 +96,22 @@ def fleet(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
             worker = Worker(jobs)  # `parlor worker` with the replicas' settings, never started as a server
             with ThreadPoolExecutor(3) as pool:  # the replicas start side by side
                 list(pool.map(lambda server: server.start(STARTUP_SECONDS), (a, b, c)))
-            yield Fleet(a, b, c, documents, jobs.data_dir / "worker.log", database.url, own_redis.url)
+            yield Fleet(a, b, c, documents, jobs.data_dir / "worker.log", database.url, redis_url)
         finally:
             for server in (a, b, c):
                 server.stop()
             if worker is not None:
                 worker.stop()
-            own_redis.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    own_redis = OwnRedis().start()
+    try:
+        with fleet_on(upstream, tmp_path_factory.mktemp("fleet"), own_redis.url) as started:
+            yield started
+    finally:
+        own_redis.stop()
 
 
 def ready_through(server: ParlorServer, key: str, document_id: str, seconds: float = 40) -> dict[str, Any]:

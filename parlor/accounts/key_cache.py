@@ -12,13 +12,12 @@ import time
 from datetime import datetime
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from parlor.accounts.principal import Principal
+from parlor.redis_client import REDIS_DOWN
 from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
-REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
 class KeyCache:

@@ -15,13 +15,12 @@ import uuid
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
+from parlor.redis_client import REDIS_DOWN
 from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 10.0  # how long a dead holder keeps a thread: the crash-recovery time
-REDIS_DOWN = (RedisError, OSError, TimeoutError)
 Key = tuple[str, str]  # (user id, thread id)
 
 # Taken, or the holder's value said, in one step (keys do not expire while a script runs).
@@ -121,11 +120,9 @@ class Leases:
         while self._held:
             await asyncio.sleep(self._renew_every)
             held = list(self._held.items())
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for key, value in held:
-                        await self._renew(keys=[self._key(key)], args=[value, self._ms], client=pipe)
-                    renewed = await pipe.execute()
+            try:  # at once, not pipelined: a cluster runs no script in a pipeline (and the keys' slots differ)
+                renewed = await asyncio.gather(*(self._renew(keys=[self._key(key)], args=[value, self._ms])
+                                                 for key, value in held))
             except REDIS_DOWN as exc:
                 log.warning("could not renew the leases of %d runs: %s", len(held), exc)
                 continue

@@ -14,12 +14,12 @@ from typing import Any, Protocol
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from parlor.chat.eventlog import dump_event, load_event
 from parlor.chat.events import ChatEvent, TurnFailed, coalesce
 from parlor.chat.leases import Claim, Leases, run_id
 from parlor.chat.runs import Run
+from parlor.redis_client import REDIS_DOWN
 from parlor.redis_keys import RedisKeys
 from parlor.tasks import TaskTracker
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 END = b"end"
 BLOCK_MS = 1_000  # short blocking reads: a client with short socket timeouts can serve them
 FLUSH_SECONDS = 0.05  # a run's events go to Redis at most this often: one pipeline per window, not per token
-REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
 Key = tuple[str, str]  # (user id, thread id)

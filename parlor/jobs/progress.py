@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import orjson
 import redis.asyncio as aioredis
 
+from parlor.redis_client import REDIS_DOWN
 from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -58,20 +59,34 @@ class RedisBus:
     async def publish(self, topic: str, event: Event) -> None:
         try:
             await self._redis.publish(self._channel(topic), orjson.dumps(event))
-        except (aioredis.RedisError, OSError) as exc:  # watchers fall back to polling the database
+        except REDIS_DOWN as exc:  # watchers fall back to polling the database
             log.warning("could not publish progress on %s: %s", topic, exc)
+
+    async def _subscribe(self, pubsub: Any, topic: str) -> bool:
+        """Whether it subscribed; Redis down is logged (the watcher polls the database meanwhile)."""
+        try:
+            await pubsub.subscribe(self._channel(topic))
+        except REDIS_DOWN as exc:
+            log.warning("cannot subscribe to progress on %s: %s", topic, exc)
+            return False
+        return True
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[Event]]:
         queue: asyncio.Queue[Event] = asyncio.Queue()
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self._channel(topic))
+        subscribed = await self._subscribe(pubsub, topic)
 
         async def pump() -> None:  # polls: a client's socket timeout must not end a quiet subscription
+            nonlocal subscribed
             while True:
+                if not subscribed:  # Redis was down when the watcher came: try again
+                    await asyncio.sleep(1.0)
+                    subscribed = await self._subscribe(pubsub, topic)
+                    continue
                 try:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                except (aioredis.RedisError, OSError) as exc:
+                except REDIS_DOWN as exc:
                     log.warning("progress subscription on %s: %s", topic, exc)
                     await asyncio.sleep(1.0)
                     continue
@@ -83,7 +98,7 @@ class RedisBus:
             yield queue
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aioredis.RedisError, OSError):
+            with contextlib.suppress(asyncio.CancelledError, *REDIS_DOWN):
                 await task
-            with contextlib.suppress(aioredis.RedisError, OSError):
+            with contextlib.suppress(*REDIS_DOWN):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -23,12 +23,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from parlor.limits.budget import BudgetStore
 from parlor.limits.limiter import Decision, LimitsUnavailable, RequestLimiter, Window, WindowState
+from parlor.redis_client import REDIS_DOWN, Options, connect
 from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -98,10 +96,8 @@ def limits_client(url: str, seconds: float, max_connections: int = 64) -> aiored
     replica then counted in-process and two replicas admitted twice the limit.) The pool blocks for a
     free connection rather than failing at once: a burst must wait its turn at Redis, not fall through
     to the in-process fallback."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=seconds, socket_timeout=seconds,
-        socket_connect_timeout=seconds, retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
-    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+    return connect(url, Options(max_connections=max_connections, wait=seconds, socket_timeout=seconds,
+                                connect_timeout=seconds, retries=0))
 
 
 class RedisLimiter:
@@ -170,7 +166,7 @@ class Breaker:
             try:
                 async with asyncio.timeout(self.wait_seconds * 2):  # belt and braces over the client's own
                     result = await primary()
-            except (RedisError, OSError, TimeoutError) as exc:
+            except REDIS_DOWN as exc:
                 self._went_down(exc)
             else:
                 self._came_back()

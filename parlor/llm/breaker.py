@@ -16,12 +16,11 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
+from parlor.redis_client import REDIS_DOWN
 from parlor.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
-REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
 class BreakerState(StrEnum):

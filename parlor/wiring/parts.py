@@ -30,6 +30,7 @@ from parlor.memory.summaries import router_completion
 from parlor.memory.tokens import TokenCounter, build_counter
 from parlor.observability import Metrics, Telemetry
 from parlor.observability.metrics import Pricer
+from parlor.redis_client import Options, connect
 from parlor.redis_keys import RedisKeys
 from parlor.tasks import TaskTracker
 
@@ -42,12 +43,10 @@ def redis_keys(settings: Settings) -> RedisKeys:
 
 
 def shared_redis(url: str, max_connections: int) -> aioredis.Redis:
-    """The process's Redis client. Short timeouts: an unreachable Redis must degrade a request, never
-    hang it. A bounded pool that waits (briefly) for a free connection: a burst queues at Redis instead
-    of opening a connection per request (docs/deploy.md sizes Redis' maxclients by it)."""
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=2, socket_timeout=2,
-                                                    socket_connect_timeout=1, health_check_interval=10)
-    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+    """The process's Redis client (one server, a cluster or a Sentinel's master: parlor/redis_client.py).
+    Short timeouts: an unreachable Redis must degrade a request, never hang it."""
+    return connect(url, Options(max_connections=max_connections, wait=2, socket_timeout=2, connect_timeout=1,
+                                health_check_interval=10))
 
 
 def telemetry(settings: Settings, price: Pricer) -> Telemetry:

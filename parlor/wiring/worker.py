@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +20,7 @@ from parlor.jobs.redis_queue import RedisQueue
 from parlor.observability import Metrics
 from parlor.observability.exposition import serve_metrics
 from parlor.rag import Knowledge
+from parlor.redis_client import Options, connect
 from parlor.wiring import parts
 from parlor.wiring.knowledge import knowledge as build_knowledge
 
@@ -33,7 +33,8 @@ async def _knowledge(settings: Settings,
     if settings.embedded:
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url, pool_size=settings.jobs_concurrency + 1, max_overflow=1)
-    redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=2) if settings.redis_url else None
+    redis = connect(settings.redis_url, Options(wait=None, socket_timeout=None, connect_timeout=2)) \
+        if settings.redis_url else None
     built = build_knowledge(settings, engine, redis, parts.redis_keys(settings), worker=worker)
     try:
         await built.start()
