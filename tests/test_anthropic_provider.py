@@ -19,6 +19,7 @@ from parlor.llm import (
     FinishDelta,
     LLMMessage,
     ProviderError,
+    ReasoningDelta,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -75,10 +76,11 @@ async def test_the_official_sdk_reads_the_fake_upstream(claude: AnthropicUpstrea
 
 async def test_text_tool_calls_finish_and_usage_stream_as_parlors_deltas(
         provider: AnthropicProvider, claude: AnthropicUpstream, marker: str) -> None:
-    claude.push(Script(text="Let me look.", thinking="hidden for now",
+    claude.push(Script(text="Let me look.", thinking="A lookup, then.",
                        tool_calls=[ScriptedToolCall("lookup", '{"q": "parlor"}')]), match=marker)
     got = await deltas(provider, ask(marker, tools=[LOOKUP]))
-    assert "".join(d.text for d in got if isinstance(d, TextDelta)) == "Let me look."  # thinking not relayed
+    assert "".join(d.text for d in got if isinstance(d, TextDelta)) == "Let me look."
+    assert [d.text for d in got if isinstance(d, ReasoningDelta)] == ["A lookup, then."]  # apart from the text
     calls = [d for d in got if isinstance(d, ToolCallDelta)]
     assert calls[0].index == 0 and calls[0].name == "lookup" and (calls[0].id or "").startswith("toolu_")
     assert json.loads("".join(c.arguments for c in calls)) == {"q": "parlor"}

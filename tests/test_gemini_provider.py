@@ -19,6 +19,7 @@ from parlor.llm import (
     FinishDelta,
     LLMMessage,
     ProviderError,
+    ReasoningDelta,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -75,10 +76,11 @@ async def test_the_official_sdk_reads_the_fake_upstream(gemini: GeminiUpstream, 
 
 async def test_text_calls_finish_and_usage_stream_as_parlors_deltas(
         provider: GeminiProvider, gemini: GeminiUpstream, marker: str) -> None:
-    gemini.push(Script(text="Let me look.", thinking="hidden for now",
+    gemini.push(Script(text="Let me look.", thinking="A lookup, then.",
                        tool_calls=[ScriptedToolCall("lookup", '{"q": "parlor"}')]), match=marker)
     got = await deltas(provider, ask(marker, tools=[LOOKUP]))
-    assert "".join(d.text for d in got if isinstance(d, TextDelta)) == "Let me look."  # the thought is not relayed
+    assert "".join(d.text for d in got if isinstance(d, TextDelta)) == "Let me look."
+    assert [d.text for d in got if isinstance(d, ReasoningDelta)] == ["A lookup, then."]  # apart from the text
     [call] = [d for d in got if isinstance(d, ToolCallDelta)]  # whole, in one delta
     assert call.name == "lookup" and json.loads(call.arguments) == {"q": "parlor"} and call.id
     assert [d.reason for d in got if isinstance(d, FinishDelta)] == ["tool-calls"]

@@ -39,7 +39,7 @@ class Script:
     disconnect_after: int | None = None  # drop the socket after this many content/argument chunks
     finish_reason: str | None = None  # default: "tool_calls" if tool_calls else "stop"
     hang: bool = False  # accept the request, never answer
-    thinking: str | None = None  # the Anthropic fake only: a thinking block before the answer
+    thinking: str | None = None  # reasoning before the answer (`reasoning_content`; thinking; thought parts)
 
 
 def split_tokens(text: str) -> list[str]:
@@ -81,6 +81,7 @@ class Reply:
             self.tokens = split_tokens(script.text or "")
         else:
             self.tokens = split_tokens("You said: " + last_user_text(body))
+        self.thinking = script.thinking
         self.calls = [(tc.id or f"call_{uuid.uuid4().hex[:24]}", tc) for tc in script.tool_calls]
         self.fragments = [_split_arguments(tc.arguments) for tc in script.tool_calls]
         self.completion_tokens = len(self.tokens) + sum(map(len, self.fragments))
@@ -92,6 +93,8 @@ class Reply:
 
     def chunks(self) -> Iterator[tuple[bytes, bool]]:
         """Encoded chunks after the role chunk, each flagged whether it counts as a content/argument chunk."""
+        if self.thinking:  # as vLLM, DeepSeek and llama.cpp's server stream reasoning
+            yield self.chunk({"reasoning_content": self.thinking}), False
         for token in self.tokens:  # the hot path under load: no dict, no generic encoder
             yield self._prefix + b'{"content":%s}' % dumps(token) + _NULL_TAIL, True
         for index, ((cid, tc), fragments) in enumerate(zip(self.calls, self.fragments, strict=True)):

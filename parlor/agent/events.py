@@ -33,6 +33,12 @@ class TextChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningChunk:
+    text: str
+    kind: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallChunk:
     """A raw fragment of a model's tool call (passed through to clients that run their own tools)."""
 
@@ -99,6 +105,7 @@ class SourceFound:
 
 
 AgentEvent = (
-    StepStarted | StepFinished | CallSent | TextChunk | ToolCallChunk | ToolInputStarted | ToolInputDelta
+    StepStarted | StepFinished | CallSent | TextChunk | ReasoningChunk | ToolCallChunk | ToolInputStarted
+    | ToolInputDelta
     | ToolInputReady | ToolInputInvalid | ToolOutput | ToolFailed | SourceFound
 )

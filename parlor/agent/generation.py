@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from parlor.agent.events import AgentEvent, CallSent, TextChunk, ToolCallChunk
+from parlor.agent.events import AgentEvent, CallSent, ReasoningChunk, TextChunk, ToolCallChunk
 from parlor.llm import (
     AllProvidersFailed,
     Answering,
@@ -14,6 +14,7 @@ from parlor.llm import (
     FinishDelta,
     Provider,
     ProviderError,
+    ReasoningDelta,
     RequestSent,
     Router,
     TextDelta,
@@ -56,6 +57,9 @@ class Generation:
                     self._mark_first_token()
                     self.chunks.append(delta.text)
                     yield TextChunk(delta.text)
+                elif isinstance(delta, ReasoningDelta):
+                    self._mark_first_token()  # the reader sees the model at work: its first token
+                    yield ReasoningChunk(delta.text)
                 elif isinstance(delta, ToolCallDelta):
                     self._mark_first_token()
                     yield ToolCallChunk(delta.index, delta.arguments, delta.id, delta.name)

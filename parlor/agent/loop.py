@@ -12,6 +12,7 @@ from typing import Any
 from parlor.agent.events import (
     AgentEvent,
     CallSent,
+    ReasoningChunk,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -72,6 +73,9 @@ class AgentLoop:
                 if isinstance(event, TextChunk):
                     step_text.append(event.text)
                     transcript.add_text(event.text)
+                    yield event
+                elif isinstance(event, ReasoningChunk):
+                    transcript.add_reasoning(event.text)
                     yield event
                 elif isinstance(event, ToolCallChunk) and specs:
                     for out in _assemble(calls, event):

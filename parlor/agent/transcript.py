@@ -17,6 +17,7 @@ from parlor.memory.attachments import attachment_text
 from parlor.messages import (
     Part,
     Parts,
+    ReasoningPart,
     StepStartPart,
     StoredMessage,
     TextPart,
@@ -39,9 +40,10 @@ class Transcript:
     error_code: str | None = None
     error_message: str | None = None
     _parts: list[Part] = field(default_factory=list, init=False)
-    _text: list[str] = field(default_factory=list, init=False)  # the text part being streamed, in chunks
+    _text: list[str] = field(default_factory=list, init=False)  # the part being streamed, in chunks...
+    _reasoning: bool = field(default=False, init=False)  # ...and whether it is reasoning, not text
     _calls_started: int = field(default=0, init=False)  # one per step: each step makes one model call
-    _metered: int = field(default=0, init=False)  # characters of text the absorbed calls' usage covers
+    _metered: int = field(default=0, init=False)  # characters of output the absorbed calls' usage covers
 
     def start_step(self) -> None:
         self._calls_started += 1
@@ -49,6 +51,14 @@ class Transcript:
         self._parts.append(StepStartPart())
 
     def add_text(self, text: str) -> None:
+        if self._reasoning:
+            self._close_text()
+        self._text.append(text)
+
+    def add_reasoning(self, text: str) -> None:
+        if not self._reasoning:
+            self._close_text()
+            self._reasoning = True
         self._text.append(text)
 
     def add_tool(self, call_id: str, name: str, raw_input: Any, result: ToolResult) -> None:
@@ -60,12 +70,17 @@ class Transcript:
 
     def _close_text(self) -> None:
         if self._text:
-            self._parts.append(TextPart("".join(self._text)))
+            self._parts.append(self._open_part())
             self._text.clear()
+        self._reasoning = False
+
+    def _open_part(self) -> TextPart | ReasoningPart:
+        text = "".join(self._text)
+        return ReasoningPart(text) if self._reasoning else TextPart(text)
 
     @property
     def parts(self) -> Parts:
-        return (*self._parts, TextPart("".join(self._text))) if self._text else tuple(self._parts)
+        return (*self._parts, self._open_part()) if self._text else tuple(self._parts)
 
     def absorb(self, generation: Generation) -> None:
         """Adds one model call's provider, timing, usage and outcome."""
@@ -79,7 +94,7 @@ class Transcript:
             self.ttft_ms = generation.ttft_ms
         self.finish_reason = generation.finish_reason
         self.error_code, self.error_message = generation.error_code, generation.error_message
-        self._metered = len(self.text)
+        self._metered = len(self._output)
 
     def meter_stop(self, prompt_tokens: int, count: Callable[[str], int], call: ModelCall | None = None) -> None:
         """A stop cut the model call under way short, so its usage never arrives: counts what was sent
@@ -88,11 +103,11 @@ class Transcript:
         was answering, or about to), which gets the same counts. Nothing when no call was under way."""
         if self._calls_started <= self.model_calls:
             return
-        tokens_out = count(self.text[self._metered:])
+        tokens_out = count(self._output[self._metered:])  # reasoning is output too: it is paid for
         self.model_calls += 1
         self.tokens_in += prompt_tokens
         self.tokens_out += tokens_out
-        self._metered = len(self.text)
+        self._metered = len(self._output)
         if call is not None:
             call.tokens_in, call.tokens_out = prompt_tokens, tokens_out
             self.provider, self.model = call.provider, call.model
@@ -101,6 +116,10 @@ class Transcript:
     @property
     def text(self) -> str:
         return text_of(self.parts)
+
+    @property
+    def _output(self) -> str:
+        return "".join(p.text for p in self.parts if isinstance(p, TextPart | ReasoningPart))
 
     @property
     def usage(self) -> Usage:

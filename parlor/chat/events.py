@@ -9,6 +9,7 @@ from typing import Literal
 
 from parlor.agent.events import (
     AgentEvent,
+    ReasoningChunk,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -74,15 +75,15 @@ def coalesce(events: Iterable[ChatEvent]) -> list[ChatEvent]:
     """Merges adjacent text chunks: one write instead of many when the reader fell behind."""
     merged: list[ChatEvent] = []
     for event in events:
-        if isinstance(event, TextChunk) and merged and isinstance(merged[-1], TextChunk):
-            merged[-1] = TextChunk(merged[-1].text + event.text)
+        if isinstance(event, TextChunk | ReasoningChunk) and merged and type(merged[-1]) is type(event):
+            merged[-1] = type(event)(merged[-1].text + event.text)
         else:
             merged.append(event)
     return merged
 
 
 __all__ = [
-    "TERMINAL", "ChatEvent", "SourceFound", "StepFinished", "StepStarted", "TextChunk", "ToolCallChunk",
-    "ToolFailed", "ToolInputDelta", "ToolInputInvalid", "ToolInputReady", "ToolInputStarted", "ToolOutput",
-    "TurnAborted", "TurnFailed", "TurnFinished", "TurnReport", "TurnStarted", "coalesce",
+    "TERMINAL", "ChatEvent", "ReasoningChunk", "SourceFound", "StepFinished", "StepStarted", "TextChunk",
+    "ToolCallChunk", "ToolFailed", "ToolInputDelta", "ToolInputInvalid", "ToolInputReady", "ToolInputStarted",
+    "ToolOutput", "TurnAborted", "TurnFailed", "TurnFinished", "TurnReport", "TurnStarted", "coalesce",
 ]

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from parlor.chat.events import (
     ChatEvent,
+    ReasoningChunk,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -22,6 +23,7 @@ from parlor.chat.events import (
 from parlor.messages import (
     MessageStatus,
     Part,
+    ReasoningPart,
     SourcePart,
     StepStartPart,
     StoredMessage,
@@ -43,6 +45,8 @@ async def replay(message: StoredMessage, thread_id: str, request_id: str) -> Asy
             yield StepStarted()
         elif isinstance(part, TextPart):
             yield TextChunk(part.text)
+        elif isinstance(part, ReasoningPart):
+            yield ReasoningChunk(part.text)
         elif isinstance(part, ToolCallPart):
             yield ToolInputReady(part.call_id, part.name, part.input)
         elif isinstance(part, ToolResultPart):

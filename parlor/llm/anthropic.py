@@ -26,6 +26,7 @@ from parlor.llm.types import (
     FinishReason,
     LLMMessage,
     ProviderError,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -67,7 +68,7 @@ class AnthropicProvider:
 
 class MessageEvents:
     """One stream's events to deltas. Tool-use blocks are numbered in their order (Parlor's tool-call
-    index); a thinking block's text is not relayed yet (reasoning parts are a later step)."""
+    index); a thinking block's text is reasoning."""
 
     def __init__(self, provider: str):
         self._provider = provider
@@ -114,6 +115,8 @@ class MessageEvents:
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
             return [TextDelta(delta["text"])]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            return [ReasoningDelta(delta["thinking"])]  # a signature_delta only seals the block: not shown
         if kind == "input_json_delta" and (index := self._tools.get(event.get("index", 0))) is not None:
             return [ToolCallDelta(index=index, arguments=delta.get("partial_json") or "")]
         return []

@@ -2,8 +2,8 @@
 server-sent events, function calling, and the system prompt as Gemini's `systemInstruction`.
 
 Gemini sends each function call whole (name and arguments in one part), and ends a stream by closing it
-after a chunk with a `finishReason`: there is no `[DONE]`. A thought part (`"thought": true`) is not
-relayed yet (reasoning parts are a later step); its tokens are counted as output."""
+after a chunk with a `finishReason`: there is no `[DONE]`. A thought part (`"thought": true`) is
+reasoning; its tokens are counted as output."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from parlor.llm.types import (
     FinishReason,
     LLMMessage,
     ProviderError,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -97,7 +98,7 @@ class ContentChunks:
 
     def _part(self, part: dict[str, Any]) -> list[Delta]:
         if part.get("thought"):
-            return []
+            return [ReasoningDelta(part["text"])] if part.get("text") else []
         if call := part.get("functionCall"):
             index, self._calls = self._calls, self._calls + 1
             arguments = orjson.dumps(call.get("args") or {}).decode()

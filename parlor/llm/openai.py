@@ -17,6 +17,7 @@ from parlor.llm.types import (
     FinishReason,
     LLMMessage,
     ProviderError,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -105,6 +106,9 @@ class ChunkReader:
         deltas: list[Delta] = []
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
+            # vLLM, DeepSeek and llama.cpp's server send reasoning as `reasoning_content`; OpenRouter as `reasoning`
+            if thought := delta.get("reasoning_content") or delta.get("reasoning"):
+                deltas.append(ReasoningDelta(thought))
             if content := delta.get("content"):
                 deltas.append(TextDelta(content))
             for call in delta.get("tool_calls") or []:

@@ -24,6 +24,7 @@ from parlor.llm.types import (
     FinishDelta,
     Provider,
     ProviderError,
+    ReasoningDelta,
     RequestSent,
     TextDelta,
     ToolCallDelta,
@@ -184,7 +185,7 @@ async def _guarded(provider: Provider, request: CompletionRequest, policy: Resil
                         raise ProviderError(provider.name, "timeout", f"no {what} within {watchdog.limit:.1f} s"
                                             ) from None
                     raise
-                watchdog.got(isinstance(delta, TextDelta | ToolCallDelta))
+                watchdog.got(isinstance(delta, TextDelta | ToolCallDelta | ReasoningDelta))
                 yield delta
     finally:
         watchdog.stop()

@@ -78,6 +78,14 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """What a reasoning model thinks before (or between) its answer's text: shown apart, stored with the
+    answer, never sent back to a model as if it had said it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallDelta:
     """A fragment of a tool call: `id` and `name` come on the first fragment of an index."""
 
@@ -103,7 +111,7 @@ class FinishDelta:
     reason: FinishReason
 
 
-Delta = RequestSent | TextDelta | ToolCallDelta | UsageDelta | FinishDelta
+Delta = RequestSent | TextDelta | ReasoningDelta | ToolCallDelta | UsageDelta | FinishDelta
 
 ErrorKind = Literal["timeout", "unavailable", "rate_limited", "rejected", "broken_stream", "busy"]  # busy: queue full
 

@@ -11,6 +11,7 @@ from parlor.api.schemas import OpenAIMessage
 from parlor.chat.events import (
     TERMINAL,
     ChatEvent,
+    ReasoningChunk,
     TextChunk,
     ToolCallChunk,
     TurnAborted,
@@ -58,6 +59,8 @@ class ChunkEncoder:
             return [self._chunk({"role": "assistant", "content": ""})]
         if isinstance(event, TextChunk):
             return [self._chunk({"content": event.text})]
+        if isinstance(event, ReasoningChunk):  # as vLLM and DeepSeek stream it
+            return [self._chunk({"reasoning_content": event.text})]
         if isinstance(event, ToolCallChunk):
             return [self._chunk({"tool_calls": [_tool_call_delta(event)]})]
         if isinstance(event, TurnFinished):

@@ -9,6 +9,7 @@ from typing import Any
 
 from parlor.chat.events import (
     ChatEvent,
+    ReasoningChunk,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -42,17 +43,18 @@ Chunk = dict[str, Any]
 
 
 class UIStreamEncoder:
-    """One stream's chunks; text parts are opened and closed as text comes and goes."""
+    """One stream's chunks; text and reasoning parts are opened and closed as they come and go."""
 
     def __init__(self) -> None:
-        self._open_text: str | None = None
+        self._open: tuple[str, str] | None = None  # the streaming part's type ("text", "reasoning") and id
         self._parts = 0
 
     def encode(self, event: ChatEvent) -> list[Chunk]:
-        if isinstance(event, TextChunk):
-            chunks = [] if self._open_text else [self._start_text()]
-            return [*chunks, {"type": "text-delta", "id": self._open_text, "delta": event.text}]
-        chunks = self._close_text()
+        if isinstance(event, TextChunk | ReasoningChunk):
+            kind = "text" if isinstance(event, TextChunk) else "reasoning"
+            chunks = [] if self._open is not None and self._open[0] == kind else [*self._close(), self._start(kind)]
+            return [*chunks, {"type": f"{kind}-delta", "id": self._parts_id, "delta": event.text}]
+        chunks = self._close()
         if isinstance(event, TurnStarted):
             metadata = {"requestId": event.request_id, "threadId": event.thread_id}
             chunks.append({"type": "start", "messageId": event.message_id, "messageMetadata": metadata})
@@ -71,17 +73,22 @@ class UIStreamEncoder:
             chunks += _tool_chunks(event)
         return chunks
 
-    def _start_text(self) -> Chunk:
-        self._parts += 1
-        self._open_text = f"text-{self._parts}"
-        return {"type": "text-start", "id": self._open_text}
+    @property
+    def _parts_id(self) -> str:
+        assert self._open is not None
+        return self._open[1]
 
-    def _close_text(self) -> list[Chunk]:
-        if self._open_text is None:
+    def _start(self, kind: str) -> Chunk:
+        self._parts += 1
+        self._open = (kind, f"{kind}-{self._parts}")
+        return {"type": f"{kind}-start", "id": self._open[1]}
+
+    def _close(self) -> list[Chunk]:
+        if self._open is None:
             return []
-        chunk = {"type": "text-end", "id": self._open_text}
-        self._open_text = None
-        return [chunk]
+        kind, part_id = self._open
+        self._open = None
+        return [{"type": f"{kind}-end", "id": part_id}]
 
 
 def report_metadata(report: TurnReport) -> dict[str, Any]:

@@ -1,0 +1,112 @@
+"""Reasoning from every provider kind streams as AI SDK reasoning parts, is stored with the answer, is
+replayed and resumed like text, and is never sent back to a model as if it had said it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from parlor.agent.transcript import Transcript, parts_to_messages
+from parlor.api.wire.ui import UIStreamEncoder
+from parlor.chat.events import ReasoningChunk, TextChunk, TurnFinished, coalesce
+from parlor.llm import LLMMessage
+from parlor.messages import ReasoningPart, TextPart
+from tests import sdk
+from tests.anthropic_upstream import AnthropicUpstream
+from tests.client import auth, chat
+from tests.conftest import upstream_provider
+from tests.gemini_upstream import GeminiUpstream
+from tests.server import ParlorServer
+from tests.upstream import Script, Upstream
+
+
+def test_the_ui_stream_opens_a_reasoning_part_then_a_text_part() -> None:
+    encoder = UIStreamEncoder()
+    events = coalesce([ReasoningChunk("Hmm, "), ReasoningChunk("two."), TextChunk("It is "), TextChunk("2."),
+                       TurnFinished("stop")])
+    chunks = [c for e in events for c in encoder.encode(e)]
+    assert [c["type"] for c in chunks] == ["reasoning-start", "reasoning-delta", "reasoning-end", "text-start",
+                                           "text-delta", "text-end", "finish"]
+    assert chunks[1]["delta"] == "Hmm, two." and chunks[0]["id"] != chunks[3]["id"]
+
+
+def test_the_transcript_keeps_reasoning_apart_and_the_model_never_sees_it() -> None:
+    transcript = Transcript()
+    transcript.start_step()
+    for piece in ("Think", "ing."):
+        transcript.add_reasoning(piece)
+    transcript.add_text("Answer.")
+    assert transcript.parts[1:] == (ReasoningPart("Thinking."), TextPart("Answer."))
+    assert transcript.text == "Answer."
+    assert parts_to_messages(transcript.parts) == [LLMMessage("assistant", "Answer.")]
+
+
+@pytest.fixture(scope="module")
+def claude() -> Iterator[AnthropicUpstream]:
+    with AnthropicUpstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gemini() -> Iterator[GeminiUpstream]:
+    with GeminiUpstream() as server:
+        yield server
+
+
+def kinds(upstream: Upstream, claude: AnthropicUpstream, gemini: GeminiUpstream) -> dict[str, dict[str, Any]]:
+    return {"openai": upstream_provider(upstream, "openai"),
+            "anthropic": {"name": "anthropic", "kind": "anthropic", "base_url": claude.url, "model": "c"},
+            "gemini": {"name": "gemini", "kind": "gemini", "base_url": gemini.url, "model": "g"}}
+
+
+@pytest.fixture(scope="module")
+def servers(upstream: Upstream, claude: AnthropicUpstream, gemini: GeminiUpstream,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ParlorServer]]:
+    started: dict[str, ParlorServer] = {}
+    try:
+        for kind, provider in kinds(upstream, claude, gemini).items():
+            started[kind] = ParlorServer(tmp_path_factory.mktemp(kind), [provider]).start()
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])
+def test_reasoning_streams_is_stored_and_stays_out_of_the_next_prompt(
+        kind: str, servers: dict[str, ParlorServer], upstream: Upstream, claude: AnthropicUpstream,
+        gemini: GeminiUpstream, marker: str) -> None:
+    fake = {"openai": upstream, "anthropic": claude, "gemini": gemini}[kind]
+    server = servers[kind]
+    key, thread_id = server.create_user(f"thinker-{kind}"), uuid.uuid4().hex
+    fake.push(Script(text="Four.", thinking=f"two plus two {marker}"), match=f"sum {marker}")
+    result = chat(server.url, key, thread_id, f"sum {marker}")
+    assert result.status == 200 and result.text == "Four." and result.types[-1] == "finish"
+    reasoning = [c for c in result.chunks if c["type"].startswith("reasoning")]
+    assert [c["type"] for c in reasoning] == ["reasoning-start", "reasoning-delta", "reasoning-end"]
+    assert reasoning[1]["delta"] == f"two plus two {marker}"
+    assert result.types.index("reasoning-start") < result.types.index("text-start")
+
+    stored = httpx.get(f"{server.url}/api/threads/{thread_id}", headers=auth(key)).json()["messages"][-1]
+    assert {"type": "reasoning", "text": f"two plus two {marker}"} in stored["parts"]
+
+    fake.push(Script(text="Yes."), match=f"again {marker}")
+    assert chat(server.url, key, thread_id, f"again {marker}").text == "Yes."
+    sent = next(r for r in reversed(fake.requests) if f"again {marker}" in str(r))
+    assert f"sum {marker}" in str(sent) and "two plus two" not in str(sent)  # the history, without the thought
+
+
+def test_the_ai_sdk_parses_a_stream_with_reasoning(sdk_script: Path, servers: dict[str, ParlorServer],
+                                                  upstream: Upstream, marker: str) -> None:
+    server = servers["openai"]
+    upstream.push(Script(text="Done.", thinking="Let me see."), match=f"parse {marker}")
+    answer = sdk.send(sdk_script, server.url, server.create_user("sdk-thinker"), uuid.uuid4().hex,
+                      f"parse {marker}")
+    [reasoning] = [p for p in answer.message["parts"] if p["type"] == "reasoning"]
+    assert (reasoning["text"], reasoning["state"]) == ("Let me see.", "done")
+    assert answer.text_line == "TEXT: Done."
