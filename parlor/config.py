@@ -29,6 +29,7 @@ from parlor.config_parts import (
     default_tiers,
 )
 from parlor.config_sources import FileSettingError, FileVariables
+from parlor.db import urls
 from parlor.redis_keys import DEFAULT_PREFIX
 
 __all__ = ["EXPERIMENT_NAME", "TOOL_NAME", "UNLIMITED_TIER", "ExperimentConfig", "HttpToolConfig", "McpServerConfig",
@@ -198,6 +199,13 @@ class Settings(BaseSettings):
         for origin in value:
             if origin != "*" and not re.fullmatch(r"https?://[^/?#\s]+", origin):
                 raise ValueError(f"{origin!r} is not an origin like https://chat.example.com (no path)")
+        return value
+
+    @field_validator("database_url", "vector_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value:
+            urls.check(value)  # its TLS and pooler parameters, or one line on the one that is wrong
         return value
 
     @field_validator("trusted_proxies")

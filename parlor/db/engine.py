@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from parlor.db import urls
 from parlor.db.casefold import casefold_lower
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,7 +27,8 @@ RECYCLE_SECONDS = 1800  # and none is used for longer than this
 def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None,
                   pool_timeout: float = 30.0) -> AsyncEngine:
     """`pool_size` connections kept open, `max_overflow` (default: as many) more at a peak, a checkout
-    waiting up to `pool_timeout` seconds for one (PostgreSQL only)."""
+    waiting up to `pool_timeout` seconds for one (PostgreSQL only). The URL's TLS and pooler parameters:
+    parlor.db.urls."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -34,8 +36,10 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None
         event.listen(engine.sync_engine, "connect", casefold_lower)  # thread search in any case, beyond ASCII
         return engine
     overflow = pool_size if max_overflow is None else max_overflow
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_recycle=RECYCLE_SECONDS,
-                                 pool_timeout=pool_timeout)
+    connection = urls.parse(url)
+    engine = create_async_engine(connection.url, pool_size=pool_size, max_overflow=overflow,
+                                 pool_recycle=RECYCLE_SECONDS, pool_timeout=pool_timeout,
+                                 connect_args=connection.sqlalchemy_args())
     event.listen(engine.sync_engine, "checkin", _idle_since)
     event.listen(engine.sync_engine, "checkout", _check_before_use)
     return engine
