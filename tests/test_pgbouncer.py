@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -134,3 +135,17 @@ async def test_the_vector_store_searches_with_its_settings_through_pgbouncer(pgv
             assert await connection.fetchval("SHOW hnsw.ef_search") == "40"
     finally:
         await store.aclose()
+
+
+SUITE = ["tests/test_store.py", "tests/test_context.py", "tests/test_threads_api.py"]  # their PostgreSQL: tests/pg.py
+
+
+def test_the_postgresql_tests_of_the_stores_pass_through_pgbouncer() -> None:
+    """A representative part of the suite (the stores, the context reader, the threads API on a server),
+    its every PostgreSQL database reached through a PgBouncer (PARLOR_TEST_PG with pooler=pgbouncer)."""
+    with PgBouncer(pool_size=4) as bouncer:
+        admin = f"postgresql://postgres@127.0.0.1:{bouncer.port}/postgres?pooler=pgbouncer"
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE],
+                             env={**os.environ, "PARLOR_TEST_PG": admin}, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-500:]
