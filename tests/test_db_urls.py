@@ -102,3 +102,10 @@ def test_settings_refuse_a_wrong_parameter_in_either_url() -> None:
         load_settings(database_url=f"{BASE}?foo=1")
     with pytest.raises(SettingsError, match=r"PARLOR_VECTOR_URL: .*sslmode='nope'"):
         load_settings(vector_url=f"{BASE}?sslmode=nope")
+
+
+def test_the_pooler_setting_marks_both_urls_unless_they_say() -> None:
+    settings = load_settings(database_url=BASE, vector_url=f"{BASE}?pooler=none", database_pooler="pgbouncer")
+    assert urls.parse(settings.database_url).pooled and settings.database_url.endswith("?pooler=pgbouncer")
+    assert settings.vector_url is not None and not urls.parse(settings.vector_url).pooled
+    assert load_settings(database_url=BASE).database_url == BASE  # auto: the URL as given

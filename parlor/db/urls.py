@@ -77,6 +77,14 @@ def parse(url: str) -> Connection:
     return Connection(url=parts.set(query={}), ssl=_ssl(query), pooled=_pooled(parts, query.get("pooler", "auto")))
 
 
+def with_pooler(url: str, pooler: str) -> str:
+    """`url` saying `pooler=` (PARLOR_DATABASE_POOLER), unless it says so itself or `pooler` is auto."""
+    parts = make_url(url)
+    if pooler == "auto" or not url.startswith("postgresql") or "pooler" in parts.query:
+        return url
+    return parts.update_query_dict({"pooler": pooler}).render_as_string(hide_password=False)
+
+
 def check(url: str) -> None:
     """DatabaseUrlError for a PostgreSQL URL with a parameter that is wrong (a configuration check)."""
     if url.startswith("postgresql"):
