@@ -7,6 +7,7 @@ import asyncio
 import errno
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ def database_errors(url: str) -> Iterator[None]:
         yield
     except (OSError, SQLAlchemyError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        hint = " (is PostgreSQL running there?)" if isinstance(exc, OSError) else ""
+        unreachable = isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)  # TLS refused: no hint
+        hint = " (is PostgreSQL running there?)" if unreachable else ""
         raise click.ClickException(f"database {shown_url(url)}: {reason}{hint}") from None
 
 

@@ -29,6 +29,7 @@ from parlor.config_parts import (
     default_tiers,
 )
 from parlor.config_sources import FileSettingError, FileVariables
+from parlor.db import urls
 from parlor.redis_client import parse as parse_redis_url
 from parlor.redis_keys import DEFAULT_PREFIX
 
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
     # ---- storage: the database and its connections (docs/deploy.md: what a fleet of N replicas needs) ----
     data_dir: Path = Path("data")
     database_url: str = "sqlite+aiosqlite:///./data/parlor.db"
+    # a pooler in front (PgBouncer, RDS Proxy, ...): both URLs' `pooler=` unless they say (parlor/db/urls.py)
+    database_pooler: Literal["auto", "pgbouncer", "none"] = "auto"
     db_pool_size: int = Field(default=10, ge=1, le=1000)  # PostgreSQL connections a process keeps open
     db_max_overflow: int = Field(default=10, ge=0, le=1000)  # ... and may open beyond them at a peak
     db_pool_timeout: float = Field(default=30.0, gt=0, le=600)  # a request waits this long for a free one,
@@ -208,6 +211,13 @@ class Settings(BaseSettings):
             parse_redis_url(value)  # a bad URL stops start-up here, not at the first request
         return value
 
+    @field_validator("database_url", "vector_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value:
+            urls.check(value)  # its TLS and pooler parameters, or one line on the one that is wrong
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: list[str]) -> list[str]:
@@ -217,6 +227,12 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
         return value
+
+    @model_validator(mode="after")
+    def _pooler(self) -> Settings:
+        self.database_url = urls.with_pooler(self.database_url, self.database_pooler)
+        self.vector_url = self.vector_url and urls.with_pooler(self.vector_url, self.database_pooler)
+        return self
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

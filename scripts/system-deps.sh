@@ -8,6 +8,7 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+[[ -x /usr/sbin/pgbouncer ]] || need+=(pgbouncer)  # the tests start their own, in front of PostgreSQL
 if [[ "${1:-}" == "--browser" ]]; then
   [[ -x /usr/bin/chromium ]] || need+=(chromium)
   command -v promtool >/dev/null || need+=(prometheus)
@@ -19,4 +20,8 @@ $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true  # only promtool is wanted, not a server
+fi
+if [[ " ${need[*]} " == *" pgbouncer "* ]]; then  # only the binary is wanted: tests/helpers/pgbouncer.py runs it
+  if command -v systemctl >/dev/null; then $sudo systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
+  $sudo service pgbouncer stop >/dev/null 2>&1 || true
 fi

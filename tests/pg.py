@@ -1,7 +1,9 @@
 """Real PostgreSQL for tests: one throwaway database per test, so no test sees another's data.
 
 The admin DSN (a superuser on the ``postgres`` database) comes from ``PARLOR_TEST_PG``; by default a
-trust-auth server on 127.0.0.1:5432. The admin work (create and drop) uses asyncpg directly.
+trust-auth server on 127.0.0.1:5432. The admin work (create and drop) uses asyncpg directly. Its URL
+parameters (TLS, ``pooler=pgbouncer``: parlor/db/urls.py) carry over to every test's database, so the
+tests that use these run through a PgBouncer or over TLS unchanged (tests/test_pgbouncer.py does so).
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ from contextlib import asynccontextmanager
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
+from parlor.db import urls
+
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def admin_dsn() -> str:
     return os.environ.get("PARLOR_TEST_PG") or DEFAULT_ADMIN_DSN
+
+
+async def _admin(connect_seconds: float = 60) -> asyncpg.Connection:
+    connection = urls.parse(admin_dsn())
+    return await asyncpg.connect(connection.asyncpg_dsn(), timeout=connect_seconds, **connection.asyncpg_args())
 
 
 def database_url(name: str) -> str:
@@ -30,7 +39,7 @@ def database_url(name: str) -> str:
 async def available() -> bool:
     """Whether the admin DSN answers (to skip PostgreSQL tests cleanly on a machine without one)."""
     try:
-        connection = await asyncpg.connect(admin_dsn(), timeout=3)
+        connection = await _admin(connect_seconds=3)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return False
     await connection.close()
@@ -41,7 +50,7 @@ async def available() -> bool:
 async def fresh_database() -> AsyncIterator[str]:
     """Create ``parlor_t_<hex>``, yield its SQLAlchemy URL, drop it (forcing out any connection left)."""
     name = f"parlor_t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(admin_dsn())
+    admin = await _admin()
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -49,7 +58,7 @@ async def fresh_database() -> AsyncIterator[str]:
     try:
         yield database_url(name)
     finally:
-        admin = await asyncpg.connect(admin_dsn())
+        admin = await _admin()
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:

@@ -22,9 +22,10 @@ def _bin(name: str) -> str:
 
 
 class PgCluster:
-    def __init__(self) -> None:
+    def __init__(self, options: str = "") -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="parlor-pg-"))
         self.port = free_port()
+        self.options = options  # more `-c name=value` for the server (e.g. ssl=on: tests/test_db_tls.py)
         self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _as_postgres(self, *args: str, check: bool = True) -> None:
@@ -38,7 +39,7 @@ class PgCluster:
         return self
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off {self.options}"
         self._as_postgres(_bin("pg_ctl"), "-D", str(self.dir / "data"), "-o", options, "-w", "-l",
                           str(self.dir / "log"), "start")
 

@@ -114,16 +114,20 @@ async def test_each_of_many_users_gets_their_own_exact_nearest(store: VectorStor
     assert found / total >= 0.9, f"recall@10 {found / total:.2f}"
 
 
-async def test_pgvector_search_settings_survive_the_pool(pgvector: PgVectorCluster) -> None:
-    """The pool RESETs ALL on every release: settings made by SET would be gone from the second search on
-    (a 40-wide HNSW walk with no iteration, which gave a user among 100 recall@10 0.04)."""
+async def test_pgvector_search_settings_apply_in_every_transaction_and_no_further(pgvector: PgVectorCluster) -> None:
+    """Each search's transaction SETs LOCAL its settings (without them a 40-wide HNSW walk with no iteration
+    gave a user among 100 recall@10 0.04); they end with it, so none is left on a connection the pool (or a
+    PgBouncer in front) hands to another client. Through a real PgBouncer: tests/test_pgbouncer.py."""
     store = PgVectorStore(pgvector.url, DIMS, pool_size=1)
     await store.setup()
     try:
         for _ in range(3):
-            async with store._pool.acquire() as connection:
+            async with store._transaction() as connection:
                 assert await connection.fetchval("SHOW hnsw.iterative_scan") == "strict_order"
                 assert await connection.fetchval("SHOW hnsw.ef_search") == "100"
+            async with store._pool.acquire() as connection:
+                assert await connection.fetchval("SHOW hnsw.iterative_scan") == "off"
+                assert await connection.fetchval("SHOW hnsw.ef_search") == "40"
     finally:
         await store.aclose()
 

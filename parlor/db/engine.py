@@ -16,17 +16,20 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from parlor.db import urls
 from parlor.db.casefold import casefold_lower
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 IDLE_PING_SECONDS = 10.0  # a pooled connection idle longer than this is also pinged before use
 RECYCLE_SECONDS = 1800  # and none is used for longer than this
+POOLED = "parlor_pooled"  # an execution option: this engine's connections go through a transaction pooler
 
 
 def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None,
                   pool_timeout: float = 30.0) -> AsyncEngine:
     """`pool_size` connections kept open, `max_overflow` (default: as many) more at a peak, a checkout
-    waiting up to `pool_timeout` seconds for one (PostgreSQL only)."""
+    waiting up to `pool_timeout` seconds for one (PostgreSQL only). The URL's TLS and pooler parameters:
+    parlor.db.urls."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -34,11 +37,23 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int | None = None
         event.listen(engine.sync_engine, "connect", casefold_lower)  # thread search in any case, beyond ASCII
         return engine
     overflow = pool_size if max_overflow is None else max_overflow
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_recycle=RECYCLE_SECONDS,
-                                 pool_timeout=pool_timeout)
+    connection = urls.parse(url)
+    engine = create_async_engine(connection.url, pool_size=pool_size, max_overflow=overflow,
+                                 pool_recycle=RECYCLE_SECONDS, pool_timeout=pool_timeout,
+                                 connect_args=connection.sqlalchemy_args(),
+                                 execution_options={POOLED: connection.pooled})
     event.listen(engine.sync_engine, "checkin", _idle_since)
     event.listen(engine.sync_engine, "checkout", _check_before_use)
     return engine
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for one-statement reads: no BEGIN and ROLLBACK round trips. Not behind a transaction
+    pooler: there a statement's prepare and its execution (two round trips) would each get a server
+    connection of their own, and the second fail ("prepared statement ... does not exist")."""
+    if engine.get_execution_options().get(POOLED):
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

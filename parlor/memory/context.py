@@ -19,6 +19,7 @@ from sqlalchemy import DateTime, Integer, String, Text, bindparam, literal, null
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parlor.db import Memory, Message, Summary, Thread
+from parlor.db.engine import autocommit
 from parlor.llm.types import LLMMessage
 from parlor.memory.store import ThreadNotFound
 from parlor.memory.tokens import MESSAGE_OVERHEAD, TokenCounter, count_messages, truncate_to
@@ -72,8 +73,7 @@ class ThreadWindow:
 
 class ContextReader:
     def __init__(self, engine: AsyncEngine):
-        # One statement, no transaction: autocommit spares the BEGIN and ROLLBACK round trips.
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = autocommit(engine)  # one statement: no transaction needed (but behind a pooler)
         self._statements = {with_facts: _window_query(with_facts) for with_facts in (False, True)}
 
     async def read(self, user_id: str, thread_id: str, messages: int, facts: int = 0) -> ThreadWindow:

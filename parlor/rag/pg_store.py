@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import numpy as np
 from sqlalchemy.engine import make_url
 
+from parlor.db import urls
 from parlor.rag.store import ChunkRecord, Hit, Scope, StoredChunk, VectorStoreUnavailable, keywords
 
 log = logging.getLogger(__name__)
@@ -90,13 +92,14 @@ def _first_line(exc: Exception) -> str:
 
 
 def asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL as asyncpg spells it, without Parlor's parameters (TLS, pooler: parlor.db.urls)."""
+    return urls.parse(url).asyncpg_dsn()
 
 
 class PgVectorStore:
     def __init__(self, url: str, dimensions: int, pool_size: int = 5, ef_search: int = 100,  # ef >= the k asked
                  candidates: int = CANDIDATES, exact_up_to: int = EXACT_UP_TO):
-        self._dsn = asyncpg_dsn(url)
+        self._connection = urls.parse(url)
         parts = make_url(url)
         self._where = f"{parts.host}:{parts.port or 5432}/{parts.database}"  # for messages: no user, no password
         self.dimensions = dimensions
@@ -109,9 +112,9 @@ class PgVectorStore:
 
     async def setup(self) -> None:
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._pool_size,
-                                                   server_settings=self._settings())
-        async with self._pool.acquire() as connection, connection.transaction():
+            self._pool = await asyncpg.create_pool(self._connection.asyncpg_dsn(), min_size=1,
+                                                   max_size=self._pool_size, **self._connection.asyncpg_args())
+        async with self._transaction() as connection:
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext('parlor.rag_chunks'))")
             await self._create_extension(connection)
             for statement in _schema(self.dimensions):
@@ -140,40 +143,51 @@ class PgVectorStore:
 
     def _settings(self) -> dict[str, str]:
         """Iterative HNSW scans (filters inside the walk), the search width, no parallel workers (a gated-off
-        branch of _VECTOR_SEARCH would still start them: +15 ms a search). Sent at connection start, not SET:
-        the pool's RESET ALL on every release would undo a SET (it did, back to a 40-wide walk with no
-        iteration: a small user got a few or none of their nearest rows), but not a startup setting."""
+        branch of _VECTOR_SEARCH would still start them: +15 ms a search). Without them a small user got a
+        few or none of their nearest rows (a 40-wide walk, no iteration)."""
         return {"hnsw.iterative_scan": "strict_order", "hnsw.ef_search": str(self._ef_search),
                 "plan_cache_mode": "force_custom_plan", "max_parallel_workers_per_gather": "0"}
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Any]:
+        """A pooled connection in a transaction with _settings applied (SET LOCAL). Per transaction, not
+        at connection start: PgBouncer refuses startup parameters it does not know (or, told to ignore
+        them, drops them), and in transaction mode each transaction may get another server connection;
+        a session SET would also leak to the next client there. Every statement runs in one, so behind
+        such a pooler a statement's parse and execution reach the same server connection."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute("; ".join(f"SET LOCAL {name} = '{value}'"
+                                               for name, value in self._settings().items()))
+            yield connection
 
     async def replace(self, document_id: str, chunks: Sequence[ChunkRecord], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         rows = [(r.document_id, r.user_id, r.thread_id or LIBRARY, r.ordinal, r.page, r.text, r.filename, _vector(v))
                 for r, v in zip(chunks, vectors, strict=True)]
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self._transaction() as connection:
             await connection.execute(f"DELETE FROM {TABLE} WHERE document_id = $1", document_id)
             await connection.executemany(
                 f"INSERT INTO {TABLE} (document_id, user_id, thread_id, ordinal, page, text, filename, embedding)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::vector)", rows)
 
     async def delete(self, document_id: str) -> None:
-        async with self._pool.acquire() as connection:
+        async with self._transaction() as connection:
             await connection.execute(f"DELETE FROM {TABLE} WHERE document_id = $1", document_id)
 
     async def count(self, document_id: str) -> int:
-        async with self._pool.acquire() as connection:
+        async with self._transaction() as connection:
             return int(await connection.fetchval(f"SELECT count(*) FROM {TABLE} WHERE document_id = $1",
                                                  document_id))
 
     async def chunks(self, document_id: str) -> list[StoredChunk]:
-        async with self._pool.acquire() as connection:
+        async with self._transaction() as connection:
             rows = await connection.fetch(f"SELECT ordinal, page, text FROM {TABLE} WHERE document_id = $1"
                                           " ORDER BY ordinal", document_id)
         return [StoredChunk(r[0], r[1], r[2]) for r in rows]
 
     async def vector_search(self, scope: Scope, vector: np.ndarray, k: int) -> list[Hit]:
-        async with self._pool.acquire() as connection:  # one round trip (settings: _settings)
+        async with self._transaction() as connection:
             rows = await connection.fetch(_VECTOR_SEARCH, _vector(vector), scope.user_id,
                                           scope.thread_id or LIBRARY, k, self.exact_up_to)
         return [Hit(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
@@ -183,7 +197,7 @@ class PgVectorStore:
         if not words:
             return []
         common = await self._common_lexemes()
-        async with self._pool.acquire() as connection:
+        async with self._transaction() as connection:
             rows = await connection.fetch(_TEXT_SEARCH, " ".join(words), scope.user_id, scope.thread_id or LIBRARY,
                                           k, common, self.candidates)
         return [Hit(r[0], r[1], r[2], r[3], r[4], float(r[5])) for r in rows]
@@ -194,7 +208,7 @@ class PgVectorStore:
         with their frequencies), fetched every few minutes."""
         now = time.monotonic()
         if self._common is None or now - self._common[0] > STATISTICS_TTL:
-            async with self._pool.acquire() as connection:
+            async with self._transaction() as connection:
                 lexemes = await connection.fetchval(
                     "SELECT coalesce(array_agg(lexeme), '{}') FROM pg_stats s,"
                     " unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS u(lexeme, share)"
@@ -207,7 +221,7 @@ class PgVectorStore:
 
     async def analyze(self) -> None:
         """Refreshes the planner's statistics (after a bulk load; autovacuum does it in time anyway)."""
-        async with self._pool.acquire() as connection:
+        async with self._transaction() as connection:
             await connection.execute(f"ANALYZE {TABLE}")
         self._common = None
 
