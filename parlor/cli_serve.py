@@ -42,9 +42,11 @@ def check_database(settings: Settings) -> None:
         return
     with database_errors(settings.database_url):
         at = asyncio.run(schema.current(settings.database_url))
+    where = f"the database {shown_url(settings.database_url)} schema is at {at or 'none (empty)'}"
+    if at and not schema.known(at):  # rolled back past a release that migrated it
+        raise click.ClickException(f"{where}, newer than this release ({schema.head()}) knows: run that release")
     if at != schema.head():  # an API started before the migrate Job has ended says so and stops
-        raise click.ClickException(f"the database {shown_url(settings.database_url)} schema is at "
-                                   f"{at or 'none (empty)'}, this release needs {schema.head()}: run `parlor migrate`")
+        raise click.ClickException(f"{where}, this release needs {schema.head()}: run `parlor migrate`")
 
 
 def serve(settings: Settings, workers: int) -> None:

@@ -95,6 +95,14 @@ async def test_serve_and_worker_on_an_older_schema_say_which_and_what_to_do(tmp_
         assert said.startswith("Error: the database postgresql+asyncpg://") and "Traceback" not in said
         assert said.endswith(f"schema is at 0007_experiments, this release needs {schema.head()}: "
                              "run `parlor migrate`"), command
+    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:  # a rollback past the release that migrated it
+        await admin.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    finally:
+        await admin.close()
+    said = one_line(await asyncio.to_thread(parlor, "serve", env=server.env, cwd=tmp_path))
+    assert said.endswith(f"schema is at 9999_future, newer than this release ({schema.head()}) knows: "
+                         "run that release")
 
 
 def test_migrate_says_which_database_and_what_it_applied(pg_url: str) -> None:

@@ -167,3 +167,19 @@ async def test_a_run_cut_after_its_ddl_resumes(pg_url: str, connect: Callable[[]
     assert applied[0].startswith("0007_experiments")
     assert await client.fetchval("SELECT count(*) FROM threads WHERE experiment IS NULL") == 0
     assert await schema_diff(pg_url) == []  # the invalid index was replaced by the real one
+
+
+async def test_a_migration_that_keeps_waiting_says_what_to_do(
+        pg_url: str, connect: Callable[[], Awaitable[Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schema, "ATTEMPTS", 1)  # not ten tries and three minutes of pauses
+    await migrate_to(pg_url, OLD)
+    blocker = await connect()
+    held = blocker.transaction()
+    await held.start()
+    await blocker.fetchval("SELECT count(*) FROM threads")
+    with pytest.raises(schema.LockBusy) as busy:
+        await migrate(pg_url, lock_timeout=0.1)
+    assert str(busy.value) == ("a migration waited over 0.1 s for a lock (1 tries): a long transaction holds its "
+                               "tables (see pg_stat_activity); run `parlor migrate` again once it ends")
+    await held.rollback()
+    assert await schema.current(pg_url) == OLD  # the migration rolled back whole

@@ -37,6 +37,11 @@ def head() -> str:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head() or ""
 
 
+def known(revision: str) -> bool:
+    """Whether this release has `revision` (not: a newer release migrated the database)."""
+    return revision in {script.revision for script in ScriptDirectory.from_config(alembic_config("")).walk_revisions()}
+
+
 async def current(url: str) -> str | None:
     """The revision the database is at, None when it has no schema yet."""
     engine = create_engine(url, pool_size=1)
@@ -111,5 +116,5 @@ def _upgrade(url: str, lock_timeout: float, say: Callable[[str], None]) -> None:
         say(f"a migration waited over {lock_timeout:g} s for a lock (attempt {attempt} of {ATTEMPTS}): "
             f"again in {wait:g} s")
         time.sleep(wait)
-    raise LockBusy(f"a migration waited over {lock_timeout:g} s for a lock {ATTEMPTS} times: a long "
+    raise LockBusy(f"a migration waited over {lock_timeout:g} s for a lock ({ATTEMPTS} tries): a long "
                    "transaction holds its tables (see pg_stat_activity); run `parlor migrate` again once it ends")
