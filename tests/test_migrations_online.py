@@ -7,6 +7,7 @@ gives up its place after lock_timeout and tries again; a run cut half-way resume
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -68,7 +69,7 @@ async def until(probe: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def test_three_parlor_migrate_at_once_all_succeed(pg_url: str) -> None:
-    env = {"PARLOR_DATABASE_URL": pg_url, "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "PARLOR_DATABASE_URL": pg_url}
     runs = [subprocess.Popen([sys.executable, "-m", "parlor", "migrate"], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [run.communicate(timeout=300) for run in runs]
@@ -96,7 +97,8 @@ async def test_the_backfill_stops_no_reader_or_writer(pg_url: str, connect: Call
     assert await client.fetchval("SELECT count(*) FROM threads") == THREADS
     await client.execute("INSERT INTO threads (id, user_id, created_at, updated_at, metadata) "
                          "VALUES ('new', 'u-old', now(), now(), '{}')")
-    await client.execute("UPDATE threads SET title = 'renamed' WHERE id = md5('1')")
+    await client.execute("UPDATE threads SET title = 'renamed' WHERE id = "  # in a batch still to come
+                         "(SELECT max(id) FROM threads WHERE id <> 'new')")
     await client.execute("INSERT INTO runs (id, request_id, user_id, thread_id, status, tokens_in, tokens_out, "
                          "cost_usd, timings, detail, created_at) "
                          "VALUES ('r-new', 'q', 'u-old', 'new', 'ok', 1, 1, 0, '{}', '{}', now())")
