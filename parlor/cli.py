@@ -51,11 +51,15 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 def migrate_command() -> None:
     """Bring the database to the newest schema."""
     from parlor.cli_serve import database_errors
+    from parlor.db.schema import LockBusy
 
     settings = _settings()
     click.echo(f"migrating {shown_url(settings.database_url)}")
     with database_errors(settings.database_url):
-        applied = asyncio.run(migrate(settings.database_url))
+        try:
+            applied = asyncio.run(migrate(settings.database_url, say=click.echo))
+        except LockBusy as exc:
+            raise click.ClickException(str(exc)) from None
     for revision in applied:
         click.echo(f"applied {revision}")
     if not applied:

@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from parlor.config import Settings, load_settings
-from parlor.db import pending_migrations, shown_url
+from parlor.db import schema, shown_url
 
 WORKER_APP = "parlor.cli_serve:worker_app"
 
@@ -43,10 +43,12 @@ def check_database(settings: Settings) -> None:
     if settings.embedded:
         return
     with database_errors(settings.database_url):
-        pending = asyncio.run(pending_migrations(settings.database_url))
-    if pending:
-        raise click.ClickException(f"the database {shown_url(settings.database_url)} lacks {len(pending)} "
-                                   "migration(s): run `parlor migrate` first")
+        at = asyncio.run(schema.current(settings.database_url))
+    where = f"the database {shown_url(settings.database_url)} schema is at {at or 'none (empty)'}"
+    if at and not schema.known(at):  # rolled back past a release that migrated it
+        raise click.ClickException(f"{where}, newer than this release ({schema.head()}) knows: run that release")
+    if at != schema.head():  # an API started before the migrate Job has ended says so and stops
+        raise click.ClickException(f"{where}, this release needs {schema.head()}: run `parlor migrate`")
 
 
 def serve(settings: Settings, workers: int) -> None:

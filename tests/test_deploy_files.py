@@ -21,7 +21,17 @@ from parlor.config import ProviderConfig, ProviderKind, Settings
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S = DEPLOY / "k8s"
 KUBERNETES = "1.30.0"  # the oldest version the manifests target (preStop `sleep` needs 1.30)
-EXTRA_ENV = {"PARLOR_WORKERS", "FORWARDED_ALLOW_IPS"}  # read by `parlor serve` and uvicorn, not Settings
+EXTRA_ENV = {"PARLOR_WORKERS"}  # read by `parlor serve`, not Settings
+MARGIN_SECONDS = 5  # past the drain: the process closes its pools and stores the answers it cut
+
+
+def defaulted(value: str) -> str:
+    """A compose value with each `${NAME:-default}` as its default."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def seconds(value: str) -> float:
+    return float(value.removesuffix("s"))
 
 
 def load(path: Path) -> Any:
@@ -79,6 +89,25 @@ def test_every_parlor_process_gets_the_same_services_and_real_settings(compose: 
     assert urlsplit(envs[0]["PARLOR_REDIS_URL"]).hostname in services
     for key in ("PARLOR_DB_POOL_SIZE", "PARLOR_DB_MAX_OVERFLOW", "PARLOR_REDIS_MAX_CONNECTIONS"):
         assert key in envs[0]  # sized in one place (docs/deploy.md)
+
+
+def test_replicas_believe_the_balancer_and_no_one_else(compose: dict[str, Any]) -> None:
+    """PARLOR_TRUSTED_PROXIES, the setting Parlor reads (uvicorn's FORWARDED_ALLOW_IPS is not): without
+    it every client behind the balancer shares one address, and so one invalid-key budget."""
+    for name, api in apis(compose).items():
+        proxies = Settings(trusted_proxies=defaulted(api["environment"]["PARLOR_TRUSTED_PROXIES"])).trusted_proxies
+        assert proxies and "*" not in proxies, name
+    configmap = load(K8S / "configmap.yaml")["data"]
+    assert Settings(trusted_proxies=configmap["PARLOR_TRUSTED_PROXIES"]).trusted_proxies
+    documents = [*DEPLOY.rglob("*.yaml"), DEPLOY / ".env.example", DEPLOY.parent / "docs" / "deploy.md",
+                 DEPLOY.parent / "README.md"]
+    assert [p.name for p in documents if "FORWARDED_ALLOW_IPS" in p.read_text()] == []
+
+
+def test_a_stopped_replica_has_time_to_drain(compose: dict[str, Any]) -> None:
+    for name, api in apis(compose).items():
+        drain = seconds(defaulted(api["environment"]["PARLOR_DRAIN_SECONDS"]))
+        assert seconds(api["stop_grace_period"]) >= drain + MARGIN_SECONDS, name
 
 
 def test_uploads_are_one_volume_shared_by_the_replicas_and_the_worker(compose: dict[str, Any]) -> None:
@@ -189,7 +218,31 @@ def test_the_api_runs_two_replicas_with_probes(manifests: dict[tuple[str, str], 
         assert container[probe]["httpGet"]["port"] in ports
     grace = api["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     drain = float(manifests[("ConfigMap", "parlor-settings")]["data"]["PARLOR_DRAIN_SECONDS"])
-    assert grace > drain + container["lifecycle"]["preStop"]["sleep"]["seconds"]  # answers finish first
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert grace >= pre_stop + drain + MARGIN_SECONDS  # routing stops, answers finish, then SIGKILL at worst
+
+
+@pytest.mark.parametrize("name", ["parlor-api", "parlor-worker"])
+def test_each_deployment_scales_and_survives_a_node_drain(
+        manifests: dict[tuple[str, str], dict[str, Any]], name: str) -> None:
+    deployment = manifests[("Deployment", name)]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    hpa = manifests[("HorizontalPodAutoscaler", name)]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+    assert 2 <= hpa["minReplicas"] <= deployment["spec"]["replicas"] <= hpa["maxReplicas"]
+    assert {m["resource"]["name"] for m in hpa["metrics"]} == {"cpu"}  # requests are set: utilization is defined
+    pdb = manifests[("PodDisruptionBudget", name)]["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= labels.items()
+    assert 1 <= pdb["minAvailable"] < hpa["minReplicas"]  # a drain may evict one, never the last
+
+
+@pytest.mark.parametrize("name", ["parlor-api", "parlor-worker"])
+def test_pods_wait_for_the_schema_instead_of_crash_looping(
+        manifests: dict[tuple[str, str], dict[str, Any]], name: str) -> None:
+    spec = manifests[("Deployment", name)]["spec"]["template"]["spec"]
+    init = spec["initContainers"]
+    assert [c["command"] for c in init] == [["parlor", "migrate"]]  # waits on the Job's run, then a no-op
+    assert init[0]["envFrom"] == spec["containers"][0]["envFrom"] and init[0]["image"] == "parlor"
 
 
 def test_every_container_has_resources_and_the_settings(manifests: dict[tuple[str, str], dict[str, Any]]) -> None:
@@ -199,7 +252,7 @@ def test_every_container_has_resources_and_the_settings(manifests: dict[tuple[st
     assert commands == {"parlor-api": ["parlor", "serve"], "parlor-worker": ["parlor", "worker"],
                         "parlor-migrate": ["parlor", "migrate"]}
     for name, spec in specs.items():
-        for container in spec["containers"]:
+        for container in spec["containers"] + spec.get("initContainers", []):
             resources = container["resources"]
             assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
             assert resources["limits"]["memory"], name

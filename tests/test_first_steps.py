@@ -3,6 +3,7 @@ command as a process, against nothing, a real server, and real PostgreSQL databa
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import subprocess
 import sys
@@ -15,10 +16,12 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
+from parlor.db import schema
 from parlor.db.engine import MIGRATIONS
 from tests.cli import parlor
 from tests.conftest import RunningServer
 from tests.helpers.redis import redis_url
+from tests.migrations_kit import migrate_to
 from tests.pg import admin_dsn
 from tests.server import ParlorServer, free_port
 
@@ -78,8 +81,28 @@ def test_serve_on_an_unmigrated_postgresql_says_to_run_parlor_migrate(tmp_path: 
     server = ParlorServer(tmp_path, SCRIPTED, database_url=pg_url)
     started = time.monotonic()
     said = one_line(parlor("serve", env=server.env, cwd=tmp_path))
-    assert said.endswith("migration(s): run `parlor migrate` first") and pg_url.rsplit("/", 1)[1] in said
+    assert said.endswith(f"schema is at none (empty), this release needs {schema.head()}: run `parlor migrate`")
+    assert pg_url.rsplit("/", 1)[1] in said
     assert time.monotonic() - started < 30  # said before any model or app starts
+
+
+async def test_serve_and_worker_on_an_older_schema_say_which_and_what_to_do(tmp_path: Path, pg_url: str) -> None:
+    await migrate_to(pg_url, "0007_experiments")  # the migrate Job of this release has not run (or not ended)
+    server = ParlorServer(tmp_path, SCRIPTED, database_url=pg_url)
+    for command in ("serve", "worker"):
+        env = {**server.env, "PARLOR_REDIS_URL": "redis://127.0.0.1:1/0"}  # the worker needs one named
+        said = one_line(await asyncio.to_thread(parlor, command, env=env, cwd=tmp_path))
+        assert said.startswith("Error: the database postgresql+asyncpg://") and "Traceback" not in said
+        assert said.endswith(f"schema is at 0007_experiments, this release needs {schema.head()}: "
+                             "run `parlor migrate`"), command
+    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:  # a rollback past the release that migrated it
+        await admin.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    finally:
+        await admin.close()
+    said = one_line(await asyncio.to_thread(parlor, "serve", env=server.env, cwd=tmp_path))
+    assert said.endswith(f"schema is at 9999_future, newer than this release ({schema.head()}) knows: "
+                         "run that release")
 
 
 def test_migrate_says_which_database_and_what_it_applied(pg_url: str) -> None:

@@ -1,4 +1,4 @@
-from parlor.db.engine import create_engine, migrate, pending_migrations, session_factory, shown_url
+from parlor.db.engine import create_engine, pending_migrations, session_factory, shown_url
 from parlor.db.models import (
     ApiKey,
     Base,
@@ -15,6 +15,7 @@ from parlor.db.models import (
     utcnow,
 )
 from parlor.db.retries import with_retries
+from parlor.db.schema import migrate
 
 __all__ = [
     "ApiKey", "Base", "Document", "Identity", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",

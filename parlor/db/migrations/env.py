@@ -1,4 +1,9 @@
-"""Alembic environment: runs migrations over the async engine for either database."""
+"""Alembic environment: runs migrations over the async engine for either database.
+
+Each migration is its own transaction (a long upgrade keeps no lock from its first migration to its
+last), and on PostgreSQL no statement waits longer than `lock_timeout` for a lock: a migration's DDL
+queued behind a long transaction would block every query behind it meanwhile. The caller
+(parlor.db.schema) retries a migration that timed out."""
 
 from __future__ import annotations
 
@@ -14,10 +19,15 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        seconds = float(context.config.attributes.get("lock_timeout", 3.0))
+        connection.exec_driver_sql(f"SET lock_timeout = '{int(seconds * 1000)}ms'")
+        connection.commit()  # a session setting: it holds for every migration's transaction
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()

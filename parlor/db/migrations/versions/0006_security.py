@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from parlor.db import online
+
 revision: str = '0006_security'
 down_revision: str | None = '0005_knowledge'
 branch_labels: str | Sequence[str] | None = None
@@ -17,6 +19,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if not online.has_column('api_keys', 'expires_at'):  # else a cut run committed this part already
+        _tables()
+    online.create_index('ix_threads_updated', 'threads', ['updated_at'])  # retention purges by last activity
+
+
+def _tables() -> None:
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('name', sa.String(length=100), nullable=True))
@@ -33,8 +41,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.create_index('ix_identities_user_id', ['user_id'], unique=False)
-    with op.batch_alter_table('threads', schema=None) as batch_op:  # retention purges by last activity
-        batch_op.create_index('ix_threads_updated', ['updated_at'], unique=False)
 
 
 def downgrade() -> None:

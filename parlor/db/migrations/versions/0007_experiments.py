@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from parlor.db import online
+
 revision: str = '0007_experiments'
 down_revision: str | None = '0006_security'
 branch_labels: str | Sequence[str] | None = None
@@ -17,6 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if not online.has_column('runs', 'trigger'):  # else a cut run committed this part already
+        _tables()
+    # Threads that exist already started outside every experiment: they stay so (no change mid-conversation).
+    online.backfill('threads', "experiment = ''", 'experiment IS NULL')
+    online.create_index('ix_runs_experiment', 'runs', ['experiment', 'variant', 'ttft_ms'])
+
+
+def _tables() -> None:
     op.create_table('experiments',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
@@ -44,9 +54,6 @@ def upgrade() -> None:
         op.add_column(table, sa.Column('experiment', sa.String(length=64), nullable=True))
         op.add_column(table, sa.Column('variant', sa.String(length=64), nullable=True))
     op.add_column('runs', sa.Column('trigger', sa.String(length=16), nullable=True))
-    op.create_index('ix_runs_experiment', 'runs', ['experiment', 'variant', 'ttft_ms'], unique=False)
-    # Threads that exist already started outside every experiment: they stay so (no change mid-conversation).
-    op.execute("UPDATE threads SET experiment = '' WHERE experiment IS NULL")
 
 
 def downgrade() -> None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from parlor.db import online
+
 revision: str = '0009_streaming_answers'
 down_revision: str | None = '0008_key_last_used'
 branch_labels: str | Sequence[str] | None = None
@@ -20,8 +22,8 @@ STREAMING = sa.text("status = 'streaming'")
 
 def upgrade() -> None:
     # Partial: it holds only the rows of runs under way, a handful however large the table grows.
-    op.create_index('ix_messages_streaming', 'messages', ['created_at'], postgresql_where=STREAMING,
-                    sqlite_where=STREAMING)
+    online.create_index('ix_messages_streaming', 'messages', ['created_at'], postgresql_where=STREAMING,
+                        sqlite_where=STREAMING)
 
 
 def downgrade() -> None:
