@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, inspect, text
@@ -126,12 +124,3 @@ def _applied(connection: Connection) -> tuple[str, ...]:
     if not inspect(connection).has_table("alembic_version"):
         return ()
     return tuple(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
-
-
-async def migrate(url: str) -> list[str]:
-    """Bring the database to the newest schema (Alembic runs synchronously, so off the loop); returns the
-    migrations applied, as pending_migrations lists them."""
-    pending = await pending_migrations(url)
-    if pending:
-        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-    return pending
