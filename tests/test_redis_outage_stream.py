@@ -16,10 +16,12 @@ import httpx
 import pytest
 
 from parlor.db import migrate
+from parlor.jobs.queue import QueueUnavailable
 from tests.client import ChatResult, auth, chat, chat_body
 from tests.conftest import upstream_provider
 from tests.helpers.redis import OwnRedis
 from tests.pg import available
+from tests.rag_kit import knowledge
 from tests.server import ParlorServer
 from tests.test_redis_sentinel import rest_of
 from tests.test_resilience_runs import answer_with, read_stream, text_of
@@ -80,3 +82,22 @@ def test_redis_stopped_mid_stream_ends_both_streams_and_stores_the_answer(
 
     while_down = chat(a.url, key, uuid.uuid4().hex, f"while down {marker}")
     assert while_down.status == 200 and while_down.types[-1] == "finish"
+
+
+
+async def test_an_upload_while_redis_is_down_is_a_clear_503_and_the_same_upload_later_queues_it(
+        tmp_path: Path) -> None:
+    """The queue is the part that is down: the file is kept, the document marked failed saying why, the
+    client told 503 `jobs_unavailable`; once Redis is back the same upload queues it again."""
+    own = OwnRedis(tmp_path).start()
+    async with knowledge(tmp_path, redis_url=own.url) as (built, users):
+        data = b"# Notes\n\nThe code is 7781.\n"
+        own.stop()
+        with pytest.raises(QueueUnavailable):
+            await built.documents.upload(users[0], "notes.md", data)
+        [document] = await built.documents.list(users[0])
+        assert document.status == "failed" and "upload it again" in (document.error or "")
+        own.start()
+        again, created = await built.documents.upload(users[0], "notes.md", data)
+        assert (again.id, again.status, created) == (document.id, "queued", False)
+    own.stop()

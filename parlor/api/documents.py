@@ -15,6 +15,7 @@ from parlor.api.errors import ApiError
 from parlor.api.inputs import problem
 from parlor.api.schemas import ID_PATTERN, IdPath
 from parlor.api.sse import sse
+from parlor.jobs.queue import QueueUnavailable
 from parlor.memory import ThreadNotFound
 from parlor.rag import DocumentService, KnowledgeUnavailable
 
@@ -53,7 +54,11 @@ async def upload(svc: ServicesDep, who: PrincipalDep, file: Annotated[UploadFile
     data = await _read(file, svc.settings.max_upload_bytes)
     if thread_id and not await documents.repo.may_scope(who.id, thread_id):
         raise THREAD_NOT_FOUND
-    document, created = await documents.upload(who.id, file.filename or "document", data, thread_id or None)
+    try:
+        document, created = await documents.upload(who.id, file.filename or "document", data, thread_id or None)
+    except QueueUnavailable:  # the file is kept and the document marked failed: the same upload again queues it
+        raise ApiError(503, "jobs_unavailable", "The job queue is unavailable right now; upload the file again"
+                       " in a moment.", {"Retry-After": "5"}) from None
     body = {**document.json(), "duplicate": not created}
     if thread_id:
         try:

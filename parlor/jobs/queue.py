@@ -15,10 +15,16 @@ log = logging.getLogger(__name__)
 Recover = Callable[[], Awaitable[Sequence[tuple[str, str]]]]
 
 
+class QueueUnavailable(Exception):
+    """A job could not be queued (Redis down): the caller decides what the job's subject becomes."""
+
+
 class JobQueue(Protocol):
     async def start(self) -> None: ...
 
-    async def enqueue(self, name: str, arg: str) -> None: ...
+    async def enqueue(self, name: str, arg: str) -> None:
+        """Raises QueueUnavailable when the job cannot be queued."""
+        ...
 
     async def depth(self) -> dict[str, int]:
         """Jobs `waiting` (not yet taken) and `running` (taken, not yet done), for the metrics."""

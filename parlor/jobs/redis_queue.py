@@ -20,11 +20,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 from taskiq.acks import AcknowledgeType
+from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 from taskiq.receiver import Receiver
 
+from parlor.jobs.queue import QueueUnavailable
 from parlor.jobs.runner import JobRunner, trace_carrier
-from parlor.redis_client import Options, connect
+from parlor.redis_client import REDIS_DOWN, Options, connect
 from parlor.redis_keys import jobs_group
 
 log = logging.getLogger(__name__)
@@ -148,7 +150,12 @@ class RedisQueue:
     async def enqueue(self, name: str, arg: str) -> None:
         kicker: AsyncKicker[[str, str, dict[str, str]], None] = AsyncKicker(task_name=TASK, broker=self.broker,
                                                                             labels={})
-        await kicker.kiq(name, arg, trace_carrier())
+        try:
+            await kicker.kiq(name, arg, trace_carrier())
+        except SendTaskError as exc:  # taskiq's wrapper of whatever the broker raised
+            if isinstance(exc.__cause__, REDIS_DOWN):
+                raise QueueUnavailable(f"Redis did not take the job: {exc.__cause__}") from exc
+            raise
 
     async def depth(self) -> dict[str, int]:
         """From the consumer group, so every process reads the same numbers: `lag` (entries not yet

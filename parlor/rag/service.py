@@ -11,7 +11,7 @@ from typing import Any
 
 from parlor.db import Document, Message, new_id, utcnow
 from parlor.jobs.progress import ProgressBus
-from parlor.jobs.queue import JobQueue
+from parlor.jobs.queue import JobQueue, QueueUnavailable
 from parlor.memory.attachments import attachment_text, document_client_id
 from parlor.memory.store import MessageStore
 from parlor.message_json import dump_parts
@@ -24,6 +24,7 @@ from parlor.rag.store import StoredChunk, VectorStore
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0  # a watcher re-reads the database this often (progress events are hints)
+QUEUE_DOWN = "The job queue was unavailable, so the file was not processed; upload it again to retry."
 
 
 class DocumentService:
@@ -57,8 +58,17 @@ class DocumentService:
                        progress=0, error=problem, attempts=0)
         view, created = await self.repo.create(row)
         if created and problem is None:
-            await self._queue.enqueue(INGEST, view.id)
+            await self._enqueue(view.id)
         return view, created
+
+    async def _enqueue(self, document_id: str) -> None:
+        """Queues the document's ingestion. If the queue is down, the document is marked failed, saying
+        so, and QueueUnavailable raised: the file is kept, and the same upload again queues it anew."""
+        try:
+            await self._queue.enqueue(INGEST, document_id)
+        except QueueUnavailable:
+            await self.repo.update(document_id, status="failed", stage="failed", error=QUEUE_DOWN)
+            raise
 
     async def attach(self, user_id: str, thread_id: str, document: DocumentView) -> str:
         """Shows the document in the thread as a user message with a `DocumentPart` (the thread is
@@ -76,7 +86,7 @@ class DocumentService:
         if document.status != "failed" or document.content_type == "application/octet-stream":
             return document
         await self.repo.requeue(document.id)
-        await self._queue.enqueue(INGEST, document.id)
+        await self._enqueue(document.id)
         return await self.repo.get(document.id) or document
 
     async def get(self, user_id: str, document_id: str) -> DocumentView | None:
