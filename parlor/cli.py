@@ -48,12 +48,18 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @main.command("migrate")
-def migrate_command() -> None:
+@click.option("--wait", is_flag=True, help="Change nothing: wait until another run (the migrate Job) has "
+                                           "brought the schema to this release's (a pod's init container).")
+def migrate_command(wait: bool) -> None:
     """Bring the database to the newest schema."""
     from parlor.cli_serve import database_errors
-    from parlor.db.schema import LockBusy
+    from parlor.db.schema import LockBusy, wait_for_head
 
     settings = _settings()
+    if wait:
+        revision = asyncio.run(wait_for_head(settings.database_url, say=click.echo))
+        click.echo(f"the schema is at {revision}: up to date")
+        return
     click.echo(f"migrating {shown_url(settings.database_url)}")
     with database_errors(settings.database_url):
         try:

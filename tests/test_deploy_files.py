@@ -241,7 +241,7 @@ def test_pods_wait_for_the_schema_instead_of_crash_looping(
         manifests: dict[tuple[str, str], dict[str, Any]], name: str) -> None:
     spec = manifests[("Deployment", name)]["spec"]["template"]["spec"]
     init = spec["initContainers"]
-    assert [c["command"] for c in init] == [["parlor", "migrate"]]  # waits on the Job's run, then a no-op
+    assert [c["command"] for c in init] == [["parlor", "migrate", "--wait"]]  # waits for the Job's schema
     assert init[0]["envFrom"] == spec["containers"][0]["envFrom"] and init[0]["image"] == "parlor"
 
 

@@ -80,6 +80,23 @@ def test_three_parlor_migrate_at_once_all_succeed(pg_url: str) -> None:
     assert asyncio.run(schema_diff(pg_url)) == []
 
 
+def test_an_init_containers_wait_changes_nothing_until_the_job_has_migrated(pg_url: str) -> None:
+    """`parlor migrate --wait` (what the pods' init containers run, safe through a transaction pooler):
+    it says what it waits for, takes no lock and migrates nothing, and ends once another run did."""
+    env = {**os.environ, "PARLOR_DATABASE_URL": pg_url}
+    waiter = subprocess.Popen([sys.executable, "-m", "parlor", "migrate", "--wait"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert waiter.stdout is not None
+    first = waiter.stdout.readline()
+    assert first.startswith("waiting for the schema: the database is at no schema"), first
+    assert waiter.poll() is None and asyncio.run(schema.current(pg_url)) is None  # it changed nothing
+    job = subprocess.run([sys.executable, "-m", "parlor", "migrate"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert job.returncode == 0, job.stderr
+    rest, _ = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0 and rest.strip() == f"the schema is at {schema.head()}: up to date"
+
+
 async def test_the_backfill_stops_no_reader_or_writer(pg_url: str, connect: Callable[[], Awaitable[Any]]) -> None:
     await old_database(pg_url, THREADS)
     watcher, client = await connect(), await connect()

@@ -23,6 +23,7 @@ LOCK_TIMEOUT_SECONDS = 3.0  # longest a migration's statement waits for a lock (
 ATTEMPTS = 10  # tries per run; between them the long transaction in the way may end
 LOCK_NOT_AVAILABLE = "55P03"
 LOCK_POLL_SECONDS = 0.5
+WAIT_POLL_SECONDS = 2.0  # `parlor migrate --wait` looks at the schema this often
 
 
 def _quiet(_line: str) -> None:
@@ -53,6 +54,24 @@ async def current(url: str) -> str | None:
             return (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     finally:
         await engine.dispose()
+
+
+async def wait_for_head(url: str, say: Callable[[str], None] = _quiet, poll: float = WAIT_POLL_SECONDS) -> str:
+    """Waits, taking no lock and changing nothing, until the database's schema is this release's; returns
+    it. What a pod's init container runs: the migrate Job migrates (on PostgreSQL itself, never through a
+    transaction pooler, where a session's advisory lock would stay behind), the pods only wait for it."""
+    wanted = head()
+    for tries in itertools.count():
+        try:
+            if (at := await current(url)) == wanted:
+                return wanted
+        except (OSError, DBAPIError) as exc:  # not up yet: a database starting beside the pods
+            at = f"unreachable ({type(exc).__name__})"
+        if tries == 0:
+            say(f"waiting for the schema: the database is at {at or 'no schema'}, this release needs {wanted}"
+                " (run `parlor migrate`, e.g. the migrate Job)")
+        await asyncio.sleep(poll)
+    raise AssertionError("unreachable")
 
 
 async def migrate(url: str, lock_timeout: float = LOCK_TIMEOUT_SECONDS,
