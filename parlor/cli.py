@@ -18,7 +18,7 @@ from parlor.accounts import AccountStore, UserExists, parse_duration
 from parlor.accounts.key_cache import KeyChanges
 from parlor.cli_chat import DEFAULT_URL, chat_lines
 from parlor.config import Settings, SettingsError, load_settings
-from parlor.db import create_engine, migrate, session_factory, shown_url
+from parlor.db import create_engine, migrate, session_factory, shown_url, urls
 
 T = TypeVar("T")
 
@@ -47,6 +47,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     run(_settings(host=host, port=port), workers)
 
 
+# a session advisory lock taken through a transaction pooler stays on whichever server connection took it
+BEHIND_A_POOLER = ("parlor migrate needs a session of its own (an advisory lock, lock_timeout), which a transaction"
+                   " pooler cannot give: point PARLOR_DATABASE_URL at PostgreSQL itself, or at a session-mode pool"
+                   " with ?pooler=none (pods wait with `parlor migrate --wait`, which works through a pooler)")
+
+
 @main.command("migrate")
 @click.option("--wait", is_flag=True, help="Change nothing: wait until another run (the migrate Job) has "
                                            "brought the schema to this release's (a pod's init container).")
@@ -60,6 +66,8 @@ def migrate_command(wait: bool) -> None:
         revision = asyncio.run(wait_for_head(settings.database_url, say=click.echo))
         click.echo(f"the schema is at {revision}: up to date")
         return
+    if settings.database_url.startswith("postgresql") and urls.parse(settings.database_url).pooled:
+        raise click.ClickException(BEHIND_A_POOLER)
     click.echo(f"migrating {shown_url(settings.database_url)}")
     with database_errors(settings.database_url):
         try:

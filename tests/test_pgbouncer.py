@@ -1,7 +1,8 @@
 """Parlor behind a real PgBouncer (tests/helpers/pgbouncer.py) in transaction mode, as docs/deploy.md
 recommends (RDS Proxy, Supabase's and Neon's poolers, pgcat do the same): two server connections shared
 by every client, so each transaction may run on another one. `parlor migrate`, `parlor serve`'s chat
-turns, a probe of three processes on Parlor's own engine, and the pgvector store all work through it."""
+turns, a probe of three processes on Parlor's own engine, and the pgvector store all work through it;
+`parlor migrate` itself refuses it in one line (its session lock), `parlor migrate --wait` works."""
 
 from __future__ import annotations
 
@@ -74,8 +75,13 @@ def test_with_statement_caches_on_transaction_mode_mixes_callers_up() -> None:
 async def test_parlor_migrates_and_serves_chat_turns_through_pgbouncer(
         bounced: tuple[str, str], upstream: Upstream, tmp_path: Path) -> None:
     url, direct = bounced
-    migrated = parlor("migrate", env={"PARLOR_DATABASE_URL": url}, timeout=300)
+    refused = parlor("migrate", env={"PARLOR_DATABASE_URL": url}, timeout=60)  # its session lock would stay behind
+    assert refused.returncode == 1 and "parlor migrate needs a session of its own" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    migrated = parlor("migrate", env={"PARLOR_DATABASE_URL": direct}, timeout=300)  # the Job: PostgreSQL itself
     assert migrated.returncode == 0, migrated.stderr
+    waited = parlor("migrate", "--wait", env={"PARLOR_DATABASE_URL": url}, timeout=120)  # a pod's init container
+    assert waited.returncode == 0 and waited.stdout.strip().endswith("up to date"), waited.stderr
     pools = {"PARLOR_DB_POOL_SIZE": "4", "PARLOR_DB_MAX_OVERFLOW": "2"}  # more than PgBouncer's 2 server ones
     server = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=url, **pools).start()
     try:
