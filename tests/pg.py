@@ -26,8 +26,22 @@ def admin_dsn() -> str:
 
 
 async def _admin(connect_seconds: float = 60) -> asyncpg.Connection:
-    connection = urls.parse(admin_dsn())
+    return await connect(admin_dsn(), connect_seconds)
+
+
+async def connect(url: str, connect_seconds: float = 60) -> asyncpg.Connection:
+    """A plain asyncpg connection to `url` (a SQLAlchemy or libpq URL), its TLS and pooler parameters
+    read as Parlor reads them: a test's own look at a database, beside the code under test."""
+    connection = urls.parse(url.replace("postgresql+asyncpg://", "postgresql://", 1))
     return await asyncpg.connect(connection.asyncpg_dsn(), timeout=connect_seconds, **connection.asyncpg_args())
+
+
+def behind_pooler() -> bool:
+    """Whether the tests' PostgreSQL is reached through a transaction pooler (PARLOR_TEST_PG says so)."""
+    return urls.parse(admin_dsn()).pooled
+
+
+DIRECT_ONLY = "needs PostgreSQL itself: a transaction pooler is in front (PARLOR_TEST_PG)"
 
 
 def database_url(name: str) -> str:

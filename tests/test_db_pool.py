@@ -24,6 +24,7 @@ from tests.server import ParlorServer
 from tests.upstream import Upstream
 
 
+@pytest.mark.skipif(pg.behind_pooler(), reason=pg.DIRECT_ONLY)  # a pooler hides the backend it would kill
 async def test_a_connection_killed_while_idle_is_replaced_before_use(monkeypatch: pytest.MonkeyPatch) -> None:
     async with pg.fresh_database() as url:
         engine, admin = create_engine(url, pool_size=1, max_overflow=0), create_engine(url, pool_size=1)

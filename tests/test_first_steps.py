@@ -12,12 +12,12 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
 from parlor.db import schema
 from parlor.db.engine import MIGRATIONS
+from tests import pg
 from tests.cli import parlor
 from tests.conftest import RunningServer
 from tests.helpers.redis import redis_url
@@ -95,7 +95,7 @@ async def test_serve_and_worker_on_an_older_schema_say_which_and_what_to_do(tmp_
         assert said.startswith("Error: the database postgresql+asyncpg://") and "Traceback" not in said
         assert said.endswith(f"schema is at 0007_experiments, this release needs {schema.head()}: "
                              "run `parlor migrate`"), command
-    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    admin = await pg.connect(pg_url)
     try:  # a rollback past the release that migrated it
         await admin.execute("UPDATE alembic_version SET version_num = '9999_future'")
     finally:
@@ -119,7 +119,7 @@ def test_migrate_says_which_database_and_what_it_applied(pg_url: str) -> None:
 
 
 async def test_worker_without_pgvector_says_so_in_one_line(pg_url: str) -> None:
-    admin = await asyncpg.connect(admin_dsn())
+    admin = await pg.connect(admin_dsn())
     try:
         if await admin.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"):
             pytest.skip("this PostgreSQL has pgvector")

@@ -19,8 +19,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from parlor.db import Base, create_engine, migrate, schema
+from tests import pg
 from tests.migrations_kit import OLD, dsn, migrate_to, old_database
 
+# `parlor migrate` refuses a transaction pooler, and these tests watch the migration's own sessions
+pytestmark = pytest.mark.skipif(pg.behind_pooler(), reason=pg.DIRECT_ONLY)
 THREADS = 20_000  # two batches of the backfill, and more
 MESSAGE = "(id, thread_id, role, parts, text, status, created_at)"
 # Holds each row the backfill updates until the test lets go of advisory lock 42: a batch in the middle
