@@ -23,9 +23,10 @@ from parlor.llm import (
     TextDelta,
     ToolCall,
     ToolCallDelta,
+    Usage,
     UsageDelta,
 )
-from parlor.llm.anthropic import AnthropicProvider
+from parlor.llm.anthropic import AnthropicProvider, MessageEvents
 from parlor.llm.types import ToolSpec
 from tests.anthropic_upstream import AnthropicUpstream
 from tests.client import chat
@@ -166,3 +167,14 @@ def test_a_chat_falls_back_from_openai_to_anthropic(upstream: Upstream, claude: 
         server.stop()
     assert result.status == 200 and result.text == "Claude here." and result.types[-1] == "finish"
     assert result.chunks[-1]["messageMetadata"]["provider"] == "claude"
+
+
+def test_cached_input_counts_as_input() -> None:
+    """Anthropic reports cache reads and writes apart from `input_tokens`: all of it was the prompt."""
+    events = MessageEvents("claude")
+    usage = {"input_tokens": 10, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 3, "output_tokens": 1}
+    assert events.read(json.dumps({"type": "message_start", "message": {"usage": usage}}).encode()) == []
+    [finish, counted] = events.read(json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                                "usage": {"output_tokens": 7}}).encode())
+    assert finish == FinishDelta("stop") and counted == UsageDelta(Usage(18, 7))
+    assert not events.complete and events.read(b'{"type": "message_stop"}') == [] and events.complete
