@@ -39,6 +39,12 @@ class ProviderConfig(BaseModel):
     context_size: int = Field(default=4096, ge=256)
     parallel: int = Field(default=1, ge=1, le=16)  # requests generated at once (continuous batching)
     queue_size: int = Field(default=8, ge=0)  # requests waiting beyond those; more get 503 local_model_busy
+    # what the model can do: GET /api/models shows it, and a message it cannot read is refused before any call
+    label: str | None = Field(default=None, max_length=100)  # the name users see in the model picker
+    vision: bool | None = None  # reads images (and PDFs) in messages; None: by kind (anthropic, gemini: yes)
+    reasoning: bool = False  # thinks before it answers (its thoughts are shown folded)
+    thinking_budget: int | None = Field(default=None, ge=1024)  # anthropic/gemini: ask for this much thinking
+    context_window: int | None = Field(default=None, ge=256)  # the model's context in tokens (local: context_size)
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:
@@ -50,6 +56,10 @@ class ProviderConfig(BaseModel):
             if "retries" not in self.model_fields_set:
                 self.retries = 0
         return self
+
+    @property
+    def sees_images(self) -> bool:
+        return self.vision if self.vision is not None else self.kind in ("anthropic", "gemini")
 
 
 def default_providers() -> list[ProviderConfig]:
