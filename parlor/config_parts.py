@@ -121,10 +121,14 @@ UNLIMITED_TIER = "unlimited"  # no limits, by its name; the one local user's tie
 
 
 class PriceConfig(BaseModel):
-    """US dollars per million tokens."""
+    """US dollars per million tokens. The prompt cache's reads (`cached_input`) and writes (`cache_write`)
+    and the reasoning tokens (`reasoning`) cost the input or output price unless priced apart."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)  # Anthropic: 1.25 times the input price
+    reasoning: float | None = Field(default=None, ge=0)
 
 
 EXPERIMENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"

@@ -49,8 +49,10 @@ def _from_ui_parts(parts: Iterable[Mapping[str, Any]]) -> Iterator[Part]:
         kind = str(part.get("type", ""))
         if kind == "step-start":
             yield StepStartPart()
-        elif kind in ("text", "reasoning"):
-            yield (TextPart if kind == "text" else ReasoningPart)(str(part.get("text", "")))
+        elif kind == "text":
+            yield TextPart(str(part.get("text", "")))
+        elif kind == "reasoning":
+            yield ReasoningPart(str(part.get("text", "")), _duration(part))
         elif kind.startswith("tool-"):
             yield from _tool(kind.removeprefix("tool-"), part)
         elif kind == "source-document":
@@ -62,6 +64,12 @@ def _from_ui_parts(parts: Iterable[Mapping[str, Any]]) -> Iterator[Part]:
             yield _document(part.get("data") or {})
         elif kind.startswith("data-"):
             yield DataPart(kind.removeprefix("data-"), dict(part.get("data") or {}), part.get("id"))
+
+
+def _duration(part: Mapping[str, Any]) -> float | None:
+    """A reasoning part's time, where the UI stream put it (`providerMetadata.parlor.durationMs`)."""
+    duration = ((part.get("providerMetadata") or {}).get("parlor") or {}).get("durationMs")
+    return float(duration) if isinstance(duration, int | float) else None
 
 
 def _tool(name: str, part: Mapping[str, Any]) -> Iterator[Part]:

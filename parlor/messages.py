@@ -63,9 +63,11 @@ class TextPart:
 
 @dataclass(frozen=True, slots=True)
 class ReasoningPart:
-    """What a reasoning model thought before it answered (shown apart, never fed back as the answer)."""
+    """What a reasoning model thought before it answered (shown apart, never fed back as the answer), and
+    for how long: from its first thought to the answer's first text (None: stored before it was measured)."""
 
     text: str
+    duration_ms: float | None = None
     kind: Literal["reasoning"] = "reasoning"
 
 

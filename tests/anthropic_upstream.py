@@ -16,6 +16,7 @@ from tests.upstream import Script, Upstream, read_body
 from tests.upstream_script import Message, Reply, dumps, message_text
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+SIGNATURE = "c2lnbmVk"  # what this fake seals a thinking block with, and checks when it comes back
 
 
 def event(data: Message) -> bytes:
@@ -45,6 +46,9 @@ class AnthropicUpstream(Upstream):
         body = json.loads(raw)
         if not isinstance(body.get("messages"), list) or not isinstance(body.get("max_tokens"), int):
             return await _error(send, 400, "invalid_request_error", "messages and max_tokens are required")
+        if (refused := thinking_error(body)) is not None:
+            self._requests.append(body)
+            return await _error(send, 400, "invalid_request_error", refused)
         await self._chat(body, self._take_script(body), receive, send)
 
     async def _respond(self, body: Message, script: Script, send: Any, call: Any) -> None:
@@ -71,6 +75,34 @@ class AnthropicUpstream(Upstream):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+def thinking(body: Message) -> bool:
+    return (body.get("thinking") or {}).get("type") == "enabled"
+
+
+def thinking_error(body: Message) -> str | None:
+    """The Messages API's rules for extended thinking, as it refuses a request that breaks them."""
+    if not thinking(body):
+        return None
+    budget = body["thinking"].get("budget_tokens")
+    if not isinstance(budget, int) or budget < 1024:
+        return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+    if body["max_tokens"] <= budget:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    if "temperature" in body:
+        return "`temperature` may only be set to 1 when thinking is enabled"
+    assistants = [m for m in body["messages"] if m.get("role") == "assistant"]
+    last = assistants[-1]["content"] if assistants else []
+    if isinstance(last, list) and any(b.get("type") == "tool_use" for b in last):
+        first = last[0]
+        if first.get("type") not in ("thinking", "redacted_thinking"):
+            return (f"messages: Expected `thinking` or `redacted_thinking`, but found `{first.get('type')}`. When "
+                    "`thinking` is enabled, a final `assistant` message must start with a thinking block")
+        signed = [b for b in last if b.get("type") == "thinking"]
+        if any(b.get("signature") != SIGNATURE for b in signed):
+            return "messages: Invalid `signature` in `thinking` block"
+    return None
+
+
 def _events(body: Message, script: Script) -> Any:
     """(encoded event, whether it carries content) in the Messages API's order; a scripted
     `disconnect_after` turns into an `error` event (overloaded) after that many content events."""
@@ -79,18 +111,24 @@ def _events(body: Message, script: Script) -> Any:
     yield event({"type": "message_start", "message": {
         "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "content": [],
         "model": body.get("model"), "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": prompt, "cache_read_input_tokens": 0, "output_tokens": 1}}}), False
+        "usage": {"input_tokens": prompt, "cache_read_input_tokens": script.cached_tokens,
+                  "cache_creation_input_tokens": script.cache_written, "output_tokens": 1}}}), False
     yield event({"type": "ping"}), False
     sent, index = 0, 0
-    if script.thinking:
-        thinking = {"type": "thinking", "thinking": ""}
-        yield event({"type": "content_block_start", "index": 0, "content_block": thinking}), False
+    if script.thinking and thinking(body):  # Anthropic thinks only when asked to
+        block = {"type": "thinking", "thinking": ""}
+        yield event({"type": "content_block_start", "index": 0, "content_block": block}), False
         yield event({"type": "content_block_delta", "index": 0,
                      "delta": {"type": "thinking_delta", "thinking": script.thinking}}), True
         yield event({"type": "content_block_delta", "index": 0,
-                     "delta": {"type": "signature_delta", "signature": "c2lnbmVk"}}), False
+                     "delta": {"type": "signature_delta", "signature": SIGNATURE}}), False
         yield event({"type": "content_block_stop", "index": 0}), False
         index = 1
+        if script.redacted_thinking:
+            redacted = {"type": "redacted_thinking", "data": script.redacted_thinking}
+            yield event({"type": "content_block_start", "index": 1, "content_block": redacted}), False
+            yield event({"type": "content_block_stop", "index": 1}), False
+            index = 2
     blocks: list[tuple[Message, list[Message]]] = []
     if reply.tokens:
         blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": t} for t in reply.tokens]))

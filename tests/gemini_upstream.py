@@ -81,7 +81,9 @@ class GeminiUpstream(Upstream):
 
 def _chunks(body: Message, script: Script) -> Any:
     reply = Reply(body, script)
-    if script.thinking:
+    config = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
+    thinks = config.get("includeThoughts") or config.get("include_thoughts")  # proto JSON takes either spelling
+    if script.thinking and thinks:  # thought parts come only when asked for
         yield chunk([{"text": script.thinking, "thought": True}])
     for k, token in enumerate(reply.tokens):
         if script.disconnect_after is not None and k >= script.disconnect_after:
@@ -90,9 +92,10 @@ def _chunks(body: Message, script: Script) -> Any:
         yield chunk([{"text": token}])
     calls = [{"functionCall": {"name": tool.name, "args": json.loads(tool.arguments)}} for _, tool in reply.calls]
     prompt = reply.prompt_tokens
-    usage = {"promptTokenCount": prompt, "candidatesTokenCount": reply.completion_tokens,
-             "thoughtsTokenCount": 3 if script.thinking else 0,
-             "totalTokenCount": prompt + reply.completion_tokens}
+    answer = reply.completion_tokens - reply.reasoning_tokens  # Gemini counts the thoughts apart
+    usage = {"promptTokenCount": prompt + script.cached_tokens, "candidatesTokenCount": answer,
+             "thoughtsTokenCount": reply.reasoning_tokens, "cachedContentTokenCount": script.cached_tokens,
+             "totalTokenCount": prompt + script.cached_tokens + reply.completion_tokens}
     yield chunk(calls, FINISH.get(reply.finish_reason, "STOP"), usage)
 
 

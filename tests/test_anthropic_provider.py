@@ -50,6 +50,14 @@ async def provider(claude: AnthropicUpstream) -> AsyncIterator[AnthropicProvider
     await p.aclose()
 
 
+@pytest.fixture
+async def thinker(claude: AnthropicUpstream) -> AsyncIterator[AnthropicProvider]:
+    p = AnthropicProvider("claude", "claude-test", claude.url, api_key="sk-ant-test", read_timeout=10,
+                          thinking_budget=1024)
+    yield p
+    await p.aclose()
+
+
 def ask(marker: str, **kw: Any) -> CompletionRequest:
     return CompletionRequest([LLMMessage("system", "Be brief."), LLMMessage("user", f"hi {marker}")], **kw)
 
@@ -59,29 +67,41 @@ async def deltas(provider: AnthropicProvider, request: CompletionRequest) -> lis
 
 
 async def test_the_official_sdk_reads_the_fake_upstream(claude: AnthropicUpstream, marker: str) -> None:
-    claude.push(Script(text="Hello there", thinking="The user greets me.",
-                       tool_calls=[ScriptedToolCall("lookup", '{"q": "hello"}')]), match=marker)
+    claude.push(Script(text="Hello there", thinking="The user greets me.", redacted_thinking="ZW5jcnlwdGVk",
+                       tool_calls=[ScriptedToolCall("lookup", '{"q": "hello"}')], cached_tokens=40, cache_written=9),
+                match=marker)
     client = anthropic.AsyncAnthropic(base_url=claude.url, api_key="sk-ant-test")
-    async with client.messages.stream(model="claude-test", max_tokens=100, system="Be brief.",
-                                      messages=[{"role": "user", "content": f"hi {marker}"}],
-                                      tools=[{"name": "lookup", "input_schema": LOOKUP.parameters}]) as stream:
+    question: Any = {"role": "user", "content": f"hi {marker}"}
+    tools: Any = [{"name": "lookup", "input_schema": LOOKUP.parameters}]
+    async with client.messages.stream(model="claude-test", max_tokens=2000, system="Be brief.", messages=[question],
+                                      tools=tools, thinking={"type": "enabled", "budget_tokens": 1024}) as stream:
         texts = [text async for text in stream.text_stream]
         final = await stream.get_final_message()
-    await client.close()
     assert "".join(texts) == "Hello there"
-    assert [block.type for block in final.content] == ["thinking", "text", "tool_use"]
+    assert [block.type for block in final.content] == ["thinking", "redacted_thinking", "text", "tool_use"]
     assert final.content[0].thinking == "The user greets me."  # type: ignore[union-attr]
-    assert final.content[2].input == {"q": "hello"}  # type: ignore[union-attr]
+    assert final.content[3].input == {"q": "hello"}  # type: ignore[union-attr]
     assert final.stop_reason == "tool_use" and final.usage.output_tokens > 0
+    assert (final.usage.cache_read_input_tokens, final.usage.cache_creation_input_tokens) == (40, 9)
+    # the tool loop goes on with the blocks as the SDK keeps them (signed): the fake takes them, as Anthropic does
+    claude.push(Script(text="Found it."), match=f"result {marker}")
+    result: Any = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": final.content[3].id,  # type: ignore[union-attr]
+                                                "content": f"result {marker}"}]}
+    async with client.messages.stream(
+            model="claude-test", max_tokens=2000, tools=tools, thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[question, {"role": "assistant", "content": final.content}, result]) as stream:
+        reply = await stream.get_final_message()
+    await client.close()
+    assert [block.type for block in reply.content] == ["text"]
 
 
 async def test_text_tool_calls_finish_and_usage_stream_as_parlors_deltas(
-        provider: AnthropicProvider, claude: AnthropicUpstream, marker: str) -> None:
+        thinker: AnthropicProvider, claude: AnthropicUpstream, marker: str) -> None:
     claude.push(Script(text="Let me look.", thinking="A lookup, then.",
                        tool_calls=[ScriptedToolCall("lookup", '{"q": "parlor"}')]), match=marker)
-    got = await deltas(provider, ask(marker, tools=[LOOKUP]))
+    got = await deltas(thinker, ask(marker, tools=[LOOKUP]))
     assert "".join(d.text for d in got if isinstance(d, TextDelta)) == "Let me look."
-    assert [d.text for d in got if isinstance(d, ReasoningDelta)] == ["A lookup, then."]  # apart from the text
+    assert [d.text for d in got if isinstance(d, ReasoningDelta) and d.text] == ["A lookup, then."]  # apart
     calls = [d for d in got if isinstance(d, ToolCallDelta)]
     assert calls[0].index == 0 and calls[0].name == "lookup" and (calls[0].id or "").startswith("toolu_")
     assert json.loads("".join(c.arguments for c in calls)) == {"q": "parlor"}
@@ -176,5 +196,5 @@ def test_cached_input_counts_as_input() -> None:
     assert events.read(json.dumps({"type": "message_start", "message": {"usage": usage}}).encode()) == []
     [finish, counted] = events.read(json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
                                                 "usage": {"output_tokens": 7}}).encode())
-    assert finish == FinishDelta("stop") and counted == UsageDelta(Usage(18, 7))
+    assert finish == FinishDelta("stop") and counted == UsageDelta(Usage(18, 7, cached_in=5, cache_write_in=3))
     assert not events.complete and events.read(b'{"type": "message_stop"}') == [] and events.complete

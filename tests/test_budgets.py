@@ -14,6 +14,7 @@ from parlor.config import PriceConfig, TierConfig
 from parlor.limits import BudgetExhausted, ModelNotAllowed, PriceTable, Tiers, TokenBudget, estimate_tokens
 from parlor.limits.budget import BudgetStore, InProcessBudgetStore
 from parlor.limits.redis_store import RedisBudgetStore, limits_client
+from parlor.llm import Usage
 from parlor.redis_keys import RedisKeys
 from tests.helpers.redis import redis_url
 
@@ -121,10 +122,20 @@ def test_an_unknown_tier_falls_back_to_the_default() -> None:
 def test_prices_match_provider_and_model_then_either() -> None:
     prices = PriceTable({"openai/gpt-4o": PriceConfig(input=2.5, output=10), "openai": PriceConfig(input=1, output=2),
                          "claude-x": PriceConfig(input=3, output=15)})
-    assert prices.cost("openai", "gpt-4o", 1_000_000, 100_000) == 2.5 + 1.0
-    assert prices.cost("openai", "gpt-4o-mini", 1000, 1000) == pytest.approx(0.003)
-    assert prices.cost("anthropic", "claude-x", 2000, 1000) == pytest.approx(0.021)
-    assert prices.cost("local", "llama", 10**6, 10**6) == 0.0
+    assert prices.cost("openai", "gpt-4o", Usage(1_000_000, 100_000)) == 2.5 + 1.0
+    assert prices.cost("openai", "gpt-4o-mini", Usage(1000, 1000)) == pytest.approx(0.003)
+    assert prices.cost("anthropic", "claude-x", Usage(2000, 1000)) == pytest.approx(0.021)
+    assert prices.cost("local", "llama", Usage(10**6, 10**6)) == 0.0
+
+
+def test_cache_reads_writes_and_reasoning_have_prices_of_their_own_else_their_sides() -> None:
+    priced = PriceTable({"claude": PriceConfig(input=3, output=15, cached_input=0.3, cache_write=3.75, reasoning=20)})
+    usage = Usage(tokens_in=1_000_000, tokens_out=1_000_000, cached_in=500_000, cache_write_in=200_000,
+                  reasoning_out=400_000)
+    # 300k fresh at 3, 500k read at 0.3, 200k written at 3.75; 400k thought at 20, 600k answered at 15
+    assert priced.cost("p", "claude", usage) == pytest.approx(0.9 + 0.15 + 0.75 + 8 + 9)
+    plain = PriceTable({"claude": PriceConfig(input=3, output=15)})
+    assert plain.cost("p", "claude", usage) == pytest.approx(3 + 15)  # unpriced parts: their side's price
 
 
 def test_the_estimate_leans_high() -> None:

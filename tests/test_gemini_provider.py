@@ -48,6 +48,13 @@ async def provider(gemini: GeminiUpstream) -> AsyncIterator[GeminiProvider]:
     await p.aclose()
 
 
+@pytest.fixture
+async def thinker(gemini: GeminiUpstream) -> AsyncIterator[GeminiProvider]:
+    p = GeminiProvider("gemini", "gemini-test", gemini.url, api_key="g-test", read_timeout=10, thinking_budget=2048)
+    yield p
+    await p.aclose()
+
+
 def ask(marker: str, **kw: object) -> CompletionRequest:
     return CompletionRequest([LLMMessage("system", "Be brief."), LLMMessage("user", f"hi {marker}")], **kw)  # type: ignore[arg-type]
 
@@ -57,11 +64,12 @@ async def deltas(provider: GeminiProvider, request: CompletionRequest) -> list[D
 
 
 async def test_the_official_sdk_reads_the_fake_upstream(gemini: GeminiUpstream, marker: str) -> None:
-    gemini.push(Script(text="Hello there", thinking="The user greets me.",
+    gemini.push(Script(text="Hello there", thinking="The user greets me.", cached_tokens=30,
                        tool_calls=[ScriptedToolCall("lookup", '{"q": "hello"}')]), match=marker)
     client = genai.Client(api_key="g-test", http_options=types.HttpOptions(base_url=gemini.url))
     config = types.GenerateContentConfig(system_instruction="Be brief.", tools=[types.Tool(
-        function_declarations=[types.FunctionDeclaration(name="lookup", description="Looks a word up.")])])
+        function_declarations=[types.FunctionDeclaration(name="lookup", description="Looks a word up.")])],
+        thinking_config=types.ThinkingConfig(thinking_budget=1024, include_thoughts=True))
     chunks = [c async for c in await client.aio.models.generate_content_stream(
         model="gemini-test", contents=f"hi {marker}", config=config)]
     texts = [part.text for c in chunks for part in (c.candidates[0].content.parts or [])  # type: ignore[index,union-attr]
@@ -71,21 +79,27 @@ async def test_the_official_sdk_reads_the_fake_upstream(gemini: GeminiUpstream, 
     assert [(call.name, call.args) for call in calls] == [("lookup", {"q": "hello"})]
     last = chunks[-1]
     assert last.candidates[0].finish_reason == types.FinishReason.STOP  # type: ignore[index]
-    assert last.usage_metadata is not None and last.usage_metadata.thoughts_token_count == 3
+    assert [part.text for c in chunks for part in (c.candidates[0].content.parts or [])  # type: ignore[index,union-attr]
+            if part.thought] == ["The user greets me."]
+    usage = last.usage_metadata
+    assert usage is not None and (usage.thoughts_token_count, usage.cached_content_token_count) == (4, 30)
 
 
 async def test_text_calls_finish_and_usage_stream_as_parlors_deltas(
-        provider: GeminiProvider, gemini: GeminiUpstream, marker: str) -> None:
-    gemini.push(Script(text="Let me look.", thinking="A lookup, then.",
+        thinker: GeminiProvider, gemini: GeminiUpstream, marker: str) -> None:
+    gemini.push(Script(text="Let me look.", thinking="A lookup, then.", cached_tokens=12,
                        tool_calls=[ScriptedToolCall("lookup", '{"q": "parlor"}')]), match=marker)
-    got = await deltas(provider, ask(marker, tools=[LOOKUP]))
+    got = await deltas(thinker, ask(marker, tools=[LOOKUP]))
     assert "".join(d.text for d in got if isinstance(d, TextDelta)) == "Let me look."
     assert [d.text for d in got if isinstance(d, ReasoningDelta)] == ["A lookup, then."]  # apart from the text
     [call] = [d for d in got if isinstance(d, ToolCallDelta)]  # whole, in one delta
     assert call.name == "lookup" and json.loads(call.arguments) == {"q": "parlor"} and call.id
     assert [d.reason for d in got if isinstance(d, FinishDelta)] == ["tool-calls"]
     [usage] = [d.usage for d in got if isinstance(d, UsageDelta)]
-    assert usage.tokens_in > 0 and usage.tokens_out > 3  # thought tokens count as output
+    assert usage.tokens_in > 12 and usage.tokens_out > 3  # thought tokens count as output
+    assert (usage.cached_in, usage.reasoning_out) == (12, 3)
+    sent = next(r for r in reversed(gemini.requests) if marker in json.dumps(r))
+    assert sent["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 2048, "includeThoughts": True}
 
 
 async def test_the_request_is_geminis_shape(provider: GeminiProvider, gemini: GeminiUpstream, marker: str) -> None:

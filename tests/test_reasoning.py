@@ -3,6 +3,7 @@ replayed and resumed like text, and is never sent back to a model as if it had s
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,13 +36,17 @@ def test_the_ui_stream_opens_a_reasoning_part_then_a_text_part() -> None:
     assert chunks[1]["delta"] == "Hmm, two." and chunks[0]["id"] != chunks[3]["id"]
 
 
-def test_the_transcript_keeps_reasoning_apart_and_the_model_never_sees_it() -> None:
+def test_the_transcript_keeps_reasoning_apart_timed_and_the_model_never_sees_it() -> None:
     transcript = Transcript()
     transcript.start_step()
     for piece in ("Think", "ing."):
         transcript.add_reasoning(piece)
+        time.sleep(0.05)
+    duration = transcript.end_reasoning()
     transcript.add_text("Answer.")
-    assert transcript.parts[1:] == (ReasoningPart("Thinking."), TextPart("Answer."))
+    assert duration is not None and 100 <= duration < 1000
+    assert transcript.end_reasoning() is None  # none under way any more
+    assert transcript.parts[1:] == (ReasoningPart("Thinking.", duration), TextPart("Answer."))
     assert transcript.text == "Answer."
     assert parts_to_messages(transcript.parts) == [LLMMessage("assistant", "Answer.")]
 
@@ -60,8 +65,10 @@ def gemini() -> Iterator[GeminiUpstream]:
 
 def kinds(upstream: Upstream, claude: AnthropicUpstream, gemini: GeminiUpstream) -> dict[str, dict[str, Any]]:
     return {"openai": upstream_provider(upstream, "openai"),
-            "anthropic": {"name": "anthropic", "kind": "anthropic", "base_url": claude.url, "model": "c"},
-            "gemini": {"name": "gemini", "kind": "gemini", "base_url": gemini.url, "model": "g"}}
+            "anthropic": {"name": "anthropic", "kind": "anthropic", "base_url": claude.url, "model": "c",
+                          "thinking_budget": 1024},  # they think only when asked to
+            "gemini": {"name": "gemini", "kind": "gemini", "base_url": gemini.url, "model": "g",
+                       "thinking_budget": 1024}}
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +98,12 @@ def test_reasoning_streams_is_stored_and_stays_out_of_the_next_prompt(
     assert [c["type"] for c in reasoning] == ["reasoning-start", "reasoning-delta", "reasoning-end"]
     assert reasoning[1]["delta"] == f"two plus two {marker}"
     assert result.types.index("reasoning-start") < result.types.index("text-start")
+    thought_ms = reasoning[2]["providerMetadata"]["parlor"]["durationMs"]  # "Thought for N s"
+    assert isinstance(thought_ms, float) and thought_ms >= 0
 
     stored = httpx.get(f"{server.url}/api/threads/{thread_id}", headers=auth(key)).json()["messages"][-1]
-    assert {"type": "reasoning", "text": f"two plus two {marker}"} in stored["parts"]
+    assert {"type": "reasoning", "text": f"two plus two {marker}",
+            "providerMetadata": {"parlor": {"durationMs": thought_ms}}} in stored["parts"]
 
     fake.push(Script(text="Yes."), match=f"again {marker}")
     assert chat(server.url, key, thread_id, f"again {marker}").text == "Yes."
@@ -104,9 +114,10 @@ def test_reasoning_streams_is_stored_and_stays_out_of_the_next_prompt(
 def test_the_ai_sdk_parses_a_stream_with_reasoning(sdk_script: Path, servers: dict[str, ParlorServer],
                                                   upstream: Upstream, marker: str) -> None:
     server = servers["openai"]
-    upstream.push(Script(text="Done.", thinking="Let me see."), match=f"parse {marker}")
+    upstream.push(Script(text="Done.", thinking="Let me see.", token_delay=0.3), match=f"parse {marker}")
     answer = sdk.send(sdk_script, server.url, server.create_user("sdk-thinker"), uuid.uuid4().hex,
                       f"parse {marker}")
     [reasoning] = [p for p in answer.message["parts"] if p["type"] == "reasoning"]
     assert (reasoning["text"], reasoning["state"]) == ("Let me see.", "done")
+    assert 250 <= reasoning["providerMetadata"]["parlor"]["durationMs"] < 2000  # the SDK keeps how long it took
     assert answer.text_line == "TEXT: Done."

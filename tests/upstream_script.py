@@ -40,6 +40,9 @@ class Script:
     finish_reason: str | None = None  # default: "tool_calls" if tool_calls else "stop"
     hang: bool = False  # accept the request, never answer
     thinking: str | None = None  # reasoning before the answer (`reasoning_content`; thinking; thought parts)
+    redacted_thinking: str | None = None  # Anthropic: an encrypted thinking block's data, after the thinking
+    cached_tokens: int = 0  # of the prompt, reported as read from the provider's prompt cache
+    cache_written: int = 0  # Anthropic: of the prompt, reported as written to the cache
 
 
 def split_tokens(text: str) -> list[str]:
@@ -82,9 +85,11 @@ class Reply:
         else:
             self.tokens = split_tokens("You said: " + last_user_text(body))
         self.thinking = script.thinking
+        self.cached_tokens = script.cached_tokens
+        self.reasoning_tokens = len((script.thinking or "").split())  # a thought's words: its tokens
         self.calls = [(tc.id or f"call_{uuid.uuid4().hex[:24]}", tc) for tc in script.tool_calls]
         self.fragments = [_split_arguments(tc.arguments) for tc in script.tool_calls]
-        self.completion_tokens = len(self.tokens) + sum(map(len, self.fragments))
+        self.completion_tokens = len(self.tokens) + sum(map(len, self.fragments)) + self.reasoning_tokens
         self.prompt_tokens = sum(len(message_text(m).split()) for m in body["messages"] if isinstance(m, dict))
         self.finish_reason = script.finish_reason or ("tool_calls" if self.calls else "stop")
         ident, model = f"chatcmpl-{uuid.uuid4().hex[:24]}", body.get("model")
@@ -110,7 +115,9 @@ class Reply:
     @property
     def usage(self) -> Message:
         total = self.prompt_tokens + self.completion_tokens
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": total}
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": total,
+                "prompt_tokens_details": {"cached_tokens": self.cached_tokens},  # as OpenAI details them
+                "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens}}
 
     def usage_chunk(self) -> bytes:
         return b"data: %s\n\n" % dumps({**self.head, "choices": [], "usage": self.usage})

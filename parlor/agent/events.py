@@ -39,6 +39,14 @@ class ReasoningChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningEnded:
+    """The reasoning part under way gave way to the answer (or the call ended): how long it thought."""
+
+    duration_ms: float
+    kind: Literal["reasoning-ended"] = "reasoning-ended"
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallChunk:
     """A raw fragment of a model's tool call (passed through to clients that run their own tools)."""
 
@@ -105,7 +113,8 @@ class SourceFound:
 
 
 AgentEvent = (
-    StepStarted | StepFinished | CallSent | TextChunk | ReasoningChunk | ToolCallChunk | ToolInputStarted
+    StepStarted | StepFinished | CallSent | TextChunk | ReasoningChunk | ReasoningEnded | ToolCallChunk
+    | ToolInputStarted
     | ToolInputDelta
     | ToolInputReady | ToolInputInvalid | ToolOutput | ToolFailed | SourceFound
 )

@@ -18,6 +18,7 @@ from parlor.llm import (
     RequestSent,
     Router,
     TextDelta,
+    Thought,
     ToolCallDelta,
     Usage,
     UsageDelta,
@@ -41,6 +42,7 @@ class Generation:
     provider: str | None = None
     model: str | None = None
     usage: Usage | None = None
+    thoughts: list[Thought] = field(default_factory=list)  # the reasoning blocks, as the provider sealed them
     finish_reason: FinishReason = "stop"
     ttft_ms: float | None = None
     error_code: str | None = None
@@ -59,7 +61,9 @@ class Generation:
                     yield TextChunk(delta.text)
                 elif isinstance(delta, ReasoningDelta):
                     self._mark_first_token()  # the reader sees the model at work: its first token
-                    yield ReasoningChunk(delta.text)
+                    self._keep_thought(delta)
+                    if delta.text:
+                        yield ReasoningChunk(delta.text)
                 elif isinstance(delta, ToolCallDelta):
                     self._mark_first_token()
                     yield ToolCallChunk(delta.index, delta.arguments, delta.id, delta.name)
@@ -76,6 +80,17 @@ class Generation:
                 self._fail("providers_unavailable", UNAVAILABLE)
         except ProviderError:
             self._fail("provider_error", INTERRUPTED)
+
+    def _keep_thought(self, delta: ReasoningDelta) -> None:
+        """Joins a block's text until its signature seals it; a redacted block comes whole."""
+        if delta.redacted is not None:
+            self.thoughts.append(Thought(redacted=delta.redacted))
+            return
+        last = self.thoughts[-1] if self.thoughts else None
+        if last is None or last.signature is not None or last.redacted is not None:
+            last = Thought()
+            self.thoughts.append(last)
+        self.thoughts[-1] = Thought(last.text + delta.text, delta.signature)
 
     def _mark_first_token(self) -> None:
         if self.ttft_ms is None:

@@ -13,6 +13,7 @@ from parlor.agent.events import (
     AgentEvent,
     CallSent,
     ReasoningChunk,
+    ReasoningEnded,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -28,7 +29,7 @@ from parlor.agent.events import (
 from parlor.agent.generation import Generation
 from parlor.agent.tools import ToolContext, ToolError, ToolRegistry, ToolResult
 from parlor.agent.transcript import Transcript
-from parlor.llm import CompletionRequest, LLMMessage, Router, ToolCall
+from parlor.llm import CompletionRequest, LLMMessage, Router, ThoughtfulMessage, ToolCall
 from parlor.observability.tracing import traced_tool
 
 LAST_STEP = ("You have used every tool step this turn allows. Do not call tools; answer the user now "
@@ -70,6 +71,9 @@ class AgentLoop:
             calls: dict[int, PendingCall] = {}
             step_text: list[str] = []
             async for event in generation.events():
+                if not isinstance(event, ReasoningChunk | CallSent) and (
+                        thought_ms := transcript.end_reasoning()) is not None:
+                    yield ReasoningEnded(thought_ms)
                 if isinstance(event, TextChunk):
                     step_text.append(event.text)
                     transcript.add_text(event.text)
@@ -82,13 +86,16 @@ class AgentLoop:
                         yield out
                 elif isinstance(event, CallSent):
                     yield event
+            if (thought_ms := transcript.end_reasoning()) is not None:
+                yield ReasoningEnded(thought_ms)
             transcript.absorb(generation)
             if generation.error_code or not calls:
                 if not generation.error_code:
                     yield StepFinished()
                 return
-            messages.append(LLMMessage("assistant", "".join(step_text), tuple(
-                ToolCall(c.id, c.name, c.arguments) for c in calls.values())))
+            # this step's reasoning blocks go with it, for a provider that wants them back (Anthropic's)
+            messages.append(ThoughtfulMessage("assistant", "".join(step_text), tuple(
+                ToolCall(c.id, c.name, c.arguments) for c in calls.values()), thoughts=tuple(generation.thoughts)))
             async for out in self._run_tools(list(calls.values()), context, transcript, messages,
                                              {s.name for s in specs}):
                 yield out

@@ -3,6 +3,7 @@ same tool cards), turned back into model messages when the thread continues (cal
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ class Transcript:
     ttft_ms: float | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    details: Usage = field(default_factory=Usage)  # the cached, cache-written and reasoning part of those
     model_calls: int = 0
     finish_reason: FinishReason = "stop"
     error_code: str | None = None
@@ -42,6 +44,7 @@ class Transcript:
     _parts: list[Part] = field(default_factory=list, init=False)
     _text: list[str] = field(default_factory=list, init=False)  # the part being streamed, in chunks...
     _reasoning: bool = field(default=False, init=False)  # ...and whether it is reasoning, not text
+    _thinking_since: float = field(default=0.0, init=False)  # when the reasoning under way began
     _calls_started: int = field(default=0, init=False)  # one per step: each step makes one model call
     _metered: int = field(default=0, init=False)  # characters of output the absorbed calls' usage covers
 
@@ -58,8 +61,17 @@ class Transcript:
     def add_reasoning(self, text: str) -> None:
         if not self._reasoning:
             self._close_text()
-            self._reasoning = True
+            self._reasoning, self._thinking_since = True, time.perf_counter()
         self._text.append(text)
+
+    def end_reasoning(self) -> float | None:
+        """Closes the reasoning under way (the answer's text or a tool call came, or the call ended) and
+        returns how long it took in milliseconds; None when none was under way."""
+        if not self._reasoning:
+            return None
+        self._close_text()
+        part = self._parts[-1]
+        return part.duration_ms if isinstance(part, ReasoningPart) else None
 
     def add_tool(self, call_id: str, name: str, raw_input: Any, result: ToolResult) -> None:
         self._close_text()
@@ -76,7 +88,9 @@ class Transcript:
 
     def _open_part(self) -> TextPart | ReasoningPart:
         text = "".join(self._text)
-        return ReasoningPart(text) if self._reasoning else TextPart(text)
+        if not self._reasoning:
+            return TextPart(text)
+        return ReasoningPart(text, round((time.perf_counter() - self._thinking_since) * 1000, 1))
 
     @property
     def parts(self) -> Parts:
@@ -88,6 +102,7 @@ class Transcript:
         self.model_calls += 1
         self.tokens_in += usage.tokens_in
         self.tokens_out += usage.tokens_out
+        self.details += usage
         self.provider = generation.provider or self.provider
         self.model = generation.model or self.model
         if self.ttft_ms is None:
@@ -123,7 +138,9 @@ class Transcript:
 
     @property
     def usage(self) -> Usage:
-        return Usage(self.tokens_in, self.tokens_out)
+        """The turn's tokens (a stopped call's counted too) with what the providers said of their parts."""
+        d = self.details
+        return Usage(self.tokens_in, self.tokens_out, d.cached_in, d.cache_write_in, d.reasoning_out)
 
 
 def render_answer(parts: Sequence[Part], text: str) -> list[LLMMessage]:

@@ -10,6 +10,7 @@ from typing import Literal
 from parlor.agent.events import (
     AgentEvent,
     ReasoningChunk,
+    ReasoningEnded,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -83,7 +84,8 @@ def coalesce(events: Iterable[ChatEvent]) -> list[ChatEvent]:
 
 
 __all__ = [
-    "TERMINAL", "ChatEvent", "ReasoningChunk", "SourceFound", "StepFinished", "StepStarted", "TextChunk",
-    "ToolCallChunk", "ToolFailed", "ToolInputDelta", "ToolInputInvalid", "ToolInputReady", "ToolInputStarted",
-    "ToolOutput", "TurnAborted", "TurnFailed", "TurnFinished", "TurnReport", "TurnStarted", "coalesce",
+    "TERMINAL", "ChatEvent", "ReasoningChunk", "ReasoningEnded", "SourceFound", "StepFinished", "StepStarted",
+    "TextChunk", "ToolCallChunk", "ToolFailed", "ToolInputDelta", "ToolInputInvalid", "ToolInputReady",
+    "ToolInputStarted", "ToolOutput", "TurnAborted", "TurnFailed", "TurnFinished", "TurnReport", "TurnStarted",
+    "coalesce",
 ]

@@ -16,7 +16,7 @@ from parlor.chat.events import ChatEvent, TurnFailed, TurnFinished, TurnReport, 
 from parlor.chat.mirror import Batches, Mirror
 from parlor.chat.runs import Run, RunRegistry
 from parlor.db import new_id
-from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens
+from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens, priced_parts
 from parlor.llm import CompletionRequest, LLMMessage, Provider, Router
 from parlor.llm.types import ToolSpec
 from parlor.messages import RunStatus
@@ -134,7 +134,8 @@ class Gateway:
             recorded = self._tasks.spawn(self._record(request, generation, status), name=f"usage:{request.request_id}")
             self._recorder.after_turn(TurnOutcome(  # the run record, once the usage row is written
                 request.request_id, request.principal.id, None, status, generation.error_code, generation.provider,
-                generation.model, usage.tokens_in, usage.tokens_out, generation.ttft_ms, generation.elapsed_ms()),
+                generation.model, usage.tokens_in, usage.tokens_out, generation.ttft_ms, generation.elapsed_ms(),
+                **priced_parts(usage)),
                 recorded)
         report = TurnReport(request.request_id, generation.provider, generation.model, usage.tokens_in,
                             usage.tokens_out, generation.ttft_ms, 1)
@@ -151,5 +152,5 @@ class Gateway:
             request_id=request.request_id, user_id=request.principal.id, thread_id=None,
             provider=generation.provider, model=generation.model, tokens_in=usage.tokens_in,
             tokens_out=usage.tokens_out, ttft_ms=generation.ttft_ms, total_ms=generation.elapsed_ms(),
-            status=status,
+            status=status, **priced_parts(usage),
         ))

@@ -22,7 +22,7 @@ from parlor.agent import Transcript
 from parlor.agent.transcript import render_answer
 from parlor.chat.plan import TITLE_CHARS, Turn
 from parlor.db import Message, new_id, utcnow, with_retries
-from parlor.limits import TokenBudget, UsageLedger, UsageRecord
+from parlor.limits import TokenBudget, UsageLedger, UsageRecord, priced_parts
 from parlor.memory import ConversationMemory, MessageStore, ThreadNotFound
 from parlor.message_json import dump_parts
 from parlor.messages import MessageStatus, RunStatus, TextPart
@@ -99,7 +99,7 @@ class TurnRecorder:
             request.request_id, request.principal.id, request.thread_id, status, transcript.error_code,
             transcript.provider, transcript.model, transcript.tokens_in, transcript.tokens_out, transcript.ttft_ms,
             (time.perf_counter() - record.started) * 1000, record.turn.arm.experiment, record.turn.arm.variant,
-            request.trigger)
+            request.trigger, **priced_parts(transcript.usage))
         self._track(request.principal.id, self._tasks.spawn(settle, name=f"settle:{request.request_id}"),
                     record.stored, self._runs.after_turn(outcome, record.stored))
 
@@ -153,6 +153,7 @@ class TurnRecorder:
                 tokens_out=transcript.tokens_out, ttft_ms=transcript.ttft_ms,
                 total_ms=(time.perf_counter() - record.started) * 1000, status=status,
                 experiment=record.turn.arm.experiment, variant=record.turn.arm.variant,
+                **priced_parts(transcript.usage),
             )), self._retry_seconds)
         return True
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from parlor.chat.events import (
     ChatEvent,
     ReasoningChunk,
+    ReasoningEnded,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -47,6 +48,8 @@ async def replay(message: StoredMessage, thread_id: str, request_id: str) -> Asy
             yield TextChunk(part.text)
         elif isinstance(part, ReasoningPart):
             yield ReasoningChunk(part.text)
+            if part.duration_ms is not None:
+                yield ReasoningEnded(part.duration_ms)
         elif isinstance(part, ToolCallPart):
             yield ToolInputReady(part.call_id, part.name, part.input)
         elif isinstance(part, ToolResultPart):

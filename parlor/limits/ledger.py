@@ -7,8 +7,11 @@ from dataclasses import asdict, dataclass, replace
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parlor.db import Usage, new_id, utcnow
+from parlor.db import Usage as UsageRow
+from parlor.db import new_id, utcnow
 from parlor.limits.pricing import PriceTable
+
+PRICED_ONLY = ("cached_in", "cache_write_in", "reasoning_out")  # no column of their own
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,10 @@ class UsageRecord:
     cost_usd: float = 0.0
     experiment: str | None = None  # the experiment arm the turn ran in
     variant: str | None = None
+    # the parts of tokens_in and tokens_out the price tells apart (priced here; the run record keeps them)
+    cached_in: int = 0
+    cache_write_in: int = 0
+    reasoning_out: int = 0
 
 
 class UsageLedger:
@@ -35,7 +42,7 @@ class UsageLedger:
 
     async def record(self, record: UsageRecord) -> None:
         if not record.cost_usd:
-            cost = self._prices.cost(record.provider, record.model, record.tokens_in, record.tokens_out)
-            record = replace(record, cost_usd=cost)
+            record = replace(record, cost_usd=self._prices.cost(record.provider, record.model, record))
+        values = {k: v for k, v in asdict(record).items() if k not in PRICED_ONLY}
         async with self._sessions.begin() as session:
-            await session.execute(insert(Usage).values(id=new_id(), created_at=utcnow(), **asdict(record)))
+            await session.execute(insert(UsageRow).values(id=new_id(), created_at=utcnow(), **values))

@@ -19,6 +19,8 @@ from parlor.llm.types import (
     ReasoningDelta,
     RequestSent,
     TextDelta,
+    Thought,
+    ThoughtfulMessage,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -51,10 +53,16 @@ def build_provider(config: ProviderConfig, data_dir: Path = Path("data")) -> Pro
     if (http := HTTP_PROVIDERS.get(config.kind)) is not None:
         kind, default_url = http
         base_url = config.base_url or default_url  # openai has none: ProviderConfig requires its base_url
-        return kind(config.name, config.model, base_url,
-                    api_key=config.api_key.get_secret_value() if config.api_key else None,
-                    connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                    max_connections=config.max_connections)
+        api_key = config.api_key.get_secret_value() if config.api_key else None
+        if kind is OpenAIProvider:  # an OpenAI-compatible server's thinking is its model's (or <think> tags)
+            return OpenAIProvider(config.name, config.model, base_url, api_key=api_key,
+                                  connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+                                  max_connections=config.max_connections)
+        native: type[AnthropicProvider | GeminiProvider] = AnthropicProvider if kind is AnthropicProvider \
+            else GeminiProvider
+        return native(config.name, config.model, base_url, api_key=api_key, connect_timeout=config.connect_timeout,
+                      read_timeout=config.read_timeout, max_connections=config.max_connections,
+                      thinking_budget=config.thinking_budget)
     return ScriptedProvider(config.name, config.model, config.reply, config.token_delay)
 
 
@@ -80,6 +88,8 @@ __all__ = [
     "Router",
     "ScriptedProvider",
     "TextDelta",
+    "Thought",
+    "ThoughtfulMessage",
     "ToolCall",
     "ToolCallDelta",
     "Usage",

@@ -8,7 +8,12 @@ the fake upstream faithful.
 
 Prompt caching: the system prompt, the tools and the history before the newest user message are the part of
 a prompt that repeats from one turn to the next, so each ends with a `cache_control` breakpoint (three of the
-four Anthropic allows); the newest message is not marked, it changes every turn."""
+four Anthropic allows); the newest message is not marked, it changes every turn.
+
+Extended thinking (`thinking_budget`): asked for with `thinking`, which takes no temperature and a
+`max_tokens` above the budget. Within a turn's tool loop, each step's thinking blocks go back to it as they
+came (signed, or redacted) before that step's tool calls, as Anthropic requires (`ThoughtfulMessage`);
+a later turn's history leaves them out, which Anthropic allows."""
 
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ from parlor.llm.types import (
     ProviderError,
     ReasoningDelta,
     TextDelta,
+    Thought,
+    ThoughtfulMessage,
     ToolCallDelta,
     Usage,
     UsageDelta,
@@ -35,6 +42,7 @@ from parlor.llm.types import (
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; a turn without a cap of its own gets this one
+MIN_THINKING = 1024  # the smallest budget Anthropic takes
 CACHED = {"type": "ephemeral"}
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -51,16 +59,17 @@ OVERLOADED = ("overloaded_error", "api_error")
 class AnthropicProvider:
     def __init__(self, name: str, model: str, base_url: str = "https://api.anthropic.com",
                  api_key: str | None = None, connect_timeout: float = 5.0, read_timeout: float = 60.0,
-                 max_connections: int = 1000):
+                 max_connections: int = 1000, thinking_budget: int | None = None):
         self.name = name
         self.model = model
+        self._thinking_budget = thinking_budget
         self._url = base_url.rstrip("/").removesuffix("/v1") + "/v1/messages"
         headers = {"anthropic-version": API_VERSION, **({"x-api-key": api_key} if api_key else {})}
         self._http = HttpClient(name, headers, connect_timeout, read_timeout, max_connections)
 
     def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
-        return self._http.stream(self._url, orjson.dumps(payload(self.model, request)), request.request_id,
-                                 MessageEvents(self.name))
+        body = payload(self.model, request, self._thinking_budget)
+        return self._http.stream(self._url, orjson.dumps(body), request.request_id, MessageEvents(self.name))
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -73,7 +82,7 @@ class MessageEvents:
     def __init__(self, provider: str):
         self._provider = provider
         self._tools: dict[int, int] = {}  # content block index → tool call index
-        self._tokens_in = 0
+        self._usage = Usage()  # the prompt's, from message_start
         self._answered = False  # whether any text or tool call came yet
         self.done = self.complete = False
 
@@ -88,9 +97,7 @@ class MessageEvents:
             self._answered = self._answered or bool(deltas)
             return deltas
         if kind == "message_start":
-            usage = (event.get("message") or {}).get("usage") or {}
-            self._tokens_in = sum(usage.get(k) or 0 for k in ("input_tokens", "cache_read_input_tokens",
-                                                              "cache_creation_input_tokens"))
+            self._usage = prompt_usage((event.get("message") or {}).get("usage") or {})
             return []
         if kind == "message_delta":
             return self._message_delta(event)
@@ -105,6 +112,8 @@ class MessageEvents:
 
     def _start(self, event: dict[str, Any]) -> list[Delta]:
         block = event.get("content_block") or {}
+        if block.get("type") == "redacted_thinking":  # encrypted: nothing to show, but it must go back
+            return [ReasoningDelta("", redacted=block.get("data") or "")]
         if block.get("type") != "tool_use":
             return []
         index = self._tools[event.get("index", 0)] = len(self._tools)
@@ -116,7 +125,9 @@ class MessageEvents:
         if kind == "text_delta" and delta.get("text"):
             return [TextDelta(delta["text"])]
         if kind == "thinking_delta" and delta.get("thinking"):
-            return [ReasoningDelta(delta["thinking"])]  # a signature_delta only seals the block: not shown
+            return [ReasoningDelta(delta["thinking"])]
+        if kind == "signature_delta" and delta.get("signature"):  # seals the thinking block: not shown
+            return [ReasoningDelta("", signature=delta["signature"])]
         if kind == "input_json_delta" and (index := self._tools.get(event.get("index", 0))) is not None:
             return [ToolCallDelta(index=index, arguments=delta.get("partial_json") or "")]
         return []
@@ -126,16 +137,29 @@ class MessageEvents:
         if reason := (event.get("delta") or {}).get("stop_reason"):
             deltas.append(FinishDelta(STOP_REASONS.get(reason, "other")))
         if usage := event.get("usage"):
-            deltas.append(UsageDelta(Usage(self._tokens_in, usage.get("output_tokens") or 0)))
+            # output_tokens counts the thinking too; Anthropic does not say how much of it was thinking
+            u = self._usage
+            deltas.append(UsageDelta(Usage(u.tokens_in, usage.get("output_tokens") or 0, u.cached_in,
+                                           u.cache_write_in)))
         return deltas
 
 
-def payload(model: str, request: CompletionRequest) -> dict[str, Any]:
+def prompt_usage(usage: dict[str, Any]) -> Usage:
+    """Anthropic's `input_tokens` leaves out the cache's reads and writes: the prompt is all three."""
+    read, written = usage.get("cache_read_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0
+    return Usage((usage.get("input_tokens") or 0) + read + written, 0, read, written)
+
+
+def payload(model: str, request: CompletionRequest, thinking_budget: int | None = None) -> dict[str, Any]:
     messages = fence_tool_results(request.messages) if request.untrusted_tool_results else request.messages
     system = [m.content for m in messages if m.role == "system" and m.content]
     body: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
                             "messages": wire_messages([m for m in messages if m.role != "system"]),
                             "stream": True}
+    thinking = _thinking(thinking_budget, request.max_tokens)
+    if thinking is not None:
+        body["thinking"] = thinking
+        body["max_tokens"] = request.max_tokens or thinking["budget_tokens"] + DEFAULT_MAX_TOKENS
     if system:
         body["system"] = [{"type": "text", "text": "\n\n".join(system), "cache_control": CACHED}]
     if request.tools:
@@ -144,11 +168,21 @@ def payload(model: str, request: CompletionRequest) -> dict[str, Any]:
         body["tools"][-1]["cache_control"] = CACHED
         if (choice := _tool_choice(request.tool_choice)) is not None:
             body["tool_choice"] = choice
-    if request.temperature is not None:
+    if request.temperature is not None and thinking is None:  # Anthropic refuses a temperature with thinking
         body["temperature"] = request.temperature
     if request.stop:
         body["stop_sequences"] = request.stop
     return body
+
+
+def _thinking(budget: int | None, max_tokens: int | None) -> dict[str, Any] | None:
+    """The `thinking` setting: the budget, within a reply cap (`max_tokens`, which counts the thinking and
+    must exceed it); a cap too small to think within asks for none. No cap: room for an answer on top."""
+    if budget is None:
+        return None
+    if max_tokens is not None:
+        budget = min(budget, max_tokens - 1)
+    return {"type": "enabled", "budget_tokens": budget} if budget >= MIN_THINKING else None
 
 
 def wire_messages(messages: list[LLMMessage]) -> list[dict[str, Any]]:
@@ -170,10 +204,18 @@ def _blocks(message: LLMMessage) -> list[dict[str, Any]]:
     if message.role == "tool":
         return [{"type": "tool_result", "tool_use_id": message.tool_call_id or "", "is_error": message.tool_error,
                  "content": message.content}]
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    blocks = [_thought_block(t) for t in message.thoughts] if isinstance(message, ThoughtfulMessage) else []
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.input()})
     return blocks
+
+
+def _thought_block(thought: Thought) -> dict[str, Any]:
+    if thought.redacted is not None:
+        return {"type": "redacted_thinking", "data": thought.redacted}
+    return {"type": "thinking", "thinking": thought.text, "signature": thought.signature or ""}
 
 
 def _tool_choice(choice: str | dict[str, Any] | None) -> dict[str, Any] | None:

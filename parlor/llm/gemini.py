@@ -3,7 +3,8 @@ server-sent events, function calling, and the system prompt as Gemini's `systemI
 
 Gemini sends each function call whole (name and arguments in one part), and ends a stream by closing it
 after a chunk with a `finishReason`: there is no `[DONE]`. A thought part (`"thought": true`) is
-reasoning; its tokens are counted as output."""
+reasoning; its tokens are counted as output. `thinking_budget` asks for thinking of that many tokens, its
+thoughts included in the stream (`thinkingConfig`)."""
 
 from __future__ import annotations
 
@@ -48,9 +49,10 @@ TOOL_MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
 class GeminiProvider:
     def __init__(self, name: str, model: str, base_url: str = "https://generativelanguage.googleapis.com",
                  api_key: str | None = None, connect_timeout: float = 5.0, read_timeout: float = 60.0,
-                 max_connections: int = 1000):
+                 max_connections: int = 1000, thinking_budget: int | None = None):
         self.name = name
         self.model = model
+        self._thinking_budget = thinking_budget
         base = base_url.rstrip("/")
         if not VERSIONED.search(base):  # the official SDK's default version; a base_url may name another
             base += "/v1"
@@ -59,7 +61,7 @@ class GeminiProvider:
         self._http = HttpClient(name, headers, connect_timeout, read_timeout, max_connections)
 
     def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
-        return self._http.stream(self._url, orjson.dumps(payload(request)), request.request_id,
+        return self._http.stream(self._url, orjson.dumps(payload(request, self._thinking_budget)), request.request_id,
                                  ContentChunks(self.name))
 
     async def aclose(self) -> None:
@@ -92,8 +94,7 @@ class ContentChunks:
                 deltas.append(FinishDelta("tool-calls" if called else FINISH_REASONS.get(reason, "other")))
                 self.complete = True
         if self.complete and (usage := chunk.get("usageMetadata")):
-            out = (usage.get("candidatesTokenCount") or 0) + (usage.get("thoughtsTokenCount") or 0)
-            deltas.append(UsageDelta(Usage(usage.get("promptTokenCount") or 0, out)))
+            deltas.append(UsageDelta(usage_of(usage)))
         return deltas
 
     def _part(self, part: dict[str, Any]) -> list[Delta]:
@@ -108,7 +109,14 @@ class ContentChunks:
         return [TextDelta(part["text"])] if part.get("text") else []
 
 
-def payload(request: CompletionRequest) -> dict[str, Any]:
+def usage_of(usage: dict[str, Any]) -> Usage:
+    """`promptTokenCount` includes the cached part; `candidatesTokenCount` leaves out the thoughts."""
+    thoughts = usage.get("thoughtsTokenCount") or 0
+    return Usage(usage.get("promptTokenCount") or 0, (usage.get("candidatesTokenCount") or 0) + thoughts,
+                 cached_in=usage.get("cachedContentTokenCount") or 0, reasoning_out=thoughts)
+
+
+def payload(request: CompletionRequest, thinking_budget: int | None = None) -> dict[str, Any]:
     messages = fence_tool_results(request.messages) if request.untrusted_tool_results else request.messages
     system = [m.content for m in messages if m.role == "system" and m.content]
     body: dict[str, Any] = {"contents": contents([m for m in messages if m.role != "system"])}
@@ -126,6 +134,8 @@ def payload(request: CompletionRequest) -> dict[str, Any]:
         generation["maxOutputTokens"] = request.max_tokens
     if request.stop:
         generation["stopSequences"] = request.stop
+    if thinking_budget is not None:
+        generation["thinkingConfig"] = {"thinkingBudget": thinking_budget, "includeThoughts": True}
     body["generationConfig"] = generation
     return body
 

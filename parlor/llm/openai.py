@@ -118,8 +118,17 @@ class ChunkReader:
             if reason := choice.get("finish_reason"):
                 deltas.append(FinishDelta(FINISH_REASONS.get(reason, "other")))
         if usage := chunk.get("usage"):
-            deltas.append(UsageDelta(Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)))
+            deltas.append(UsageDelta(usage_of(usage)))
         return deltas
+
+
+def usage_of(usage: dict[str, Any]) -> Usage:
+    """`prompt_tokens` includes the cached ones, `completion_tokens` the reasoning ones (their details say
+    how many; a server that sends no details sends none of either)."""
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    return Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, cached_in=cached,
+                 reasoning_out=reasoning)
 
 
 def _wire_message(message: LLMMessage) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class Router:
                                 if isinstance(delta, TextDelta):
                                     observed.chunk()
                                 elif isinstance(delta, UsageDelta):
-                                    observed.usage(delta.usage.tokens_in, delta.usage.tokens_out)
+                                    observed.usage(delta.usage)
                                 elif isinstance(delta, FinishDelta):
                                     observed.finish(delta.reason)
                                 yield delta

@@ -68,8 +68,34 @@ class CompletionRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """A call's tokens. `tokens_in` is the whole prompt (its cached part included) and `tokens_out` the whole
+    output (reasoning included): budgets count those. The rest say what part of each was what, for pricing."""
+
     tokens_in: int = 0
     tokens_out: int = 0
+    cached_in: int = 0  # read from the provider's prompt cache (cheaper)
+    cache_write_in: int = 0  # written to it (Anthropic charges more for these)
+    reasoning_out: int = 0  # thinking, before or between the answer's text
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.tokens_in + other.tokens_in, self.tokens_out + other.tokens_out,
+                     self.cached_in + other.cached_in, self.cache_write_in + other.cache_write_in,
+                     self.reasoning_out + other.reasoning_out)
+
+
+class TokenCounts(Protocol):
+    """What a price is computed from: a `Usage`, or a record that keeps one's counts (a model call, a turn)."""
+
+    @property
+    def tokens_in(self) -> int: ...
+    @property
+    def tokens_out(self) -> int: ...
+    @property
+    def cached_in(self) -> int: ...
+    @property
+    def cache_write_in(self) -> int: ...
+    @property
+    def reasoning_out(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +106,30 @@ class TextDelta:
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     """What a reasoning model thinks before (or between) its answer's text: shown apart, stored with the
-    answer, never sent back to a model as if it had said it."""
+    answer, never sent back to a model as if it had said it. Anthropic seals a thinking block with a
+    `signature` (a delta of its own, after the block's text) and may send a whole block encrypted instead
+    (`redacted`): within a turn's tool loop both must go back to it unchanged (see `Thought`)."""
 
     text: str
+    signature: str | None = None
+    redacted: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thought:
+    """One reasoning block as its provider sealed it, kept for the rest of a turn's tool loop only."""
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None  # an encrypted block's data: no text to show
+
+
+@dataclass(frozen=True, slots=True)
+class ThoughtfulMessage(LLMMessage):
+    """An assistant step of this turn's tool loop with the reasoning blocks it began with: Anthropic, with
+    thinking on, wants them back, signed, before the tool calls; other providers read it as its base."""
+
+    thoughts: tuple[Thought, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

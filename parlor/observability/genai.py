@@ -15,6 +15,7 @@ from parlor.observability.probe import ModelCall, note_model_call
 from parlor.observability.tracing import client_span
 
 if TYPE_CHECKING:
+    from parlor.llm.types import Usage
     from parlor.observability.metrics import Metrics
 
 
@@ -41,8 +42,11 @@ class ModelCallObserver:
         if self.call.ttft_ms is None:
             self.call.ttft_ms = (time.perf_counter() - self.started) * 1000
 
-    def usage(self, tokens_in: int, tokens_out: int) -> None:
-        self.call.tokens_in, self.call.tokens_out = tokens_in, tokens_out
+    def usage(self, usage: Usage) -> None:
+        call = self.call
+        call.tokens_in, call.tokens_out = usage.tokens_in, usage.tokens_out
+        call.cached_in, call.cache_write_in, call.reasoning_out = usage.cached_in, usage.cache_write_in, \
+            usage.reasoning_out
 
     def chunk(self) -> None:
         """A text delta: counts as a token until the provider reports its usage."""
@@ -62,6 +66,12 @@ class ModelCallObserver:
             span.set_attribute("gen_ai.response.model", call.model)
             span.set_attribute("gen_ai.usage.input_tokens", call.tokens_in)
             span.set_attribute("gen_ai.usage.output_tokens", call.tokens_out)
+            if call.cached_in:  # the OpenTelemetry GenAI conventions' names for these
+                span.set_attribute("gen_ai.usage.cache_read.input_tokens", call.cached_in)
+            if call.cache_write_in:
+                span.set_attribute("gen_ai.usage.cache_creation.input_tokens", call.cache_write_in)
+            if call.reasoning_out:
+                span.set_attribute("gen_ai.usage.reasoning.output_tokens", call.reasoning_out)
             if call.finish_reason:
                 span.set_attribute("gen_ai.response.finish_reasons", [call.finish_reason.replace("-", "_")])
             if call.ttft_ms is not None:

@@ -19,6 +19,7 @@ from parlor.observability.probe import ModelCall
 
 if TYPE_CHECKING:
     from parlor.jobs import JobRunner
+    from parlor.llm.types import TokenCounts
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -29,7 +30,7 @@ HOOK_TIMEOUT = 1.0  # a scrape-time read (Redis) that hangs leaves its gauge as 
 RATE_BUCKETS = (1.0, 5.0, 10.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0, 1000.0)
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
-Pricer = Callable[[str | None, str | None, int, int], float]
+Pricer = Callable[[str | None, str | None, "TokenCounts"], float]
 ScrapeHook = Callable[["Metrics"], Awaitable[None]]
 
 
@@ -63,6 +64,9 @@ class Metrics:
                              ["provider", "model", "outcome"], registry=r)
         self.tokens = Counter("parlor_llm_tokens", "Tokens, by model and direction (input or output).",
                               ["provider", "model", "direction"], registry=r)
+        self.token_parts = Counter("parlor_llm_token_parts", "Of those tokens, the parts priced apart: "
+                                   "cache_read and cache_write (input), reasoning (output).",
+                                   ["provider", "model", "part"], registry=r)
         self.cost = Counter("parlor_llm_cost_usd", "Cost in US dollars, priced from PARLOR_PRICES.",
                             ["provider", "model"], registry=r)
         self.turns = Counter("parlor_turns", "Chat turns, by final status.", ["status"], registry=r)
@@ -116,8 +120,12 @@ class Metrics:
                 self.rate.labels(provider, model).observe((call.tokens_out - 1) / after_first)
         self.tokens.labels(provider, model, "input").inc(call.tokens_in)
         self.tokens.labels(provider, model, "output").inc(call.tokens_out)
+        for part, count in (("cache_read", call.cached_in), ("cache_write", call.cache_write_in),
+                            ("reasoning", call.reasoning_out)):
+            if count:
+                self.token_parts.labels(provider, model, part).inc(count)
         if self._price is not None:
-            cost = self._price(call.provider, call.model, call.tokens_in, call.tokens_out)
+            cost = self._price(call.provider, call.model, call)
             if cost > 0:
                 self.cost.labels(provider, model).inc(cost)
 

@@ -26,13 +26,17 @@ class ModelCall:
     duration_ms: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    cached_in: int = 0  # the parts of those tokens the provider told apart (see parlor.llm.types.Usage)
+    cache_write_in: int = 0
+    reasoning_out: int = 0
     finish_reason: str | None = None
     error: str | None = None  # the failure's kind: timeout, unavailable, rate_limited, circuit_open...
 
     def as_json(self) -> dict[str, Any]:
         return {"provider": self.provider, "model": self.model, "ttft_ms": _round(self.ttft_ms),
                 "duration_ms": _round(self.duration_ms), "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-                "finish_reason": self.finish_reason, "error": self.error}
+                "cached_in": self.cached_in, "cache_write_in": self.cache_write_in,
+                "reasoning_out": self.reasoning_out, "finish_reason": self.finish_reason, "error": self.error}
 
 
 @dataclass(slots=True)

@@ -47,6 +47,9 @@ class TurnOutcome:
     experiment: str | None = None  # the experiment arm it ran in (None: none)
     variant: str | None = None
     trigger: str | None = None  # submit | regenerate | edit
+    cached_in: int = 0  # the parts of the tokens priced apart (see parlor.llm.types.Usage)
+    cache_write_in: int = 0
+    reasoning_out: int = 0
 
 
 class RunStore:
@@ -88,8 +91,8 @@ def record_json(row: RunRecord, admin: bool) -> dict[str, Any]:
         body.update(user_id=row.user_id, trace_id=row.trace_id, error=row.error, provider=row.provider,
                     cost_usd=row.cost_usd, providers=row.detail.get("providers", []),
                     tools=row.detail.get("tools", []), retrieved=row.detail.get("retrieved", []),
-                    stored=row.detail.get("stored"), experiment=row.experiment, variant=row.variant,
-                    trigger=row.trigger)
+                    stored=row.detail.get("stored"), usage=row.detail.get("usage"), experiment=row.experiment,
+                    variant=row.variant, trigger=row.trigger)
     return body
 
 
@@ -153,7 +156,7 @@ class RunRecorder:
         timings["total"] = _ms(total)
         cost = 0.0
         if self._price is not None and outcome.provider is not None:
-            cost = self._price(outcome.provider, outcome.model, outcome.tokens_in, outcome.tokens_out)
+            cost = self._price(outcome.provider, outcome.model, outcome)
         return {
             "request_id": outcome.request_id, "trace_id": probe.trace_id if probe else None,
             "user_id": outcome.user_id, "thread_id": outcome.thread_id, "status": outcome.status,
@@ -161,7 +164,9 @@ class RunRecorder:
             "tokens_in": outcome.tokens_in, "tokens_out": outcome.tokens_out, "cost_usd": cost,
             "ttft_ms": _ms(outcome.ttft_ms), "total_ms": timings["total"], "timings": timings,
             "detail": {"providers": calls, "tools": tools, "retrieved": probe.retrieved if probe else [],
-                       "stored": saved},
+                       "stored": saved, "usage": {"cached_in": outcome.cached_in,
+                                                  "cache_write_in": outcome.cache_write_in,
+                                                  "reasoning_out": outcome.reasoning_out}},
             "experiment": outcome.experiment, "variant": outcome.variant, "trigger": outcome.trigger,
         }
 

@@ -10,6 +10,7 @@ from typing import Any
 from parlor.chat.events import (
     ChatEvent,
     ReasoningChunk,
+    ReasoningEnded,
     SourceFound,
     StepFinished,
     StepStarted,
@@ -54,6 +55,8 @@ class UIStreamEncoder:
             kind = "text" if isinstance(event, TextChunk) else "reasoning"
             chunks = [] if self._open is not None and self._open[0] == kind else [*self._close(), self._start(kind)]
             return [*chunks, {"type": f"{kind}-delta", "id": self._parts_id, "delta": event.text}]
+        if isinstance(event, ReasoningEnded):
+            return self._close(reasoning_metadata(event.duration_ms))
         chunks = self._close()
         if isinstance(event, TurnStarted):
             metadata = {"requestId": event.request_id, "threadId": event.thread_id}
@@ -83,12 +86,18 @@ class UIStreamEncoder:
         self._open = (kind, f"{kind}-{self._parts}")
         return {"type": f"{kind}-start", "id": self._open[1]}
 
-    def _close(self) -> list[Chunk]:
+    def _close(self, metadata: Chunk | None = None) -> list[Chunk]:
         if self._open is None:
             return []
         kind, part_id = self._open
         self._open = None
-        return [{"type": f"{kind}-end", "id": part_id}]
+        end: Chunk = {"type": f"{kind}-end", "id": part_id}
+        return [{**end, "providerMetadata": metadata} if metadata and kind == "reasoning" else end]
+
+
+def reasoning_metadata(duration_ms: float | None) -> Chunk | None:
+    """How long the model thought, where the SDK keeps it on the reasoning part ("Thought for 4 s")."""
+    return {"parlor": {"durationMs": duration_ms}} if duration_ms is not None else None
 
 
 def report_metadata(report: TurnReport) -> dict[str, Any]:
@@ -137,6 +146,8 @@ def ui_parts(parts: Sequence[Part]) -> list[Chunk]:
 def _part(part: Part) -> Chunk:
     if isinstance(part, StepStartPart):
         return {"type": "step-start"}
+    if isinstance(part, ReasoningPart) and (metadata := reasoning_metadata(part.duration_ms)):
+        return {"type": "reasoning", "text": part.text, "providerMetadata": metadata}
     if isinstance(part, TextPart | ReasoningPart):
         return {"type": part.kind, "text": part.text}
     if isinstance(part, SourcePart):
