@@ -10,6 +10,7 @@ import orjson
 
 from parlor.llm.fence import fence_tool_results
 from parlor.llm.http import HttpClient
+from parlor.llm.think import ThinkSplitter
 from parlor.llm.types import (
     CompletionRequest,
     Delta,
@@ -18,7 +19,6 @@ from parlor.llm.types import (
     LLMMessage,
     ProviderError,
     ReasoningDelta,
-    TextDelta,
     ToolCallDelta,
     Usage,
     UsageDelta,
@@ -84,16 +84,18 @@ class OpenAIProvider:
 
 class ChunkReader:
     """`chat.completion.chunk` events to deltas. The stream ends at `[DONE]`; it is whole once a finish
-    reason came (a server that then closes without `[DONE]` still gave the whole answer)."""
+    reason came (a server that then closes without `[DONE]` still gave the whole answer). A leading
+    `<think>` block in the content is reasoning (parlor/llm/think.py)."""
 
     def __init__(self, provider: str):
         self.name = provider
         self.done = self.complete = False
+        self._think = ThinkSplitter()
 
     def read(self, data: bytes) -> list[Delta]:
         if data == b"[DONE]":
             self.done = self.complete = True
-            return []
+            return [*self._think.end()]
         deltas = self._parse(data)
         self.complete = self.complete or any(isinstance(d, FinishDelta) for d in deltas)
         return deltas
@@ -110,12 +112,13 @@ class ChunkReader:
             if thought := delta.get("reasoning_content") or delta.get("reasoning"):
                 deltas.append(ReasoningDelta(thought))
             if content := delta.get("content"):
-                deltas.append(TextDelta(content))
+                deltas += self._think.feed(content)
             for call in delta.get("tool_calls") or []:
                 function = call.get("function") or {}
                 deltas.append(ToolCallDelta(index=call.get("index", 0), id=call.get("id"),
                                             name=function.get("name"), arguments=function.get("arguments") or ""))
             if reason := choice.get("finish_reason"):
+                deltas += self._think.end()  # what it held: the answer is over
                 deltas.append(FinishDelta(FINISH_REASONS.get(reason, "other")))
         if usage := chunk.get("usage"):
             deltas.append(UsageDelta(usage_of(usage)))

@@ -11,7 +11,8 @@ of the same thread re-reads only the new messages.
 Tools are used the way small models use them well (measured by bench/quality.py): a message a tool's hint
 matches first gets a grammar-constrained decision (decide.py), in the same job, so the answer that may
 follow reuses the decision's prompt cache; the conversation is plain text (prompt.py); and whatever
-protocol markup an answer still writes is dropped before it leaves (markup.py).
+protocol markup an answer still writes is dropped before it leaves (markup.py); a reasoning model's leading
+`<think>` block streams as reasoning (llm/think.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,14 @@ from parlor.llm.local.gguf import GGUFError, build_tokenizer, read_metadata
 from parlor.llm.local.loops import LoopGuard
 from parlor.llm.local.markup import MarkupFilter
 from parlor.llm.local.prompt import conversation, ends_with_results
+from parlor.llm.think import ThinkSplitter
 from parlor.llm.types import (
     CompletionRequest,
     Delta,
     FinishDelta,
     FinishReason,
     ProviderError,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     ToolSpec,
@@ -218,6 +221,7 @@ class LocalProvider:
 
     async def _deltas(self, job: _Job) -> AsyncGenerator[Delta, None]:
         markup = MarkupFilter()
+        think = ThinkSplitter()  # a reasoning model's leading <think> block, before the markup filter sees text
         loop = LoopGuard()
         finish: FinishReason = "stop"
         usage = Usage()
@@ -241,10 +245,13 @@ class LocalProvider:
             for choice in value.get("choices") or []:
                 if reason := choice.get("finish_reason"):
                     finish = FINISH.get(reason, "other")
-                piece = (choice.get("delta") or {}).get("content") or ""
-                generated += piece
-                if piece and (text := markup.feed(piece)):
-                    yield TextDelta(text)
+                delta = choice.get("delta") or {}
+                piece = delta.get("content") or ""
+                generated += piece + (thought := delta.get("reasoning_content") or "")
+                if thought:  # the runtime's own reasoning parser took the thoughts out of the text
+                    yield ReasoningDelta(thought)
+                for out in _filtered(think.feed(piece) if piece else [], markup):
+                    yield out
                 if piece and loop.looping(piece):
                     log.warning("local model %s: stopped an answer repeating itself", self.model)
                     job.cancelled.set()  # the worker ends the generation at its next token
@@ -254,6 +261,8 @@ class LocalProvider:
                     break
             if finish == "length" and job.cancelled.is_set():
                 break
+        for out in _filtered(think.end(), markup):
+            yield out
         if rest := markup.end():
             yield TextDelta(rest)
         if markup.stripped:
@@ -365,6 +374,15 @@ class LocalProvider:
         for worker in self._workers:
             worker.join(timeout=30)
         self._runtime = None  # the runtime's destructor stops its loop and frees the model
+
+
+def _filtered(parts: list[ReasoningDelta | TextDelta], markup: MarkupFilter) -> Iterator[Delta]:
+    """Thoughts as they came; the answer's text through the markup filter."""
+    for part in parts:
+        if isinstance(part, ReasoningDelta):
+            yield part
+        elif text := markup.feed(part.text):
+            yield TextDelta(text)
 
 
 def _usage(raw: dict[str, Any]) -> Usage:
