@@ -9,6 +9,7 @@ import { CopyButton } from './CopyButton'
 import { DocumentCard } from './DocumentCard'
 import { FeedbackButtons } from './FeedbackButtons'
 import { Markdown } from './Markdown'
+import { Reasoning } from './Reasoning'
 import { ToolCard } from './ToolCard'
 
 type Part = UIMessage['parts'][number]
@@ -63,13 +64,7 @@ function Parts({ message }: { message: UIMessage }) {
     <>
       {shown.map((part, index) => {
         if (part.type === 'text') return <Markdown key={index} text={part.text} />
-        if (part.type === 'reasoning')
-          return (
-            <details key={index} className="reasoning">
-              <summary>Reasoning</summary>
-              <div className="reasoning-text">{part.text}</div>
-            </details>
-          )
+        if (part.type === 'reasoning') return <Reasoning key={index} part={part} />
         return <ToolCard key={(part as { toolCallId?: string }).toolCallId ?? index} part={part} />
       })}
       <Sources parts={message.parts} />
