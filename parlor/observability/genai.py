@@ -66,7 +66,7 @@ class ModelCallObserver:
             span.set_attribute("gen_ai.response.model", call.model)
             span.set_attribute("gen_ai.usage.input_tokens", call.tokens_in)
             span.set_attribute("gen_ai.usage.output_tokens", call.tokens_out)
-            if call.cached_in:  # the OpenTelemetry GenAI conventions' names for these
+            if call.cached_in:  # the GenAI conventions' cache attributes (experimental); reasoning in their style
                 span.set_attribute("gen_ai.usage.cache_read.input_tokens", call.cached_in)
             if call.cache_write_in:
                 span.set_attribute("gen_ai.usage.cache_creation.input_tokens", call.cache_write_in)
