@@ -90,6 +90,8 @@ def thinking_error(body: Message) -> str | None:
         return "`max_tokens` must be greater than `thinking.budget_tokens`"
     if "temperature" in body:
         return "`temperature` may only be set to 1 when thinking is enabled"
+    if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
     assistants = [m for m in body["messages"] if m.get("role") == "assistant"]
     last = assistants[-1]["content"] if assistants else []
     if isinstance(last, list) and any(b.get("type") == "tool_use" for b in last):

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from parlor.llm import CompletionRequest, LLMMessage
+from parlor.llm import CompletionRequest, LLMMessage, Thought, ThoughtfulMessage, ToolCall
 from parlor.llm.anthropic import payload
+from parlor.llm.types import ToolSpec
 from tests.anthropic_upstream import SIGNATURE, AnthropicUpstream
 from tests.client import auth, chat
 from tests.conftest import upstream_provider
@@ -81,6 +82,19 @@ def test_thinking_fits_the_reply_cap_and_takes_no_temperature() -> None:
     tight = payload("c", CompletionRequest(messages, max_tokens=800, temperature=0.3), BUDGET)
     assert "thinking" not in tight and tight["temperature"] == 0.3  # too small to think within: no thinking
     assert "thinking" not in payload("c", CompletionRequest(messages, temperature=0.3))
+
+
+def test_a_forced_tool_or_a_loop_that_came_without_its_thinking_goes_without() -> None:
+    tool = ToolSpec("lookup", "Looks a word up.", {"type": "object", "properties": {}})
+    question = [LLMMessage("user", "look it up")]
+    assert "thinking" in payload("c", CompletionRequest(question, tools=[tool], tool_choice="auto"), BUDGET)
+    assert "thinking" not in payload("c", CompletionRequest(question, tools=[tool], tool_choice="required"), BUDGET)
+    call = (ToolCall("toolu_1", "lookup", "{}"),)
+    result = LLMMessage("tool", "found", tool_call_id="toolu_1", tool_name="lookup")
+    bare = [*question, LLMMessage("assistant", "", call), result]  # a /v1 client's own loop: no thinking kept
+    assert "thinking" not in payload("c", CompletionRequest(bare, tools=[tool]), BUDGET)
+    signed = [*question, ThoughtfulMessage("assistant", "", call, thoughts=(Thought("hm", SIGNATURE),)), result]
+    assert "thinking" in payload("c", CompletionRequest(signed, tools=[tool]), BUDGET)
 
 
 @pytest.fixture(scope="module")

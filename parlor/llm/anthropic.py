@@ -156,7 +156,7 @@ def payload(model: str, request: CompletionRequest, thinking_budget: int | None 
     body: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
                             "messages": wire_messages([m for m in messages if m.role != "system"]),
                             "stream": True}
-    thinking = _thinking(thinking_budget, request.max_tokens)
+    thinking = _thinking(thinking_budget, request.max_tokens) if may_think(request) else None
     if thinking is not None:
         body["thinking"] = thinking
         body["max_tokens"] = request.max_tokens or thinking["budget_tokens"] + DEFAULT_MAX_TOKENS
@@ -173,6 +173,17 @@ def payload(model: str, request: CompletionRequest, thinking_budget: int | None 
     if request.stop:
         body["stop_sequences"] = request.stop
     return body
+
+
+def may_think(request: CompletionRequest) -> bool:
+    """Anthropic refuses thinking with a forced tool choice, and in a tool loop whose last step came without
+    its thinking blocks (a `/v1` client's own loop, or a step the model took without thinking): such a
+    request goes without."""
+    if request.tools and _tool_choice(request.tool_choice) not in (None, {"type": "auto"}, {"type": "none"}):
+        return False
+    steps = [m for m in request.messages if m.role == "assistant"]
+    last = steps[-1] if steps else None
+    return last is None or not last.tool_calls or (isinstance(last, ThoughtfulMessage) and bool(last.thoughts))
 
 
 def _thinking(budget: int | None, max_tokens: int | None) -> dict[str, Any] | None:
