@@ -1,6 +1,7 @@
 """LLM providers behind one protocol, and the router that chains them."""
 
 from pathlib import Path
+from typing import Any
 
 from parlor.config import ProviderConfig
 from parlor.llm.anthropic import AnthropicProvider
@@ -34,9 +35,8 @@ def resilience(config: ProviderConfig) -> Resilience:
                                                                     config.breaker_cooldown))
 
 
-# the HTTP providers by kind, with the API's own address when `base_url` is not given
-HTTP_PROVIDERS: dict[str, tuple[type[OpenAIProvider | AnthropicProvider | GeminiProvider], str]] = {
-    "openai": (OpenAIProvider, ""),
+# the natively spoken APIs by kind, each with its own address (`base_url` may name another) and a thinking setting
+NATIVE_PROVIDERS: dict[str, tuple[type[AnthropicProvider | GeminiProvider], str]] = {
     "anthropic": (AnthropicProvider, "https://api.anthropic.com"),
     "gemini": (GeminiProvider, "https://generativelanguage.googleapis.com"),
 }
@@ -50,19 +50,15 @@ def build_provider(config: ProviderConfig, data_dir: Path = Path("data")) -> Pro
                              models_dir=config.models_dir or data_dir / "models", threads=config.threads,
                              context_size=config.context_size, parallel=config.parallel,
                              queue_size=config.queue_size)
-    if (http := HTTP_PROVIDERS.get(config.kind)) is not None:
-        kind, default_url = http
-        base_url = config.base_url or default_url  # openai has none: ProviderConfig requires its base_url
-        api_key = config.api_key.get_secret_value() if config.api_key else None
-        if kind is OpenAIProvider:  # an OpenAI-compatible server's thinking is its model's (or <think> tags)
-            return OpenAIProvider(config.name, config.model, base_url, api_key=api_key,
-                                  connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                                  max_connections=config.max_connections)
-        native: type[AnthropicProvider | GeminiProvider] = AnthropicProvider if kind is AnthropicProvider \
-            else GeminiProvider
-        return native(config.name, config.model, base_url, api_key=api_key, connect_timeout=config.connect_timeout,
-                      read_timeout=config.read_timeout, max_connections=config.max_connections,
-                      thinking_budget=config.thinking_budget)
+    api_key = config.api_key.get_secret_value() if config.api_key else None
+    http: dict[str, Any] = {"api_key": api_key, "connect_timeout": config.connect_timeout,
+                            "read_timeout": config.read_timeout, "max_connections": config.max_connections}
+    if config.kind == "openai":  # its thinking is the served model's own; ProviderConfig requires a base_url
+        return OpenAIProvider(config.name, config.model, config.base_url or "", **http)
+    if (native := NATIVE_PROVIDERS.get(config.kind)) is not None:
+        kind, default_url = native
+        return kind(config.name, config.model, config.base_url or default_url, thinking_budget=config.thinking_budget,
+                    **http)
     return ScriptedProvider(config.name, config.model, config.reply, config.token_delay)
 
 
