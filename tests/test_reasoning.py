@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ import httpx
 import pytest
 
 from parlor.agent.transcript import Transcript, parts_to_messages
-from parlor.api.wire.ui import UIStreamEncoder
+from parlor.api.wire.ui import UIStreamEncoder, ui_parts
 from parlor.chat.events import ReasoningChunk, TextChunk, TurnFinished, coalesce
+from parlor.chat.replay import replay
 from parlor.llm import LLMMessage
-from parlor.messages import ReasoningPart, TextPart
+from parlor.message_json import load_parts
+from parlor.messages import MessageStatus, ReasoningPart, StepStartPart, StoredMessage, TextPart
 from tests import sdk
 from tests.anthropic_upstream import AnthropicUpstream
 from tests.client import auth, chat
@@ -49,6 +52,18 @@ def test_the_transcript_keeps_reasoning_apart_timed_and_the_model_never_sees_it(
     assert transcript.parts[1:] == (ReasoningPart("Thinking.", duration), TextPart("Answer."))
     assert transcript.text == "Answer."
     assert parts_to_messages(transcript.parts) == [LLMMessage("assistant", "Answer.")]
+
+
+async def test_a_replayed_answer_says_how_long_it_thought_as_the_stream_did() -> None:
+    stored = StoredMessage("m1", None, "assistant", "4.", (StepStartPart(), ReasoningPart("Hmm.", 2400.0),
+                                                           TextPart("4.")), MessageStatus.COMPLETE, datetime.now(UTC))
+    encoder = UIStreamEncoder()
+    chunks = [c async for e in replay(stored, "t1", "r1") for c in encoder.encode(e)]
+    [end] = [c for c in chunks if c["type"] == "reasoning-end"]
+    assert end["providerMetadata"] == {"parlor": {"durationMs": 2400.0}}
+    assert ui_parts(stored.parts)[1] == {"type": "reasoning", "text": "Hmm.",
+                                         "providerMetadata": {"parlor": {"durationMs": 2400.0}}}
+    assert load_parts([ui_parts(stored.parts)[1]]) == (ReasoningPart("Hmm.", 2400.0),)  # read back alike
 
 
 @pytest.fixture(scope="module")
