@@ -159,7 +159,9 @@ def test_usage_chunk_only_when_asked(up: Upstream) -> None:
     usage_chunk = asked[-2]
     assert usage_chunk["choices"] == []
     completion = len(split_tokens("You said: a b c"))
-    assert usage_chunk["usage"] == {"prompt_tokens": 3, "completion_tokens": completion, "total_tokens": 3 + completion}
+    assert usage_chunk["usage"] == {"prompt_tokens": 3, "completion_tokens": completion, "total_tokens": 3 + completion,
+                                    "prompt_tokens_details": {"cached_tokens": 0},  # as OpenAI details them
+                                    "completion_tokens_details": {"reasoning_tokens": 0}}
     assert asked[-3]["choices"][0]["finish_reason"] == "stop" and asked[-1] == "[DONE]"
 
 
