@@ -18,7 +18,7 @@ from tests.conftest import RunningServer
 from tests.server import ParlorServer
 from tests.upstream import Script, Upstream, last_user_text
 
-TIERS = {"unlimited": {}, "basic": {"models": ["alpha"]}}
+TIERS = {"unlimited": {}, "basic": {"models": ["alpha"]}, "tester": {}}
 PRICES = {"beta": {"input": 1.25, "output": 10}}
 
 
@@ -147,3 +147,22 @@ def test_v1_keeps_its_model_field(server: RunningServer, upstreams: tuple[Upstre
     missing = httpx.post(f"{server.url}/v1/chat/completions", json={**body, "model": "gpt-9"},
                          headers=auth(server.api_key), timeout=30)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+
+
+def test_a_choice_wins_over_an_experiments_provider(
+        server: RunningServer, upstreams: tuple[Upstream, Upstream], marker: str) -> None:
+    admin = auth(server.process.admin_token)
+    experiment = f"{server.url}/api/admin/experiments/try-beta-{marker}"
+    variant = {"name": "beta-first", "provider": "beta"}
+    assert httpx.put(experiment, json={"audience": ["tester"], "variants": [variant]}, headers=admin).status_code == 201
+    try:
+        key = server.process.create_user(f"tester-{marker}", tier="tester")
+        assert turn(server, key, uuid.uuid4().hex, f"as usual {marker}").status_code == 200
+        assert answered_by(upstreams, f"as usual {marker}") == ["beta"]  # the variant's provider
+        chosen = uuid.uuid4().hex
+        assert turn(server, key, chosen, f"chosen {marker}", model="alpha").status_code == 200
+        assert turn(server, key, chosen, f"and later {marker}").status_code == 200
+        assert answered_by(upstreams, f"chosen {marker}") == ["alpha"]
+        assert answered_by(upstreams, f"and later {marker}") == ["alpha"]
+    finally:
+        httpx.delete(experiment, headers=admin)

@@ -84,7 +84,7 @@ class TurnRecorder:
                         title=request.text[:TITLE_CHARS], user_message=user if turn.save_user_message else None,
                         assistant_message=assistant, replaces=turn.replaces, retitle_from=turn.retitle_from,
                         arm=turn.arm.stored() if turn.arm.assign else None,
-                        model=turn.model if request.model is not None else None)
+                        model=request.model)  # the user's choice (checked by the planner), kept for the thread
         record = TurnRecord(turn, assistant.id, begin)
         record.saving = self._tasks.spawn(record._save_once_sent(), name=f"begin-turn:{request.request_id}")
         return record
