@@ -150,7 +150,8 @@ async def test_the_index_builds_let_writes_through(pg_url: str, connect: Callabl
     assert modes == {"ShareUpdateExclusiveLock"}  # conflicts with no read or write (a plain build: ShareLock)
     await client.execute(f"INSERT INTO messages {MESSAGE} VALUES ('m', md5('2'), 'user', '[]', 'hi', 'done', now())")
     await held.rollback()
-    assert [m.split(" ")[0] for m in await asyncio.wait_for(migrating, 300)] == ["0009_streaming_answers"]
+    applied = await asyncio.wait_for(migrating, 300)
+    assert [m.split(" ")[0] for m in applied] == ["0009_streaming_answers", "0010_thread_model"]
     assert await schema_diff(pg_url) == []
 
 
@@ -169,7 +170,8 @@ async def test_a_migration_behind_a_long_transaction_gives_way_and_retries(
     assert await client.fetchval("SELECT count(*) FROM threads") == 0  # not queued behind it
     await held.rollback()
     applied = await asyncio.wait_for(migrating, 300)
-    assert [m.split(" ")[0] for m in applied] == ["0007_experiments", "0008_key_last_used", "0009_streaming_answers"]
+    assert [m.split(" ")[0] for m in applied] == ["0007_experiments", "0008_key_last_used", "0009_streaming_answers",
+                                              "0010_thread_model"]
     assert await schema_diff(pg_url) == []
 
 

@@ -67,6 +67,7 @@ RULES: dict[str, Rule] = {
     "GET /api/documents/{document_id}/file": OWNER,
     "DELETE /api/documents/{document_id}": OWNER,
     "POST /api/messages/{message_id}/feedback": OWNER,
+    "GET /api/models": USER,  # those the caller's tier may use
     # the OpenAI-compatible gateway
     "GET /v1/models": USER,
     "POST /v1/chat/completions": USER,

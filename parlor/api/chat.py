@@ -10,7 +10,7 @@ from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, req
 from parlor.api.errors import ApiError
 from parlor.api.schemas import ChatBody, IdPath
 from parlor.api.sse import ui_stream
-from parlor.chat import Run, ThreadBusy, TurnRequest
+from parlor.chat import Run, ThreadBusy, TurnRequest, UnknownModel
 from parlor.chat.service import TurnStream
 from parlor.memory import ThreadNotFound
 
@@ -48,13 +48,15 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
                           # useChat's sendMessage({messageId}) replaces that user message: edit and resend
                           edit=body.trigger == "submit-message" and body.messageId == newest.id,
-                          requests_left=requests_left(http))
+                          requests_left=requests_left(http), model=body.model)
     try:
         stream = await svc.chat.submit(request)
     except ThreadNotFound:
         raise ApiError(404, "thread_not_found", "No such thread.") from None
     except ThreadBusy:
         raise ApiError(409, "thread_busy", "This thread is already answering; stop it or wait.") from None
+    except UnknownModel:
+        raise ApiError(422, "unknown_model", f"There is no model {body.model!r} here (see GET /api/models).") from None
     return _respond(svc, stream)
 
 

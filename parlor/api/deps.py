@@ -15,7 +15,7 @@ from parlor.accounts.data import AccountData
 from parlor.accounts.oidc import NoOidc, OidcClient
 from parlor.api.errors import ApiError
 from parlor.api.ratelimit import add_headers, headers_for, rate_limited
-from parlor.chat import ChatService, Gateway, RunRegistry
+from parlor.chat import ChatService, Gateway, ModelCatalog, RunRegistry
 from parlor.chat.drain import Drain
 from parlor.config import Settings
 from parlor.experiments import Experiments
@@ -39,6 +39,7 @@ class Services:
     chat: ChatService
     runs: RunRegistry
     gateway: Gateway
+    models: ModelCatalog  # the models each tier may choose (GET /api/models, /v1/models)
     limits: Limits
     usage: UsageReport
     checks: dict[str, Check]  # readiness (GET /readyz)

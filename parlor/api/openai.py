@@ -22,9 +22,10 @@ STARTED = int(time.time())
 
 
 @router.get("/models")
-async def models(svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
-    data = [{"id": p.name, "object": "model", "created": STARTED, "owned_by": "parlor"}
-            for p in svc.gateway.models()]
+async def models(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    """What GET /api/models lists for the caller, OpenAI-shaped: an id is a `model` to send."""
+    data = [{"id": m.id, "object": "model", "created": STARTED, "owned_by": "parlor"}
+            for m in svc.models.for_tier(who.tier)]
     return {"object": "list", "data": data}
 
 

@@ -41,6 +41,7 @@ class ChatBody(RequestBody):
     messages: list[UIMessageIn] = Field(min_length=1, max_length=10_000)
     trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
     messageId: str | None = Field(default=None, max_length=128)
+    model: str | None = Field(default=None, min_length=1, max_length=200)  # an id of GET /api/models
 
 
 class ThreadPatch(RequestBody):

@@ -25,7 +25,7 @@ def _iso(moment: datetime) -> str:
 
 def thread_json(thread: ThreadSummary) -> dict[str, Any]:
     return {"id": thread.id, "title": thread.title, "created_at": _iso(thread.created_at),
-            "updated_at": _iso(thread.updated_at)}
+            "updated_at": _iso(thread.updated_at), "model": thread.model}
 
 
 def ui_message(message: StoredMessage) -> dict[str, Any]:

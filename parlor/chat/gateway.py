@@ -12,20 +12,17 @@ from typing import Any
 from parlor.accounts import Principal
 from parlor.agent.events import CallSent
 from parlor.agent.generation import Generation
+from parlor.chat.catalog import UnknownModel
 from parlor.chat.events import ChatEvent, TurnFailed, TurnFinished, TurnReport, TurnStarted
 from parlor.chat.mirror import Batches, Mirror
 from parlor.chat.runs import Run, RunRegistry
 from parlor.db import new_id
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens, priced_parts
-from parlor.llm import CompletionRequest, LLMMessage, Provider, Router
+from parlor.llm import CompletionRequest, LLMMessage, Router
 from parlor.llm.types import ToolSpec
 from parlor.messages import RunStatus
 from parlor.observability import RunRecorder, TurnOutcome, annotate
 from parlor.tasks import TaskTracker
-
-
-class UnknownModel(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +52,6 @@ class Gateway:
         self._recorder = recorder  # writes each call's run record
         self._mirror = mirror
         self._recent: dict[tuple[str, str], tuple[Run, float]] = {}  # idempotency key → run, expiry
-
-    def models(self) -> list[Provider]:
-        return list(self._router.providers)
 
     def generation(self, request: GatewayRequest) -> Generation:
         """Raises UnknownModel before anything is sent when no provider serves `model`."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from parlor.accounts import Principal
+from parlor.chat.catalog import ModelCatalog
 from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
@@ -27,6 +28,7 @@ class TurnRequest:
     regenerate: bool = False
     edit: bool = False  # the client replaced its message `client_message_id` (edit and resend)
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
+    model: str | None = None  # the model the user chose (kept for the thread); None: the thread's own
 
     @property
     def trigger(self) -> str:
@@ -47,6 +49,7 @@ class Turn:
     user_tokens: int | None = None  # the new user message's size, stored with it
     arm: Arm = NO_ARM  # the experiment arm it runs in (chosen from the replica's copy: no I/O)
     retitle_from: str | None = None  # an edited first message: the title it gave the thread, to replace
+    model: str | None = None  # the provider tried first (the rest of the chain stays the fallback)
 
     @property
     def prompt_tokens(self) -> int:
@@ -61,10 +64,12 @@ def _lost(answer: StoredMessage) -> bool:
 
 
 class TurnPlanner:
-    def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook):
+    def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook,
+                 models: ModelCatalog):
         self._memory = memory
         self._budget = budget
         self._experiments = experiments
+        self._models = models
 
     async def plan(self, request: TurnRequest) -> Turn:
         """The turn to run, its tokens held (raises ThreadNotFound for someone else's thread, BudgetExhausted)."""
@@ -80,7 +85,10 @@ class TurnPlanner:
         await self._budget.release(turn.reservation)
 
     async def prepare(self, request: TurnRequest) -> Turn:
-        """Reads the thread (raising ThreadNotFound for someone else's) and decides what to run."""
+        """Reads the thread (raising ThreadNotFound for someone else's) and decides what to run. A model
+        the request names is checked first (raising UnknownModel, ModelNotAllowed): before any work."""
+        if request.model is not None:
+            request = replace(request, model=self._models.choose(request.principal.tier, request.model).id)
         window = await self._memory.read(request.principal.id, request.thread_id)  # the one query
         recent = window.recent
         if request.regenerate:
@@ -115,4 +123,17 @@ class TurnPlanner:
         overrides = arm.overrides
         context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens)
         return Turn(request, context.messages, save_user_message, replaces, context=context, user_tokens=user_tokens,
-                    arm=arm)
+                    arm=arm, model=self._first(request, window, overrides.provider))
+
+    def _first(self, request: TurnRequest, window: ThreadWindow, experiment: str | None) -> str | None:
+        """The provider tried first: the model chosen now, else the thread's (while still allowed), else
+        the experiment arm's, else the tier's default."""
+        tier = request.principal.tier
+        if request.model is not None:
+            return request.model
+        if (kept := self._models.usable(tier, window.model)) is not None:
+            return kept.id
+        if experiment is not None:
+            return experiment
+        default = self._models.default(tier)
+        return default.id if default is not None else None

@@ -83,7 +83,8 @@ class TurnRecorder:
         begin = partial(self._store.begin_turn, user_id=request.principal.id, thread_id=request.thread_id,
                         title=request.text[:TITLE_CHARS], user_message=user if turn.save_user_message else None,
                         assistant_message=assistant, replaces=turn.replaces, retitle_from=turn.retitle_from,
-                        arm=turn.arm.stored() if turn.arm.assign else None)
+                        arm=turn.arm.stored() if turn.arm.assign else None,
+                        model=request.model)  # the user's choice (checked by the planner), kept for the thread
         record = TurnRecord(turn, assistant.id, begin)
         record.saving = self._tasks.spawn(record._save_once_sent(), name=f"begin-turn:{request.request_id}")
         return record

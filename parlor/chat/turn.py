@@ -52,7 +52,7 @@ class TurnRunner:
         max_reply = turn.reservation.max_reply if turn.reservation is not None else None  # the tier's cap
         context = ToolContext(request.principal, request.thread_id, request.request_id, request.requests_left)
         async for event in self._agent.run(turn.history, context, transcript, max_reply,
-                                           temperature=overrides.temperature, provider=overrides.provider,
+                                           temperature=overrides.temperature, provider=turn.model,
                                            tools=overrides.tools):
             if isinstance(event, CallSent):
                 record.call_sent()

@@ -72,6 +72,7 @@ class Thread(Base):
     # the experiment arm the thread started with, kept for its life ("": none; NULL: not assigned yet)
     experiment: Mapped[str | None] = mapped_column(String(64), default=None)
     variant: Mapped[str | None] = mapped_column(String(64), default=None)
+    model: Mapped[str | None] = mapped_column(String(64), default=None)  # chosen by the user; NULL: the default
 
 
 class Message(Base):

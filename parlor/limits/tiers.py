@@ -52,10 +52,12 @@ class Tiers:
             windows.append(Window("hour", tier.requests_per_hour, 3600))
         return windows
 
+    def allows(self, name: str, *candidates: str) -> bool:
+        """Whether one of the names a model goes by matches the tier's patterns."""
+        return any(fnmatchcase(c, p) for c in candidates for p in self.get(name).models)
+
     def check_model(self, name: str, *candidates: str | None) -> None:
         """Raises ModelNotAllowed unless one of the names a model goes by matches the tier's patterns."""
-        patterns = self.get(name).models
         named = [c for c in candidates if c]
-        if not named or any(fnmatchcase(c, p) for c in named for p in patterns):
-            return
-        raise ModelNotAllowed(name, named[0])
+        if named and not self.allows(name, *named):
+            raise ModelNotAllowed(name, named[0])

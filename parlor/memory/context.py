@@ -65,6 +65,7 @@ class ThreadWindow:
     facts: list[Fact]  # newest first
     capped: bool  # as many messages as asked for came back: there may be older ones
     arm: tuple[str, str | None] | None = None  # the thread's stored experiment arm ("": none; None: unassigned)
+    model: str | None = None  # the model the user chose for the thread (None: the default)
 
     def unsummarised(self) -> list[StoredMessage]:
         summary = self.summary
@@ -100,7 +101,8 @@ class ContextReader:
         recent.sort(key=lambda m: (m.created_at, m.id))  # a UNION promises no order
         saved_facts.sort(key=lambda f: (f.created_at, f.id), reverse=True)
         arm = (thread.client_id, thread.role) if thread is not None and thread.client_id is not None else None
-        return ThreadWindow(owner is not None, recent, found, saved_facts, len(recent) >= messages, arm)
+        model = thread.text if thread is not None else None
+        return ThreadWindow(owner is not None, recent, found, saved_facts, len(recent) >= messages, arm, model)
 
 
 def _window_query(with_facts: bool) -> Any:
@@ -124,8 +126,8 @@ def _window_query(with_facts: bool) -> Any:
                  .order_by(Memory.created_at.desc(), Memory.id.desc())
                  .limit(bindparam("facts", type_=Integer)).subquery())
         parts.append(_row(_FACT, saved.c.id, saved.c.text, saved.c.tokens, saved.c.created_at).select_from(saved))
-    parts.append(_row(_THREAD, Thread.user_id, null(), null(), null(), Thread.experiment, Thread.variant)
-                 .where(Thread.id == thread_id))  # the arm rides in the client_id and role columns
+    parts.append(_row(_THREAD, Thread.user_id, Thread.model, null(), null(), Thread.experiment, Thread.variant)
+                 .where(Thread.id == thread_id))  # the arm rides in the client_id and role columns, the model in text
     return union_all(*parts)
 
 

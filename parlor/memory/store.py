@@ -37,6 +37,7 @@ class ThreadSummary:
     title: str | None
     created_at: datetime
     updated_at: datetime
+    model: str | None = None  # the one chosen for it (None: the default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def _stored(m: Message) -> StoredMessage:
 
 
 def _summary(t: Thread) -> ThreadSummary:
-    return ThreadSummary(t.id, t.title, t.created_at, t.updated_at)
+    return ThreadSummary(t.id, t.title, t.created_at, t.updated_at, t.model)
 
 
 class MessageStore:
@@ -83,14 +84,14 @@ class MessageStore:
     async def begin_turn(
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
         assistant_message: Message, replaces: Sequence[str] = (),
-        arm: tuple[str, str | None] | None = None, retitle_from: str | None = None,
+        arm: tuple[str, str | None] | None = None, retitle_from: str | None = None, model: str | None = None,
     ) -> None:
         """One transaction: the thread (created on first use), the user message (once per client id)
         and the assistant message that will stream. `replaces`: the message(s) this turn supersedes
         (a regenerated answer; an edited question and what followed it), deleted first. `arm`: the
         experiment arm to keep with a thread that has none yet (the first arm stored wins).
         `retitle_from`: a thread still titled so (from the first message, which an edit replaces; not
-        renamed since) takes `title`."""
+        renamed since) takes `title`. `model`: the one the user chose, kept for the thread's next turns."""
         now = utcnow()
         values: dict[str, Any] = {}
         if arm is not None:
@@ -98,6 +99,8 @@ class MessageStore:
                           variant=case((Thread.experiment.is_(None), arm[1]), else_=Thread.variant))
         if retitle_from is not None:
             values.update(title=case((Thread.title == retitle_from, title), else_=Thread.title))
+        if model is not None:
+            values.update(model=model)
         async with self._sessions.begin() as session:
             await _claim_thread(session, user_id, thread_id, title, now, values)
             if replaces:

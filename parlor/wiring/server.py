@@ -31,14 +31,14 @@ from parlor.agent.catalog import configured_tools
 from parlor.agent.mcp_tools import McpTools
 from parlor.agent.transcript import render_stored
 from parlor.api import Services, create_api
-from parlor.chat import ChatService, Gateway, RunRegistry, TurnPlanner, TurnRecorder, TurnRunner
+from parlor.chat import ChatService, Gateway, ModelCatalog, RunRegistry, TurnPlanner, TurnRecorder, TurnRunner
 from parlor.chat.drain import Drain
 from parlor.chat.leases import Leases
 from parlor.chat.mirror import Mirror, NoMirror, RunMirror
 from parlor.chat.recovery import RunRecovery
 from parlor.config import UNLIMITED_TIER, Settings
 from parlor.db import create_engine, migrate, session_factory, utcnow
-from parlor.limits import PriceTable, UsageLedger, UsageReport
+from parlor.limits import PriceTable, Tiers, UsageLedger, UsageReport
 from parlor.limits.facts import AccountFacts
 from parlor.limits.redis_store import limits_client
 from parlor.memory import MessageStore
@@ -101,7 +101,8 @@ class Server:
         turns = TurnRecorder(store, ledger, self.limits.budget, recorder, memory, tasks,
                              settings.data_dir / "unsaved-answers.jsonl", settings.write_retry_seconds)
         runner = TurnRunner(AgentLoop(self.router, self.tools, settings.max_tool_steps), turns, memory)
-        planner = TurnPlanner(memory, self.limits.budget, self.experiments.book)
+        models = ModelCatalog(settings.providers, Tiers(settings.tiers, settings.default_tier), prices)
+        planner = TurnPlanner(memory, self.limits.budget, self.experiments.book, models)
         chat = ChatService(planner, runner, turns, runs, mirror)
         gateway_runs = RunRegistry(tasks, mirror.publish)
         gateway = Gateway(self.router, ledger, tasks, self.limits.budget, recorder, mirror, gateway_runs)
@@ -111,7 +112,7 @@ class Server:
         checks["queue"] = self.knowledge.check
         assert memory.facts is not None  # always built (PARLOR_MEMORY=off only keeps them out of prompts)
         return Services(settings=settings, accounts=accounts, auth=self.auth, store=store, chat=chat, runs=runs,
-                        gateway=gateway, limits=self.limits, usage=UsageReport(sessions), checks=checks,
+                        gateway=gateway, models=models, limits=self.limits, usage=UsageReport(sessions), checks=checks,
                         memories=memory.facts, experiments=self.experiments, data=self.data,
                         knowledge=self.knowledge, oidc=parts.oidc(settings, self.tools_client),
                         metrics=self.telemetry.metrics, records=records, drain=self.drain)

@@ -5,11 +5,13 @@ import { fetchThreadMessages, stopChat } from '../lib/api'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
 import { authHeaders } from '../lib/http'
+import { chosenModel, type Model } from '../lib/models'
 import { markStopped, unanswered } from '../lib/unanswered'
 import { Composer } from './Composer'
 import { ErrorNotice } from './ErrorNotice'
 import { messageText } from './Message'
 import { MessageList } from './MessageList'
+import { ModelPicker } from './ModelPicker'
 import { RetryNotice } from './RetryNotice'
 
 type Props = {
@@ -18,6 +20,10 @@ type Props = {
   apiKey: string | null
   initialMessages: UIMessage[]
   tier: string | null
+  /** The models the user may choose (none: the picker is hidden and the server picks). */
+  models?: Model[]
+  /** The model stored with the thread (null: the default). */
+  threadModel?: string | null
   /** A turn was sent (the thread is new or moves to the top of the list). */
   onSent?: (chatId: string, text: string) => void
   /** A turn ended (its title and order may have changed on the server). */
@@ -63,9 +69,18 @@ function draggingFiles(event: React.DragEvent): boolean {
   return Array.from(event.dataTransfer?.types ?? []).includes('Files')
 }
 
-export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, onSettled }: Props) {
+export default function Chat({ chatId, apiKey, initialMessages, tier, models = [], threadModel = null, onSent,
+  onSettled }: Props) {
   // useChat keeps only a failed answer's body; the 429's Retry-After and RateLimit headers are read here.
   const lastFailure = useRef<HttpFailure | null>(null)
+  // The model: picked here, else the thread's, else the default; sent with every message (the server
+  // keeps it with the thread, so a reload shows it again).
+  const [picked, setPicked] = useState<string | null>(null)
+  const model = chosenModel(models, picked ?? threadModel)
+  const modelId = useRef<string | null>(null)
+  useEffect(() => {
+    modelId.current = model?.id ?? null
+  }, [model])
   const transport = useMemo(
     () =>
       new DefaultChatTransport({
@@ -73,6 +88,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
         // A function, so every request reads the current key. The same header apiFetch adds; not apiFetch
         // itself, because useChat reads a refused answer's body to show its error.
         headers: () => authHeaders(apiKey),
+        // Read at each request: the model picked last (no model: the server uses the thread's).
+        body: () => (modelId.current ? { model: modelId.current } : {}),
         fetch: async (input, init) => {
           const response = await fetch(input, init)
           lastFailure.current = response.ok
@@ -344,8 +361,9 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
           )}
         </div>
       )}
+      {model && <ModelPicker models={models} selected={model} onSelect={(m) => setPicked(m.id)} disabled={busy} />}
       <Composer ref={inputRef} busy={busy} onSend={send} onStop={doStop} disabled={!online}
-        onAttach={(files) => void upload(files)} attachBlocked={attachBlocked} />
+        onAttach={(files) => void upload(files)} attachBlocked={attachBlocked} imagesAllowed={model?.capabilities.vision} />
     </div>
   )
 }

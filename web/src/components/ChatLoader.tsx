@@ -2,6 +2,7 @@ import type { UIMessage } from 'ai'
 import { useEffect, useState } from 'react'
 import { fetchThread } from '../lib/api'
 import { describeError } from '../lib/http'
+import type { Model } from '../lib/models'
 import Chat from './Chat'
 
 type Props = {
@@ -9,6 +10,8 @@ type Props = {
   fresh: boolean
   apiKey: string | null
   tier: string | null
+  /** The models the user may choose. */
+  models: Model[]
   onSent?: (chatId: string, text: string) => void
   onSettled?: (chatId: string) => void
   /** The stored thread's title, once loaded (a deep link to a chat not in the loaded list). */
@@ -16,8 +19,9 @@ type Props = {
 }
 
 /** Loads a thread's stored messages, then opens the chat on them (useChat reads them only once). */
-export default function ChatLoader({ chatId, fresh, apiKey, tier, onSent, onSettled, onTitle }: Props) {
+export default function ChatLoader({ chatId, fresh, apiKey, tier, models, onSent, onSettled, onTitle }: Props) {
   const [messages, setMessages] = useState<UIMessage[] | null>(fresh ? [] : null)
+  const [threadModel, setThreadModel] = useState<string | null>(null)
   const [failure, setFailure] = useState<string | null>(null)
 
   useEffect(() => {
@@ -27,6 +31,7 @@ export default function ChatLoader({ chatId, fresh, apiKey, tier, onSent, onSett
       .then((loaded) => {
         if (!live) return
         if (loaded.title) onTitle?.(chatId, loaded.title)
+        setThreadModel(loaded.model)
         setMessages(loaded.messages)
       })
       .catch((err: unknown) => live && setFailure(describeError(err)))
@@ -48,5 +53,6 @@ export default function ChatLoader({ chatId, fresh, apiKey, tier, onSent, onSett
         Loading chat…
       </div>
     )
-  return <Chat chatId={chatId} apiKey={apiKey} initialMessages={messages} tier={tier} onSent={onSent} onSettled={onSettled} />
+  return <Chat chatId={chatId} apiKey={apiKey} initialMessages={messages} tier={tier} models={models}
+    threadModel={threadModel} onSent={onSent} onSettled={onSettled} />
 }

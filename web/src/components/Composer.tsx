@@ -10,6 +10,8 @@ type Props = {
   onAttach?: (files: File[]) => void
   /** Why attaching is not possible now (e.g. an answer is streaming), shown as the button's title. */
   attachBlocked?: string | null
+  /** Whether the chat's model reads images (the attach button tells when it does not). */
+  imagesAllowed?: boolean
 }
 
 const MAX_HEIGHT = 200

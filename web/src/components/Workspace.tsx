@@ -1,5 +1,6 @@
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react'
 import type { Me } from '../lib/api'
+import { useModels } from '../lib/useModels'
 import { useRouter, type OpenChat, type Route } from '../lib/router'
 import { useThreadList, type ThreadList } from '../lib/useThreadList'
 import ChatLoader from './ChatLoader'
@@ -22,6 +23,7 @@ type Props = {
 export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props) {
   const { route, chat, openChat, newChat } = useRouter()
   const threads = useThreadList(apiKey)
+  const models = useModels(apiKey)
   const [drawerOpen, setDrawerOpen] = useState(false)
   const menuButton = useRef<HTMLButtonElement>(null)
 
@@ -127,6 +129,7 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
               fresh={chat.fresh}
               apiKey={apiKey}
               tier={me.tier}
+              models={models}
               onSent={threads.touch}
               onSettled={threads.refresh}
               onTitle={onTitle}

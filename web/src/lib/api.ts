@@ -17,6 +17,8 @@ export type Thread = {
   title: string
   created_at: string
   updated_at: string
+  /** The model chosen for it (null: the default). */
+  model?: string | null
 }
 
 export type ThreadPage = { threads: Thread[]; next_cursor: string | null }
@@ -56,12 +58,14 @@ export function deleteThread(key: string | null, id: string): Promise<void> {
   return request<void>(`/api/threads/${encodeURIComponent(id)}`, key, { method: 'DELETE' })
 }
 
-/** A thread's title and stored messages, to seed useChat; an unknown thread is a new, empty chat. */
-export async function fetchThread(chatId: string, key: string | null): Promise<{ title: string | null; messages: StoredMessage[] }> {
+export type LoadedThread = { title: string | null; model: string | null; messages: StoredMessage[] }
+
+/** A thread's title, model and stored messages, to seed useChat; an unknown thread is a new, empty chat. */
+export async function fetchThread(chatId: string, key: string | null): Promise<LoadedThread> {
   const res = await apiFetch(`/api/threads/${encodeURIComponent(chatId)}`, key, {}, { allow: [404] })
-  if (res.status === 404) return { title: null, messages: [] }
-  const thread = (await res.json()) as { title: string; messages: StoredMessage[] }
-  return { title: thread.title, messages: settledMessages(thread.messages) }
+  if (res.status === 404) return { title: null, model: null, messages: [] }
+  const thread = (await res.json()) as { title: string; model?: string | null; messages: StoredMessage[] }
+  return { title: thread.title, model: thread.model ?? null, messages: settledMessages(thread.messages) }
 }
 
 /** The stored messages of a thread (see fetchThread). */
