@@ -15,7 +15,8 @@ import pytest
 
 from parlor.agent.transcript import Transcript, parts_to_messages
 from parlor.api.wire.ui import UIStreamEncoder, ui_parts
-from parlor.chat.events import ReasoningChunk, TextChunk, TurnFinished, coalesce
+from parlor.chat.eventlog import dump_event, load_event
+from parlor.chat.events import ReasoningChunk, ReasoningEnded, TextChunk, TurnFinished, coalesce
 from parlor.chat.replay import replay
 from parlor.llm import LLMMessage
 from parlor.message_json import load_parts
@@ -64,6 +65,11 @@ async def test_a_replayed_answer_says_how_long_it_thought_as_the_stream_did() ->
     assert ui_parts(stored.parts)[1] == {"type": "reasoning", "text": "Hmm.",
                                          "providerMetadata": {"parlor": {"durationMs": 2400.0}}}
     assert load_parts([ui_parts(stored.parts)[1]]) == (ReasoningPart("Hmm.", 2400.0),)  # read back alike
+
+
+def test_how_long_it_thought_survives_the_run_log_a_resume_reads() -> None:
+    ended = ReasoningEnded(1234.5)
+    assert load_event(dump_event(ended)) == ended
 
 
 @pytest.fixture(scope="module")
