@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from parlor.api.context import current_request_id
 from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, requests_left
 from parlor.api.errors import ApiError
-from parlor.api.schemas import ChatBody, IdPath
+from parlor.api.schemas import ChatBody, IdPath, UIPart
 from parlor.api.sse import ui_stream
-from parlor.chat import Run, ThreadBusy, TurnRequest
+from parlor.attachments import AttachmentLimits, AttachmentRejected, Upload, read_uploads
+from parlor.attachments.intake import FileIn
+from parlor.chat import ImagesUnreadable, Run, ThreadBusy, TurnRequest
 from parlor.chat.service import TurnStream
 from parlor.memory import ThreadNotFound
 
@@ -39,12 +43,13 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     if newest is None:
         raise ApiError(422, "no_user_message", "The request has no user message.")
     text = newest.text()
-    if not text.strip():
+    if not text.strip() and not newest.files():
         raise ApiError(422, "empty_message", "The message is empty.")
     if len(text) > svc.settings.max_message_chars:
         raise ApiError(413, "message_too_long",
                        f"The message is over {svc.settings.max_message_chars} characters.")
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
+                          files=await _uploads(newest.files(), svc),
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
                           # useChat's sendMessage({messageId}) replaces that user message: edit and resend
                           edit=body.trigger == "submit-message" and body.messageId == newest.id,
@@ -55,7 +60,23 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
         raise ApiError(404, "thread_not_found", "No such thread.") from None
     except ThreadBusy:
         raise ApiError(409, "thread_busy", "This thread is already answering; stop it or wait.") from None
+    except ImagesUnreadable:
+        raise ApiError(422, "model_cannot_read_images", "The model cannot read images or PDFs: remove them from "
+                       "the message (a PDF can be uploaded as a document to search it instead).") from None
     return _respond(svc, stream)
+
+
+async def _uploads(parts: list[UIPart], svc: Services) -> tuple[Upload, ...]:
+    """The message's file parts, checked and cleaned (in a thread: images are decoded and re-encoded)."""
+    if not parts:
+        return ()
+    files = [FileIn(p.mediaType or "", p.url or "", p.filename) for p in parts]
+    settings = svc.settings
+    limits = AttachmentLimits(settings.max_attachment_bytes, settings.max_attachments, settings.max_image_edge)
+    try:
+        return await asyncio.to_thread(read_uploads, files, limits)
+    except AttachmentRejected as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
 
 
 @router.get("/api/chat/{thread_id}/stream", response_model=None, response_class=EventSourceResponse,

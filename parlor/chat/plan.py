@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from parlor.accounts import Principal
+from parlor.attachments import AttachmentStore, Upload
 from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
 from parlor.memory import Context, ConversationMemory, ThreadWindow
-from parlor.messages import MessageStatus, StoredMessage
+from parlor.messages import FilePart, MessageStatus, Parts, StoredMessage
 from parlor.observability import phase
 
 TITLE_CHARS = 80
@@ -24,6 +25,7 @@ class TurnRequest:
     client_message_id: str
     text: str
     request_id: str
+    files: tuple[Upload, ...] = ()  # the message's images and PDFs, checked (parlor/attachments/intake.py)
     regenerate: bool = False
     edit: bool = False  # the client replaced its message `client_message_id` (edit and resend)
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
@@ -31,6 +33,17 @@ class TurnRequest:
     @property
     def trigger(self) -> str:
         return "regenerate" if self.regenerate else "edit" if self.edit else "submit"
+
+    @property
+    def title(self) -> str:
+        """What names a new thread: the text, or the first attachment's name for a message without any."""
+        if self.text or not self.files:
+            return self.text[:TITLE_CHARS]
+        return (self.files[0].filename or "Image")[:TITLE_CHARS]
+
+
+class ImagesUnreadable(Exception):
+    """The message carries images or PDFs, and no configured model can read them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,7 @@ class Turn:
     user_tokens: int | None = None  # the new user message's size, stored with it
     arm: Arm = NO_ARM  # the experiment arm it runs in (chosen from the replica's copy: no I/O)
     retitle_from: str | None = None  # an edited first message: the title it gave the thread, to replace
+    user_parts: Parts = ()  # the new user message's parts (its text and stored files)
 
     @property
     def prompt_tokens(self) -> int:
@@ -61,15 +75,23 @@ def _lost(answer: StoredMessage) -> bool:
 
 
 class TurnPlanner:
-    def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook):
+    def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook,
+                 attachments: AttachmentStore | None = None, sees_images: bool = False):
+        """`attachments`: where messages' images and PDFs are kept (None: messages carry none);
+        `sees_images`: whether any configured model reads them."""
         self._memory = memory
         self._budget = budget
         self._experiments = experiments
+        self._attachments = attachments
+        self._sees_images = sees_images
 
     async def plan(self, request: TurnRequest) -> Turn:
-        """The turn to run, its tokens held (raises ThreadNotFound for someone else's thread, BudgetExhausted)."""
+        """The turn to run, its tokens held (raises ThreadNotFound for someone else's thread, BudgetExhausted,
+        ImagesUnreadable before anything is stored or sent)."""
+        if request.files and not (self._sees_images and self._attachments is not None):
+            raise ImagesUnreadable()
         with phase("context"):
-            turn = await self.prepare(request)
+            turn = await self.load_files(request, await self.prepare(request))
         if turn.replay is not None:
             return turn
         with phase("reserve"):  # no database round trip
@@ -92,9 +114,9 @@ class TurnPlanner:
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
             if matches and request.edit:
                 # Edit and resend: the edited question and everything after it give way to the new one.
-                pending = self._memory.user_message(request.client_message_id, request.text)
+                pending = await self._pending(request)
                 turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
-                                  replaces=tuple(m.id for m in recent[index:]), user_tokens=pending.tokens)
+                                  replaces=tuple(m.id for m in recent[index:]), pending=pending)
                 first = index == 0 and not window.capped  # then the thread's title came from it
                 return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
             if matches:
@@ -105,14 +127,27 @@ class TurnPlanner:
                 # although this turn holds the thread, or already ended as lost: answered again, in its place
                 dead = (answer.id,) if answer is not None else ()
                 return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
-        pending = self._memory.user_message(request.client_message_id, request.text)
-        return self._turn(request, window, [*recent, pending], save_user_message=True, user_tokens=pending.tokens)
+        pending = await self._pending(request)
+        return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending)
+
+    async def _pending(self, request: TurnRequest) -> StoredMessage:
+        """The new user message, its files stored (the thread is known to be the user's by now)."""
+        files: tuple[FilePart, ...] = ()
+        if request.files and self._attachments is not None:
+            files = await self._attachments.save(request.principal.id, request.thread_id, request.files)
+        return self._memory.user_message(request.client_message_id, request.text, files)
+
+    async def load_files(self, request: TurnRequest, turn: Turn) -> Turn:
+        """The prompt's images and PDFs read from storage, to send."""
+        if self._attachments is None or not any(m.files for m in turn.history):
+            return turn
+        return replace(turn, history=await self._attachments.load(request.principal.id, turn.history))
 
     def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
-              save_user_message: bool, replaces: tuple[str, ...] = (), user_tokens: int | None = None) -> Turn:
+              save_user_message: bool, replaces: tuple[str, ...] = (), pending: StoredMessage | None = None) -> Turn:
         """The prompt within the token budget: system prompt, saved facts, summary, recent window."""
         arm = self._experiments.arm(request.principal, window.arm)
         overrides = arm.overrides
         context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens)
-        return Turn(request, context.messages, save_user_message, replaces, context=context, user_tokens=user_tokens,
-                    arm=arm)
+        return Turn(request, context.messages, save_user_message, replaces, context=context, arm=arm,
+                    user_tokens=pending.tokens if pending else None, user_parts=pending.parts if pending else ())

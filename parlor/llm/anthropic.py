@@ -12,6 +12,7 @@ four Anthropic allows); the newest message is not marked, it changes every turn.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -170,10 +171,19 @@ def _blocks(message: LLMMessage) -> list[dict[str, Any]]:
     if message.role == "tool":
         return [{"type": "tool_result", "tool_use_id": message.tool_call_id or "", "is_error": message.tool_error,
                  "content": message.content}]
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    blocks = _files(message)  # before the text, as Anthropic advises
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.input()})
     return blocks
+
+
+def _files(message: LLMMessage) -> list[dict[str, Any]]:
+    """Images as `image` blocks, PDFs as `document` blocks, both with a base64 source."""
+    return [{"type": "image" if file.is_image else "document",
+             "source": {"type": "base64", "media_type": file.media_type, "data": base64.b64encode(file.data).decode()}}
+            for file in message.files if file.data is not None]
 
 
 def _tool_choice(choice: str | dict[str, Any] | None) -> dict[str, Any] | None:
