@@ -297,7 +297,10 @@ class Settings(BaseSettings):
 
     @property
     def max_chat_body_bytes(self) -> int:
-        """A chat POST's limit: the body's, plus its attachments as base64 (4 bytes for 3)."""
+        """A chat POST's limit: the body's, plus its attachments as base64 (4 bytes for 3) when a configured
+        model reads them (else none could be sent, and the body keeps its limit)."""
+        if not any(p.sees_images for p in self.providers):
+            return self.max_body_bytes
         return self.max_body_bytes + self.max_attachments * (self.max_attachment_bytes * 4 // 3 + 1024)
 
     @property

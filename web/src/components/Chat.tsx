@@ -1,12 +1,13 @@
 import { useChat } from '@ai-sdk/react'
-import { DefaultChatTransport, type UIMessage } from 'ai'
+import { DefaultChatTransport, type FileUIPart, type UIMessage } from 'ai'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { fetchThreadMessages, stopChat } from '../lib/api'
+import { filesOf, withoutEarlierFiles } from '../lib/attachments'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
 import { authHeaders } from '../lib/http'
 import { markStopped, unanswered } from '../lib/unanswered'
-import { Composer } from './Composer'
+import { Composer, type ComposerHandle } from './Composer'
 import { ErrorNotice } from './ErrorNotice'
 import { messageText } from './Message'
 import { MessageList } from './MessageList'
@@ -73,6 +74,9 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
         // A function, so every request reads the current key. The same header apiFetch adds; not apiFetch
         // itself, because useChat reads a refused answer's body to show its error.
         headers: () => authHeaders(apiKey),
+        prepareSendMessagesRequest: ({ body, id, messages, trigger, messageId }) => ({
+          body: { ...body, id, messages: withoutEarlierFiles(messages), trigger, messageId },
+        }),
         fetch: async (input, init) => {
           const response = await fetch(input, init)
           lastFailure.current = response.ok
@@ -113,7 +117,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
   }, [messages])
   const [followKey, setFollowKey] = useState(0)
   const [reconnecting, setReconnecting] = useState(false)
-  const inputRef = useRef<HTMLTextAreaElement>(null)
+  const inputRef = useRef<ComposerHandle>(null)
   const online = useOnline()
 
   const busy = status === 'submitted' || status === 'streaming'
@@ -121,10 +125,10 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
   const lostConnection = !online || failure?.kind === 'network'
 
   const send = useCallback(
-    (text: string) => {
+    (text: string, files: FileUIPart[] = []) => {
       setFollowKey((k) => k + 1)
-      onSent?.(chatId, text)
-      void sendMessage({ text })
+      onSent?.(chatId, text || files[0]?.filename || 'Image')
+      void sendMessage(files.length ? { text, files } : { text })
     },
     [chatId, onSent, sendMessage],
   )
@@ -162,7 +166,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
       void regenerate()
     } else if (last?.role === 'user') {
       // Refused before any work (429, 503…): nothing was stored; send the same message again.
-      void sendMessage({ text: messageText(last), messageId: last.id })
+      void sendMessage({ text: messageText(last), files: filesOf(last.parts), messageId: last.id })
     } else {
       clearError()
     }
@@ -252,7 +256,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
       e.preventDefault()
       setDragDepth(0)
       const files = Array.from(e.dataTransfer.files)
-      if (files.length) void upload(files)
+      // images go with the next message (the composer shows them), documents are uploaded
+      if (files.length) inputRef.current?.attach(files)
     },
   }
 
