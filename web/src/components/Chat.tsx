@@ -317,8 +317,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
         <div className="flex min-h-0 flex-1 flex-col items-center justify-center px-6 text-center">
           <h2 className="text-2xl font-semibold text-fg">How can I help?</h2>
           <p className="mt-2 text-sm text-muted">
-            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered. Drop a document here, or
-            use the paperclip, to ask about it.
+            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered. Paste or drop an image or a
+            document here, or use the paperclip, to ask about it.
           </p>
           {failure && failure.kind !== 'network' && (
             <div className="mt-4 w-full max-w-xl text-left">

@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react'
+import { createPortal } from 'react-dom'
 
 type Props = {
   src: string
@@ -6,7 +7,10 @@ type Props = {
   onClose: () => void
 }
 
-/** An image shown large over the page: Esc, the close button or a click beside the image closes it. */
+/**
+ * An image shown large over the page: Esc, the close button or a click beside the image closes it. Rendered
+ * into <body>: the message list's containment would otherwise hold it inside the message.
+ */
 export function Lightbox({ src, alt, onClose }: Props) {
   const closeRef = useRef<HTMLButtonElement>(null)
   useEffect(() => {
@@ -24,7 +28,7 @@ export function Lightbox({ src, alt, onClose }: Props) {
       opener?.focus?.()
     }
   }, [onClose])
-  return (
+  return createPortal(
     <div className="lightbox" role="dialog" aria-modal="true" aria-label={alt} data-testid="lightbox"
       onClick={(e) => {
         if (e.target === e.currentTarget) onClose()
@@ -34,6 +38,7 @@ export function Lightbox({ src, alt, onClose }: Props) {
         onClick={onClose}>
         <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="2"><path d="M5 5l10 10M15 5L5 15" /></svg>
       </button>
-    </div>
+    </div>,
+    document.body,
   )
 }
