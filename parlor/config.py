@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     # images and PDFs in chat messages (parlor/attachments): per file (decoded), per message, an image's edge
-    max_attachment_bytes: int = Field(default=10_000_000, ge=1024)
+    max_attachment_bytes: int = Field(default=8_000_000, ge=1024)
     max_attachments: int = Field(default=4, ge=0, le=20)
     max_image_edge: int = Field(default=2048, ge=64, le=8192)
     on_disconnect: Literal["continue", "cancel"] = "continue"  # continue: generate on, for a later resume

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,6 +119,18 @@ def test_a_pdf_goes_as_a_file_part(eyes: ParlorServer, upstream: Upstream, marke
     _, document = user_content(request)
     assert document["type"] == "file" and document["file"]["filename"] == "report.pdf"
     assert decoded(document["file"]["file_data"]) == pdf
+
+
+def test_a_photo_larger_than_the_body_limit_is_taken(eyes: ParlorServer, upstream: Upstream, marker: str) -> None:
+    """PARLOR_MAX_BODY_BYTES (1 MB) bounds other bodies; a chat POST may carry its attachments beyond it."""
+    noise = Image.frombytes("RGB", (800, 600), os.urandom(800 * 600 * 3))  # incompressible: 1.4 MB as PNG
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert len(out.getvalue()) > 1_000_000
+    upstream.push(Script(text="Static."), match=marker)
+    result = send(eyes.url, eyes.create_user(f"big-{marker}"), f"t-{marker}", f"noise {marker}",
+                  [file_part(out.getvalue(), "image/png", "noise.png")])
+    assert result.done and result.text == "Static."
 
 
 def test_an_image_without_text_is_a_message_named_after_it(eyes: ParlorServer, upstream: Upstream) -> None:

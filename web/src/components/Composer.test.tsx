@@ -88,7 +88,7 @@ describe('Composer', () => {
     render(<Composer busy={false} onSend={() => {}} onStop={() => {}} />)
     const big = new File([new Uint8Array(10_000_001)], 'huge.png', { type: 'image/png' })
     fireEvent.paste(screen.getByLabelText('Message'), { clipboardData: { files: [big] } })
-    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('“huge.png” is over 10 MB'))
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('“huge.png” is over 8 MB'))
   })
 })
 

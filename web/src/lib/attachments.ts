@@ -9,7 +9,7 @@ export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'
 export const PDF_TYPE = 'application/pdf'
 export const ATTACH_ACCEPT = IMAGE_TYPES.join(',')
 /** The server's default per-file limit (PARLOR_MAX_ATTACHMENT_BYTES): refused here before a slow upload. */
-export const MAX_ATTACHMENT_BYTES = 10_000_000
+export const MAX_ATTACHMENT_BYTES = 8_000_000
 export const MAX_ATTACHMENTS = 4
 
 export function isImage(file: { type: string }): boolean {
