@@ -16,6 +16,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from PIL import Image, ImageOps
+from pypdf import PdfReader
+
 PDF = "application/pdf"
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "application/x-pdf": PDF}
@@ -124,8 +127,6 @@ def _decode(url: str, name: str, max_bytes: int) -> bytes:
 
 
 def _clean_image(data: bytes, media_type: str, filename: str | None, max_edge: int) -> Upload:
-    from PIL import Image, ImageOps
-
     name = filename or "the image"
     try:
         with Image.open(io.BytesIO(data)) as source:
@@ -146,10 +147,7 @@ def _clean_image(data: bytes, media_type: str, filename: str | None, max_edge: i
     return Upload(media_type, _encode(image, media_type), filename, image.width, image.height)
 
 
-def _encode(image: object, media_type: str) -> bytes:
-    from PIL import Image
-
-    assert isinstance(image, Image.Image)
+def _encode(image: Image.Image, media_type: str) -> bytes:
     out = io.BytesIO()
     if media_type == "image/jpeg":
         image = image if image.mode in ("RGB", "L") else image.convert("RGB")
@@ -164,8 +162,6 @@ def _encode(image: object, media_type: str) -> bytes:
 
 
 def _pdf_pages(data: bytes, name: str) -> int:
-    from pypdf import PdfReader
-
     try:
         pages = len(PdfReader(io.BytesIO(data)).pages)
     except Exception:  # pypdf's errors for a damaged or encrypted file
