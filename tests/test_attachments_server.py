@@ -109,6 +109,23 @@ def test_a_photo_reaches_the_model_that_sees_cleaned_and_is_kept_for_its_owner(
     assert first == f"what is this {marker}\n[attached holiday.jpg, which this model cannot see]"
 
 
+def test_regenerating_after_a_reload_sends_the_stored_image_again(eyes: ParlorServer, upstream: Upstream,
+                                                                   marker: str) -> None:
+    key, thread = eyes.create_user(f"again-{marker}"), f"t-{marker}"
+    png = image_bytes("PNG", 32, 32, (9, 9, 9))
+    assert send(eyes.url, key, thread, f"first {marker}", [file_part(png, "image/png")]).done
+    stored = httpx.get(f"{eyes.url}/api/threads/{thread}", headers=auth(key)).json()["messages"]
+    question = stored[0]  # as a reloaded page holds it: the file part names /api/files/...
+    assert any(p["type"] == "file" and p["url"].startswith("/api/files/") for p in question["parts"])
+    body = {"id": thread, "messages": stored, "trigger": "regenerate-message"}
+    with httpx.Client(base_url=eyes.url, headers=auth(key), timeout=30) as client, \
+            connect_sse(client, "POST", "/api/chat", json=body) as source:
+        assert source.response.status_code == 200
+        assert [e.data for e in source.iter_sse()][-1] == "[DONE]"
+    first, again = sent_to(upstream, f"first {marker}")
+    assert user_content(again) == user_content(first)  # the same image, read back from storage
+
+
 def test_a_pdf_goes_as_a_file_part(eyes: ParlorServer, upstream: Upstream, marker: str) -> None:
     key = eyes.create_user(f"pdf-{marker}")
     upstream.push(Script(text="Two pages."), match=marker)

@@ -14,6 +14,7 @@ from parlor.api.schemas import ChatBody, IdPath, UIPart
 from parlor.api.sse import ui_stream
 from parlor.attachments import AttachmentLimits, AttachmentRejected, Upload, read_uploads
 from parlor.attachments.intake import FileIn
+from parlor.attachments.store import ROUTE
 from parlor.chat import ImagesUnreadable, Run, ThreadBusy, TurnRequest
 from parlor.chat.service import TurnStream
 from parlor.memory import ThreadNotFound
@@ -49,7 +50,7 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
         raise ApiError(413, "message_too_long",
                        f"The message is over {svc.settings.max_message_chars} characters.")
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
-                          files=await _uploads(newest.files(), svc),
+                          files=await _uploads(newest.files(), svc) if body.trigger == "submit-message" else (),
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
                           # useChat's sendMessage({messageId}) replaces that user message: edit and resend
                           edit=body.trigger == "submit-message" and body.messageId == newest.id,
@@ -67,10 +68,12 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
 
 
 async def _uploads(parts: list[UIPart], svc: Services) -> tuple[Upload, ...]:
-    """The message's file parts, checked and cleaned (in a thread: images are decoded and re-encoded)."""
-    if not parts:
+    """The message's new file parts, checked and cleaned (in a thread: images are decoded and re-encoded).
+    Parts that already name a stored file (a message resent as a reloaded thread holds it) are kept as they
+    are stored."""
+    files = [FileIn(p.mediaType or "", p.url or "", p.filename) for p in parts if not (p.url or "").startswith(ROUTE)]
+    if not files:
         return ()
-    files = [FileIn(p.mediaType or "", p.url or "", p.filename) for p in parts]
     settings = svc.settings
     limits = AttachmentLimits(settings.max_attachment_bytes, settings.max_attachments, settings.max_image_edge)
     try:
