@@ -162,8 +162,10 @@ async def test_attachments_by_owner_in_the_bucket_and_in_a_directory(s3: str, tm
             assert await store.read("alice", thread, file_name) == (b"\x89PNG fake", "image/png")
             with pytest.raises(FileNotFoundError):
                 await store.read("bob", thread, file_name)  # bob's key is another: there is nothing there
-            with pytest.raises(FileNotFoundError):
-                await store.read("alice", "..", file_name)
+            (climber,) = await store.save("mallory", "..", [png])  # a thread id that could climb out of its folder
+            assert await store.read("mallory", "..", climber.url.rsplit("/", 1)[1]) == (png.data, "image/png")
+            assert await store.delete_thread("mallory", "..") == 1  # its own file, no one else's
+            assert len(await store.export("alice")) == 2 and len(await store.export("bob")) == 1
             assert sorted(f["url"] for f in await store.export("alice")) == sorted([kept.url, dropped.url])
             assert await store.delete_thread("alice", "t2") == 1
             assert [f["url"] for f in await store.export("alice")] == [kept.url]

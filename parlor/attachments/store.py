@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,8 +24,9 @@ if TYPE_CHECKING:  # parlor.rag imports the agent, which renders messages with t
 ROUTE = "/api/files/"  # GET /api/files/{thread}/{name}: the owner's file (parlor/api/files.py)
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp", PDF: ".pdf"}
 TYPES = {extension: media_type for media_type, extension in EXTENSIONS.items()}
+log = logging.getLogger(__name__)
 NAME = re.compile(r"^[a-z0-9]{8,64}\.(png|jpg|gif|webp|pdf)$")
-THREAD = re.compile(r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$")  # an id, never "." or ".."
+SAFE = re.compile(r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$")  # a key segment as it is: never "." or ".."
 
 
 class AttachmentStore:
@@ -43,7 +45,7 @@ class AttachmentStore:
 
     async def read(self, user_id: str, thread_id: str, name: str) -> tuple[bytes, str]:
         """The file's bytes and type; FileNotFoundError when the user has no such file."""
-        if not NAME.match(name) or not THREAD.match(thread_id):
+        if not NAME.match(name):
             raise FileNotFoundError(name)
         data = await self._files.get(_key(user_id, thread_id, name))
         return data, TYPES[name[name.rindex("."):]]
@@ -70,7 +72,8 @@ class AttachmentStore:
         """The user's files, base64-encoded, with the URL their messages name them by."""
         exported = []
         for key in await self._files.keys(_prefix(user_id)):
-            thread_id, _, name = key.removeprefix(_prefix(user_id)).partition("/")
+            segment, _, name = key.removeprefix(_prefix(user_id)).partition("/")
+            thread_id = _unsegment(segment)
             data = await self._files.get(key)
             exported.append({"url": f"{ROUTE}{thread_id}/{name}", "thread_id": thread_id,
                              "media_type": TYPES.get(name[name.rfind("."):], "application/octet-stream"),
@@ -81,7 +84,15 @@ class AttachmentStore:
         return await self._delete(_prefix(user_id))
 
     async def delete_thread(self, user_id: str, thread_id: str) -> int:
-        return await self._delete(f"{_prefix(user_id)}{thread_id}/")
+        return await self._delete(f"{_prefix(user_id)}{_segment(thread_id)}/")
+
+    async def forget_thread(self, user_id: str, thread_id: str) -> None:
+        """After a thread is deleted: its files, at best effort (with the storage down they stay, under the
+        user, until the account goes; the thread's deletion is not undone for them)."""
+        try:
+            await self.delete_thread(user_id, thread_id)
+        except Exception as exc:
+            log.warning("could not delete the attachments of thread %s: %s", thread_id, exc)
 
     async def _delete(self, prefix: str) -> int:
         keys = await self._files.keys(prefix)
@@ -98,9 +109,19 @@ def file_of(part: FilePart) -> MessageFile | None:
                        key=part.url.removeprefix(ROUTE))
 
 
+def _segment(id_: str) -> str:
+    """An id as one segment of a key: as it is, or hex-encoded when it could climb out of its folder (a
+    thread named ".." must not list every user's files); "~" never starts an id, so none collide."""
+    return id_ if SAFE.match(id_) else "~" + id_.encode().hex()
+
+
+def _unsegment(segment: str) -> str:
+    return bytes.fromhex(segment[1:]).decode() if segment.startswith("~") else segment
+
+
 def _prefix(user_id: str) -> str:
-    return f"attachments/{user_id}/"
+    return f"attachments/{_segment(user_id)}/"
 
 
 def _key(user_id: str, thread_id: str, name: str) -> str:
-    return f"{_prefix(user_id)}{thread_id}/{name}"
+    return f"{_prefix(user_id)}{_segment(thread_id)}/{name}"
