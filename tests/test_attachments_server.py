@@ -31,7 +31,9 @@ def eyes(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     apart by their model names)."""
     blind = {**upstream_provider(upstream, "blind"), "model": "blind-model"}
     seeing = {**upstream_provider(upstream, "eyes"), "model": "eyes-model", "vision": True}
-    process = ParlorServer(tmp_path_factory.mktemp("eyes"), [blind, seeing], PARLOR_MAX_ATTACHMENTS="2").start()
+    tiers = {"unlimited": {}, "frugal": {"tokens_per_day": 600, "max_reply_tokens": 50}}
+    process = ParlorServer(tmp_path_factory.mktemp("eyes"), [blind, seeing], PARLOR_MAX_ATTACHMENTS="2",
+                           PARLOR_TIERS=orjson.dumps(tiers).decode()).start()
     try:
         yield process
     finally:
@@ -171,6 +173,18 @@ def test_bad_attachments_are_refused_and_nothing_is_stored(eyes: ParlorServer, u
     assert result.body["error"]["message"]
     assert not sent_to(upstream, marker) and stored_files(eyes.data_dir) == before
     assert httpx.get(f"{eyes.url}/api/threads/t-{marker}", headers=auth(key)).status_code == 404
+
+
+def test_an_image_over_the_daily_budget_is_refused_and_not_stored(eyes: ParlorServer, upstream: Upstream,
+                                                                   marker: str) -> None:
+    """A 2048x1536 photo costs 765 tokens by OpenAI's rule: more than the tier's 600 a day."""
+    key, before = eyes.create_user(f"frugal-{marker}", tier="frugal"), stored_files(eyes.data_dir)
+    result = send(eyes.url, key, f"t-{marker}", f"budget {marker}", [file_part(image_bytes("PNG", 2048, 1536),
+                                                                              "image/png")])
+    assert result.status == 429 and result.body["error"]["code"] == "token_budget_exhausted"
+    assert not sent_to(upstream, marker) and stored_files(eyes.data_dir) == before
+    small = send(eyes.url, key, f"t-{marker}", f"small {marker}", [file_part(image_bytes(), "image/png")])
+    assert small.done  # a small image (85 + 170 tokens) fits
 
 
 def test_a_model_that_cannot_see_refuses_before_any_call(server: RunningServer, upstream: Upstream,

@@ -12,7 +12,7 @@ from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, req
 from parlor.api.errors import ApiError
 from parlor.api.schemas import ChatBody, IdPath, UIPart
 from parlor.api.sse import ui_stream
-from parlor.attachments import AttachmentLimits, AttachmentRejected, Upload, read_uploads
+from parlor.attachments import AttachmentLimits, AttachmentRejected, AttachmentsUnavailable, Upload, read_uploads
 from parlor.attachments.intake import FileIn
 from parlor.attachments.store import ROUTE
 from parlor.chat import ImagesUnreadable, Run, ThreadBusy, TurnRequest
@@ -61,6 +61,9 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
         raise ApiError(404, "thread_not_found", "No such thread.") from None
     except ThreadBusy:
         raise ApiError(409, "thread_busy", "This thread is already answering; stop it or wait.") from None
+    except AttachmentsUnavailable:
+        raise ApiError(503, "attachments_unavailable", "The message's files could not be stored; try again in a "
+                       "moment.", {"Retry-After": "5"}) from None
     except ImagesUnreadable:
         raise ApiError(422, "model_cannot_read_images", "The model cannot read images or PDFs: remove them from "
                        "the message (a PDF can be uploaded as a document to search it instead).") from None

@@ -3,7 +3,8 @@ documents' file store under their owner (store.py), and counted against the toke
 provider's own rule (tokens.py)."""
 
 from parlor.attachments.intake import AttachmentLimits, AttachmentRejected, Upload, read_uploads
-from parlor.attachments.store import AttachmentStore
+from parlor.attachments.store import AttachmentStore, AttachmentsUnavailable
 from parlor.attachments.tokens import file_tokens
 
-__all__ = ["AttachmentLimits", "AttachmentRejected", "AttachmentStore", "Upload", "file_tokens", "read_uploads"]
+__all__ = ["AttachmentLimits", "AttachmentRejected", "AttachmentStore", "AttachmentsUnavailable", "Upload",
+           "file_tokens", "read_uploads"]

@@ -29,19 +29,34 @@ NAME = re.compile(r"^[a-z0-9]{8,64}\.(png|jpg|gif|webp|pdf)$")
 SAFE = re.compile(r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$")  # a key segment as it is: never "." or ".."
 
 
+class AttachmentsUnavailable(Exception):
+    """The file store could not take a message's files (the message is then not sent)."""
+
+
 class AttachmentStore:
     def __init__(self, files: FileStore):
         self._files = files
 
+    def named(self, thread_id: str, uploads: Sequence[Upload]) -> tuple[FilePart, ...]:
+        """The parts the uploads will be stored as (each a new name, its URL the owner's route); no I/O."""
+        return tuple(FilePart(u.media_type, f"{ROUTE}{thread_id}/{new_id().lower().replace('-', '')}"
+                              f"{EXTENSIONS[u.media_type]}", u.filename, u.width, u.height, u.pages)
+                     for u in uploads)
+
+    async def write(self, user_id: str, parts: Sequence[FilePart], uploads: Sequence[Upload]) -> None:
+        """Stores each upload under the part `named` gave it; AttachmentsUnavailable when storage fails."""
+        try:
+            for part, upload in zip(parts, uploads, strict=True):
+                thread_id, _, name = part.url.removeprefix(ROUTE).partition("/")
+                await self._files.put(_key(user_id, thread_id, name), upload.data)
+        except Exception as exc:
+            raise AttachmentsUnavailable(str(exc)) from exc
+
     async def save(self, user_id: str, thread_id: str, uploads: Sequence[Upload]) -> tuple[FilePart, ...]:
-        """Stores the uploads; their parts, whose URL is the owner's route to each."""
-        parts: list[FilePart] = []
-        for upload in uploads:
-            name = new_id().lower().replace("-", "") + EXTENSIONS[upload.media_type]
-            await self._files.put(_key(user_id, thread_id, name), upload.data)
-            parts.append(FilePart(upload.media_type, f"{ROUTE}{thread_id}/{name}", upload.filename,
-                                  upload.width, upload.height, upload.pages))
-        return tuple(parts)
+        """Stores the uploads; their parts."""
+        parts = self.named(thread_id, uploads)
+        await self.write(user_id, parts, uploads)
+        return parts
 
     async def read(self, user_id: str, thread_id: str, name: str) -> tuple[bytes, str]:
         """The file's bytes and type; FileNotFoundError when the user has no such file."""

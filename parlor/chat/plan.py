@@ -86,16 +86,22 @@ class TurnPlanner:
         self._sees_images = sees_images
 
     async def plan(self, request: TurnRequest) -> Turn:
-        """The turn to run, its tokens held (raises ThreadNotFound for someone else's thread, BudgetExhausted,
-        ImagesUnreadable before anything is stored or sent)."""
+        """The turn to run, its tokens held, its files stored and read. Raises ThreadNotFound for someone
+        else's thread, BudgetExhausted, ImagesUnreadable (all three before anything is stored or sent),
+        AttachmentsUnavailable."""
         if request.files and not (self._sees_images and self._attachments is not None):
             raise ImagesUnreadable()
         with phase("context"):
-            turn = await self.load_files(request, await self.prepare(request))
+            turn = await self.prepare(request)
         if turn.replay is not None:
             return turn
         with phase("reserve"):  # no database round trip
-            return replace(turn, reservation=await self._budget.reserve(request.principal, turn.prompt_tokens))
+            turn = replace(turn, reservation=await self._budget.reserve(request.principal, turn.prompt_tokens))
+        try:
+            return await self._with_files(request, turn)
+        except BaseException:
+            await self.release(turn)
+            raise
 
     async def release(self, turn: Turn) -> None:
         """Gives back what a turn that will not run holds."""
@@ -114,7 +120,7 @@ class TurnPlanner:
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
             if matches and request.edit:
                 # Edit and resend: the edited question and everything after it give way to the new one.
-                pending = await self._pending(request)
+                pending = self._pending(request)
                 turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
                                   replaces=tuple(m.id for m in recent[index:]), pending=pending)
                 first = index == 0 and not window.capped  # then the thread's title came from it
@@ -127,20 +133,23 @@ class TurnPlanner:
                 # although this turn holds the thread, or already ended as lost: answered again, in its place
                 dead = (answer.id,) if answer is not None else ()
                 return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
-        pending = await self._pending(request)
+        pending = self._pending(request)
         return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending)
 
-    async def _pending(self, request: TurnRequest) -> StoredMessage:
-        """The new user message, its files stored (the thread is known to be the user's by now)."""
+    def _pending(self, request: TurnRequest) -> StoredMessage:
+        """The new user message, its files named (stored once the turn's tokens are held)."""
         files: tuple[FilePart, ...] = ()
         if request.files and self._attachments is not None:
-            files = await self._attachments.save(request.principal.id, request.thread_id, request.files)
+            files = self._attachments.named(request.thread_id, request.files)
         return self._memory.user_message(request.client_message_id, request.text, files)
 
-    async def load_files(self, request: TurnRequest, turn: Turn) -> Turn:
-        """The prompt's images and PDFs read from storage, to send."""
+    async def _with_files(self, request: TurnRequest, turn: Turn) -> Turn:
+        """The new message's files stored, and the prompt's images and PDFs read back to send."""
         if self._attachments is None or not any(m.files for m in turn.history):
             return turn
+        if request.files and turn.save_user_message:
+            named = [p for p in turn.user_parts if isinstance(p, FilePart)]
+            await self._attachments.write(request.principal.id, named, request.files)
         return replace(turn, history=await self._attachments.load(request.principal.id, turn.history))
 
     def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
