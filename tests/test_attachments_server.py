@@ -128,6 +128,27 @@ def test_regenerating_after_a_reload_sends_the_stored_image_again(eyes: ParlorSe
     assert user_content(again) == user_content(first)  # the same image, read back from storage
 
 
+def test_an_edit_keeps_the_images_it_still_lists(eyes: ParlorServer, upstream: Upstream, marker: str) -> None:
+    key, thread = eyes.create_user(f"edit-{marker}"), f"t-{marker}"
+    assert send(eyes.url, key, thread, f"before {marker}", [file_part(image_bytes("PNG", 20, 10), "image/png")]).done
+    question = httpx.get(f"{eyes.url}/api/threads/{thread}", headers=auth(key)).json()["messages"][0]
+    (stored,) = [p for p in question["parts"] if p["type"] == "file"]
+    forged = {**stored, "url": f"/api/files/{thread}/{'0' * 32}.png"}  # not a file of that message: dropped
+    edited = {"id": question["id"], "role": "user",
+              "parts": [stored, forged, {"type": "text", "text": f"after {marker}"}]}
+    body = {"id": thread, "messages": [edited], "trigger": "submit-message", "messageId": question["id"]}
+    with httpx.Client(base_url=eyes.url, headers=auth(key), timeout=30) as client, \
+            connect_sse(client, "POST", "/api/chat", json=body) as source:
+        assert source.response.status_code == 200
+        assert [e.data for e in source.iter_sse()][-1] == "[DONE]"
+    (request,) = sent_to(upstream, f"after {marker}")
+    text, image = user_content(request)
+    assert text["text"] == f"after {marker}" and Image.open(io.BytesIO(decoded(image["image_url"]["url"]))).size \
+        == (20, 10)
+    messages = httpx.get(f"{eyes.url}/api/threads/{thread}", headers=auth(key)).json()["messages"]
+    assert [p["url"] for p in messages[0]["parts"] if p["type"] == "file"] == [stored["url"]]
+
+
 def test_a_pdf_goes_as_a_file_part(eyes: ParlorServer, upstream: Upstream, marker: str) -> None:
     key = eyes.create_user(f"pdf-{marker}")
     upstream.push(Script(text="Two pages."), match=marker)

@@ -49,12 +49,13 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     if len(text) > svc.settings.max_message_chars:
         raise ApiError(413, "message_too_long",
                        f"The message is over {svc.settings.max_message_chars} characters.")
+    # useChat's sendMessage({messageId}) replaces that user message: edit and resend
+    edit = body.trigger == "submit-message" and body.messageId == newest.id
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
                           files=await _uploads(newest.files(), svc) if body.trigger == "submit-message" else (),
+                          kept_files=_stored(newest.files()) if edit else (),
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
-                          # useChat's sendMessage({messageId}) replaces that user message: edit and resend
-                          edit=body.trigger == "submit-message" and body.messageId == newest.id,
-                          requests_left=requests_left(http))
+                          edit=edit, requests_left=requests_left(http))
     try:
         stream = await svc.chat.submit(request)
     except ThreadNotFound:
@@ -68,6 +69,11 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
         raise ApiError(422, "model_cannot_read_images", "The model cannot read images or PDFs: remove them from "
                        "the message (a PDF can be uploaded as a document to search it instead).") from None
     return _respond(svc, stream)
+
+
+def _stored(parts: list[UIPart]) -> tuple[str, ...]:
+    """The URLs of the parts that name files already stored (an edited message keeps those it still lists)."""
+    return tuple(p.url for p in parts if p.url and p.url.startswith(ROUTE))
 
 
 async def _uploads(parts: list[UIPart], svc: Services) -> tuple[Upload, ...]:

@@ -25,7 +25,8 @@ class TurnRequest:
     client_message_id: str
     text: str
     request_id: str
-    files: tuple[Upload, ...] = ()  # the message's images and PDFs, checked (parlor/attachments/intake.py)
+    files: tuple[Upload, ...] = ()  # the message's new images and PDFs, checked (parlor/attachments/intake.py)
+    kept_files: tuple[str, ...] = ()  # an edited message's stored files (their URLs) that it keeps
     regenerate: bool = False
     edit: bool = False  # the client replaced its message `client_message_id` (edit and resend)
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
@@ -89,7 +90,7 @@ class TurnPlanner:
         """The turn to run, its tokens held, its files stored and read. Raises ThreadNotFound for someone
         else's thread, BudgetExhausted, ImagesUnreadable (all three before anything is stored or sent),
         AttachmentsUnavailable."""
-        if request.files and not (self._sees_images and self._attachments is not None):
+        if (request.files or request.kept_files) and not (self._sees_images and self._attachments is not None):
             raise ImagesUnreadable()
         with phase("context"):
             turn = await self.prepare(request)
@@ -120,7 +121,8 @@ class TurnPlanner:
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
             if matches and request.edit:
                 # Edit and resend: the edited question and everything after it give way to the new one.
-                pending = self._pending(request)
+                kept = tuple(p for p in message.parts if isinstance(p, FilePart) and p.url in request.kept_files)
+                pending = self._pending(request, kept)
                 turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
                                   replaces=tuple(m.id for m in recent[index:]), pending=pending)
                 first = index == 0 and not window.capped  # then the thread's title came from it
@@ -136,19 +138,20 @@ class TurnPlanner:
         pending = self._pending(request)
         return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending)
 
-    def _pending(self, request: TurnRequest) -> StoredMessage:
-        """The new user message, its files named (stored once the turn's tokens are held)."""
+    def _pending(self, request: TurnRequest, kept: tuple[FilePart, ...] = ()) -> StoredMessage:
+        """The new user message: the stored files it keeps (an edit's, as stored: their sizes are ours, not
+        the client's), then its new files, named (stored once the turn's tokens are held)."""
         files: tuple[FilePart, ...] = ()
         if request.files and self._attachments is not None:
             files = self._attachments.named(request.thread_id, request.files)
-        return self._memory.user_message(request.client_message_id, request.text, files)
+        return self._memory.user_message(request.client_message_id, request.text, kept + files)
 
     async def _with_files(self, request: TurnRequest, turn: Turn) -> Turn:
         """The new message's files stored, and the prompt's images and PDFs read back to send."""
         if self._attachments is None or not any(m.files for m in turn.history):
             return turn
-        if request.files and turn.save_user_message:
-            named = [p for p in turn.user_parts if isinstance(p, FilePart)]
+        if request.files and turn.save_user_message:  # the new files are the message's last parts
+            named = [p for p in turn.user_parts if isinstance(p, FilePart)][-len(request.files):]
             await self._attachments.write(request.principal.id, named, request.files)
         return replace(turn, history=await self._attachments.load(request.principal.id, turn.history))
 

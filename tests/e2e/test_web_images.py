@@ -1,7 +1,7 @@
 """Images in the browser against a real `parlor serve` whose scripted OpenAI upstream reads images: attach one
 with the paperclip and another by dropping it, see the previews, send, see the thumbnails (after a reload,
-loaded from the owner-only route with the key), open the lightbox and close it with Esc; the upstream got
-the images as `image_url` parts."""
+loaded from the owner-only route with the key), open the lightbox and close it with Esc, edit the message
+and resend it with its image; the upstream got the images as `image_url` parts."""
 
 from __future__ import annotations
 
@@ -100,5 +100,16 @@ async def test_attach_send_see_thumbnails_and_lightbox(seeing: RunningServer, up
         await shot(page, "images-lightbox")
         await page.keyboard.press("Escape")
         await expect(lightbox).to_have_count(0)
+
+        # Edited and resent: the image goes with the new text (the server keeps the stored file).
+        upstream.push(Script(text="Still the stripes."), match=f"edited {marker}")
+        await page.get_by_test_id("edit-message").click()
+        await page.get_by_test_id("edit-input").fill(f"And now? edited {marker}")
+        await page.get_by_test_id("edit-send").click()
+        await idle(page)
+        await expect(page.get_by_test_id("message-assistant").last).to_contain_text("Still the stripes.")
+        (edited,) = [r for r in upstream.requests if f"edited {marker}" in orjson.dumps(r).decode()]
+        content = [m for m in edited["messages"] if m["role"] == "user"][-1]["content"]
+        assert [p["type"] for p in content] == ["text", "image_url"] and content[1]["image_url"]["url"] == url
         errors.check()
         await context.close()

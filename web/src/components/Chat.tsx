@@ -151,7 +151,9 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, onSent, on
       setFollowKey((k) => k + 1)
       onSent?.(chatId, text)
       // Same message id + `messageId` in the body: the server replaces that message and what followed.
-      void sendMessage({ text, messageId })
+      // Its images go again (stored ones by their URL: the server keeps them).
+      const original = messagesRef.current.find((m) => m.id === messageId)
+      void sendMessage({ text, files: original ? filesOf(original.parts) : [], messageId })
     },
     [chatId, onSent, sendMessage],
   )
