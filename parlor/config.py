@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     web_dir: Path = Path("web/dist")
     max_message_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # images and PDFs in chat messages (parlor/attachments): per file (decoded), per message, an image's edge
+    max_attachment_bytes: int = Field(default=8_000_000, ge=1024)
+    max_attachments: int = Field(default=4, ge=0, le=20)
+    max_image_edge: int = Field(default=2048, ge=64, le=8192)
     on_disconnect: Literal["continue", "cancel"] = "continue"  # continue: generate on, for a later resume
     drain_seconds: float = Field(default=10.0, ge=0, le=600)  # on SIGTERM, running turns get this long
     write_retry_seconds: float = Field(default=30.0, ge=0, le=3600)  # a turn's writes retry this long
@@ -290,6 +294,14 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def max_chat_body_bytes(self) -> int:
+        """A chat POST's limit: the body's, plus its attachments as base64 (4 bytes for 3) when a configured
+        model reads them (else none could be sent, and the body keeps its limit)."""
+        if not any(p.sees_images for p in self.providers):
+            return self.max_body_bytes
+        return self.max_body_bytes + self.max_attachments * (self.max_attachment_bytes * 4 // 3 + 1024)
 
     @property
     def uploads_dir(self) -> Path:

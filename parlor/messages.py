@@ -109,11 +109,15 @@ class SourcePart:
 
 @dataclass(frozen=True, slots=True)
 class FilePart:
-    """A file in a message: an image, a PDF… by URL (a `data:` URL when inline)."""
+    """A file in a message: an image, a PDF… by URL (a `data:` URL when inline; an attachment Parlor
+    stores: its owner's route, parlor/attachments/store.py). The sizes estimate its tokens."""
 
     media_type: str
     url: str
     filename: str | None = None
+    width: int | None = None  # an image's, in pixels
+    height: int | None = None
+    pages: int | None = None  # a PDF's
     kind: Literal["file"] = "file"
 
 

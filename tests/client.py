@@ -40,9 +40,14 @@ def chat_body(thread_id: str, text: str, message_id: str | None = None,
 
 def chat(url: str, key: str | None, thread_id: str, text: str, message_id: str | None = None,
          trigger: str = "submit-message", timeout: float = 30.0) -> ChatResult:
+    return post_chat(url, key, chat_body(thread_id, text, message_id, trigger), timeout)
+
+
+def post_chat(url: str, key: str | None, body: dict[str, Any], timeout: float = 30.0) -> ChatResult:
+    """`POST /api/chat` with any body: the stream's chunks, or a refusal's status and JSON."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     with httpx.Client(base_url=url, headers=headers, timeout=timeout) as client, connect_sse(
-        client, "POST", "/api/chat", json=chat_body(thread_id, text, message_id, trigger)
+        client, "POST", "/api/chat", json=body
     ) as source:
         response = source.response
         if response.status_code != 200:

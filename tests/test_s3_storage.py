@@ -17,6 +17,8 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from parlor.attachments import AttachmentStore, Upload
+from parlor.rag.files import LocalFiles
 from parlor.rag.s3_files import S3Files
 from tests import rag_corpus
 from tests.client import auth
@@ -140,3 +142,35 @@ def test_a_distributed_server_and_worker_share_the_bucket_and_no_directory(s3: s
         with redis.Redis.from_url(redis_url()) as r:
             r.delete(f"{prefix}jobs")
 
+
+
+async def test_attachments_by_owner_in_the_bucket_and_in_a_directory(s3: str, tmp_path: Path) -> None:
+    """The attachment store on both file stores: saved under the owner, read back only by them, listed for the
+    export, and gone with the thread or the account."""
+    name, client = bucket(s3)
+    remote = S3Files(name, "docs/", s3, REGION, "test", "test-secret")
+    await remote.start()
+    try:
+        for files in (remote, LocalFiles(tmp_path / "documents")):
+            store = AttachmentStore(files)
+            png = Upload("image/png", b"\x89PNG fake", "a.png", 4, 3)
+            (kept,) = await store.save("alice", "t1", [png])
+            (dropped,) = await store.save("alice", "t2", [png])
+            await store.save("bob", "t1", [png])
+            thread, file_name = kept.url.removeprefix("/api/files/").split("/")
+            assert (kept.width, kept.height, kept.filename) == (4, 3, "a.png") and thread == "t1"
+            assert await store.read("alice", thread, file_name) == (b"\x89PNG fake", "image/png")
+            with pytest.raises(FileNotFoundError):
+                await store.read("bob", thread, file_name)  # bob's key is another: there is nothing there
+            (climber,) = await store.save("mallory", "..", [png])  # a thread id that could climb out of its folder
+            assert await store.read("mallory", "..", climber.url.rsplit("/", 1)[1]) == (png.data, "image/png")
+            assert await store.delete_thread("mallory", "..") == 1  # its own file, no one else's
+            assert len(await store.export("alice")) == 2 and len(await store.export("bob")) == 1
+            assert sorted(f["url"] for f in await store.export("alice")) == sorted([kept.url, dropped.url])
+            assert await store.delete_thread("alice", "t2") == 1
+            assert [f["url"] for f in await store.export("alice")] == [kept.url]
+            assert await store.delete_user("alice") == 1
+            assert await store.export("alice") == [] and len(await store.export("bob")) == 1
+        assert [k.rsplit("/", 1)[0] for k in keys(client, name)] == ["docs/attachments/bob/t1"]  # bob's only
+    finally:
+        await remote.aclose()

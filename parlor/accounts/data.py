@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.accounts.key_cache import KeyChanges
 from parlor.accounts.keys import iso
+from parlor.attachments import AttachmentStore
 from parlor.db import Base, Document, Thread, utcnow
 
 SECRET_COLUMNS = frozenset({"key_hash"})  # never exported
@@ -63,12 +64,14 @@ def _json(value: Any) -> Any:
 
 class AccountData:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], forget: ForgetDocument = cannot_forget,
-                 changes: KeyChanges | None = None):
+                 changes: KeyChanges | None = None, attachments: AttachmentStore | None = None):
         """`forget`: deletes a document's file, chunks and vectors (raising DocumentsUnavailable when it
-        cannot, before anything is deleted); `changes`: the process's key cache, shared with AccountStore."""
+        cannot, before anything is deleted); `changes`: the process's key cache, shared with AccountStore;
+        `attachments`: the images and PDFs of the user's messages (exported and deleted with them)."""
         self._sessions = sessions
         self._forget = forget
         self._changes = changes or KeyChanges()  # tells every process to stop trusting the user's keys
+        self._attachments = attachments
 
     def _owned(self, user_id: str) -> dict[Table, ColumnElement[bool]]:
         users = Base.metadata.tables["users"]
@@ -87,14 +90,18 @@ class AccountData:
         messages = tables.pop("messages", [])
         threads = [{**t, "messages": [m for m in messages if m["thread_id"] == t["id"]]}
                    for t in tables.pop("threads", [])]
+        files = await self._attachments.export(user_id) if self._attachments is not None else []
         return {"format": "parlor-export/1", "exported_at": iso(utcnow()), "user": user, "threads": threads,
-                **tables}
+                **tables, "attachments": files}
 
     async def delete(self, user_id: str) -> dict[str, int]:
         """Deletes the user and every row they own (documents with their files, chunks and vectors first).
         Returns how many rows went from each table."""
         await self._forget_documents(Document.user_id == user_id)
+        files = await self._attachments.delete_user(user_id) if self._attachments is not None else 0
         deleted = await self._delete(self._owned(user_id))
+        if files:
+            deleted["attachments"] = files
         await self._changes.announce(user_id)  # every process stops trusting the user's keys at once
         return deleted
 
@@ -111,6 +118,9 @@ class AccountData:
             ids = [row.id for row in batch]
             await self._forget_documents(or_(*(
                 (Document.thread_id == row.id) & (Document.user_id == row.user_id) for row in batch)))
+            if self._attachments is not None:
+                for row in batch:
+                    await self._attachments.delete_thread(row.user_id, row.id)
             threads = Base.metadata.tables["threads"]
             await self._delete(owned(threads, threads.c.id.in_(ids)))
             purged += len(ids)

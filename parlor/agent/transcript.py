@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
 from parlor.agent.generation import Generation
 from parlor.agent.tools import ToolResult, tool_message
+from parlor.attachments.store import file_of
+from parlor.attachments.tokens import file_tokens
 from parlor.llm import LLMMessage, ToolCall, Usage
-from parlor.llm.types import FinishReason
+from parlor.llm.types import FinishReason, MessageFile
 from parlor.memory.attachments import attachment_text
 from parlor.messages import (
+    FilePart,
     Part,
     Parts,
     ReasoningPart,
@@ -148,11 +151,18 @@ def render_answer(parts: Sequence[Part], text: str) -> list[LLMMessage]:
     return parts_to_messages(parts) or ([LLMMessage("assistant", text)] if text else [])
 
 
-def render_stored(message: StoredMessage) -> list[LLMMessage]:
-    """A stored message as the model sees it in a prompt (the memory's `render`)."""
+def render_stored(message: StoredMessage, image_rule: str = "openai") -> list[LLMMessage]:
+    """A stored message as the model sees it in a prompt (the memory's `render`). `image_rule`: the provider
+    kind whose rule estimates its images' and PDFs' tokens (parlor/attachments/tokens.py)."""
     if message.role == "user":  # an attached document: a plain-text note, never its part
-        return [LLMMessage("user", attachment_text(message.parts) or message.text)]
+        return [LLMMessage("user", attachment_text(message.parts) or message.text, files=_files(message, image_rule))]
     return render_answer(message.parts, message.text)
+
+
+def _files(message: StoredMessage, rule: str) -> tuple[MessageFile, ...]:
+    """The message's stored images and PDFs, their bytes not loaded yet (the planner loads them)."""
+    files = (file_of(part) for part in message.parts if isinstance(part, FilePart))
+    return tuple(replace(file, tokens=file_tokens(file, rule)) for file in files if file is not None)
 
 
 def parts_to_messages(parts: Sequence[Part]) -> list[LLMMessage]:

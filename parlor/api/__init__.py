@@ -18,6 +18,7 @@ from parlor.api import (
     documents,
     experiments,
     feedback,
+    files,
     health,
     memories,
     metrics,
@@ -46,7 +47,8 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart framing around an uploaded file
 
 def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
                telemetry: Metrics | None = None, max_upload_bytes: int | None = None,
-               cors_origins: list[str] | None = None, built: Services | None = None) -> FastAPI:
+               cors_origins: list[str] | None = None, built: Services | None = None,
+               max_chat_bytes: int | None = None) -> FastAPI:
     """The app over `built`, the services the composition root made (with no I/O, before the app; the
     lifespan starts what needs starting): every route's `ServicesDep` returns them. Without them the app
     only describes itself (its routes and schema, which tests read)."""
@@ -58,11 +60,13 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     install_error_handlers(app)
     install_limit_errors(app)
     for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents,
-                   experiments, feedback, oidc, account, auth_config, models):
+                   experiments, feedback, oidc, account, auth_config, models, files):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     mount_web(app, web_dir)
     app.add_middleware(RateLimitHeaders)
-    uploads = {"/api/documents": max_upload_bytes + UPLOAD_OVERHEAD} if max_upload_bytes else None
+    uploads = {"/api/documents": max_upload_bytes + UPLOAD_OVERHEAD} if max_upload_bytes else {}
+    if max_chat_bytes:  # a message's images and PDFs ride in its JSON body
+        uploads["/api/chat"] = max_chat_bytes
     # inside observability: a refused body is logged and counted like any request
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, upload_bytes=uploads)
     app.add_middleware(UnhandledErrors)  # inside both below: a 500 has its request id, log line and span

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from parlor.api.context import current_request_id
 from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, requests_left
 from parlor.api.errors import ApiError
-from parlor.api.schemas import ChatBody, IdPath
+from parlor.api.schemas import ChatBody, IdPath, UIPart
 from parlor.api.sse import ui_stream
-from parlor.chat import Run, ThreadBusy, TurnRequest, UnknownModel
+from parlor.attachments import AttachmentLimits, AttachmentRejected, AttachmentsUnavailable, Upload, read_uploads
+from parlor.attachments.intake import FileIn
+from parlor.attachments.store import ROUTE
+from parlor.chat import ImagesUnreadable, Run, ThreadBusy, TurnRequest, UnknownModel
 from parlor.chat.service import TurnStream
 from parlor.memory import ThreadNotFound
 
@@ -39,16 +44,18 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     if newest is None:
         raise ApiError(422, "no_user_message", "The request has no user message.")
     text = newest.text()
-    if not text.strip():
+    if not text.strip() and not newest.files():
         raise ApiError(422, "empty_message", "The message is empty.")
     if len(text) > svc.settings.max_message_chars:
         raise ApiError(413, "message_too_long",
                        f"The message is over {svc.settings.max_message_chars} characters.")
+    # useChat's sendMessage({messageId}) replaces that user message: edit and resend
+    edit = body.trigger == "submit-message" and body.messageId == newest.id
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
+                          files=await _uploads(newest.files(), svc) if body.trigger == "submit-message" else (),
+                          kept_files=_stored(newest.files()) if edit else (),
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
-                          # useChat's sendMessage({messageId}) replaces that user message: edit and resend
-                          edit=body.trigger == "submit-message" and body.messageId == newest.id,
-                          requests_left=requests_left(http), model=body.model)
+                          edit=edit, requests_left=requests_left(http), model=body.model)
     try:
         stream = await svc.chat.submit(request)
     except ThreadNotFound:
@@ -57,7 +64,33 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
         raise ApiError(409, "thread_busy", "This thread is already answering; stop it or wait.") from None
     except UnknownModel:
         raise ApiError(422, "unknown_model", f"There is no model {body.model!r} here (see GET /api/models).") from None
+    except AttachmentsUnavailable:
+        raise ApiError(503, "attachments_unavailable", "The message's files could not be stored; try again in a "
+                       "moment.", {"Retry-After": "5"}) from None
+    except ImagesUnreadable:
+        raise ApiError(422, "model_cannot_read_images", "The model cannot read images or PDFs: remove them from "
+                       "the message (a PDF can be uploaded as a document to search it instead).") from None
     return _respond(svc, stream)
+
+
+def _stored(parts: list[UIPart]) -> tuple[str, ...]:
+    """The URLs of the parts that name files already stored (an edited message keeps those it still lists)."""
+    return tuple(p.url for p in parts if p.url and p.url.startswith(ROUTE))
+
+
+async def _uploads(parts: list[UIPart], svc: Services) -> tuple[Upload, ...]:
+    """The message's new file parts, checked and cleaned (in a thread: images are decoded and re-encoded).
+    Parts that already name a stored file (a message resent as a reloaded thread holds it) are kept as they
+    are stored."""
+    files = [FileIn(p.mediaType or "", p.url or "", p.filename) for p in parts if not (p.url or "").startswith(ROUTE)]
+    if not files:
+        return ()
+    settings = svc.settings
+    limits = AttachmentLimits(settings.max_attachment_bytes, settings.max_attachments, settings.max_image_edge)
+    try:
+        return await asyncio.to_thread(read_uploads, files, limits)
+    except AttachmentRejected as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
 
 
 @router.get("/api/chat/{thread_id}/stream", response_model=None, response_class=EventSourceResponse,

@@ -15,6 +15,7 @@ from parlor.accounts.data import AccountData
 from parlor.accounts.oidc import NoOidc, OidcClient
 from parlor.api.errors import ApiError
 from parlor.api.ratelimit import add_headers, headers_for, rate_limited
+from parlor.attachments import AttachmentStore
 from parlor.chat import ChatService, Gateway, ModelCatalog, RunRegistry
 from parlor.chat.drain import Drain
 from parlor.config import Settings
@@ -51,6 +52,7 @@ class Services:
     metrics: Metrics  # GET /metrics
     records: RunStore  # the run inspector's records
     drain: Drain  # a deploy's drain under way: not ready, no new turns
+    attachments: AttachmentStore  # messages' images and PDFs (GET /api/files/…)
 
 
 def services(request: Request) -> Services:

@@ -20,6 +20,10 @@ class UIPart(RequestBody):
     model_config = ConfigDict(extra="allow")
     type: str = Field(max_length=64)
     text: str | None = None
+    # a file part (an image or PDF): its `data:` URL is bounded by PARLOR_MAX_ATTACHMENT_BYTES once decoded
+    mediaType: str | None = Field(default=None, max_length=200)
+    url: str | None = None
+    filename: str | None = Field(default=None, max_length=255)
 
 
 class UIMessageIn(RequestBody):
@@ -31,6 +35,9 @@ class UIMessageIn(RequestBody):
 
     def text(self) -> str:
         return "".join(p.text or "" for p in self.parts if p.type == "text")
+
+    def files(self) -> list[UIPart]:
+        return [p for p in self.parts if p.type == "file"]
 
 
 class ChatBody(RequestBody):

@@ -79,4 +79,5 @@ async def delete_thread(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep) 
         await svc.store.delete_thread(who.id, thread_id)
     except ThreadNotFound:
         raise NOT_FOUND from None
+    await svc.attachments.forget_thread(who.id, thread_id)  # its messages' images and PDFs
     return Response(status_code=204)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from parlor.accounts import Principal
+from parlor.attachments import AttachmentStore, Upload
 from parlor.chat.catalog import ModelCatalog
 from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
 from parlor.memory import Context, ConversationMemory, ThreadWindow
-from parlor.messages import MessageStatus, StoredMessage
+from parlor.messages import FilePart, MessageStatus, Parts, StoredMessage
 from parlor.observability import phase
 
 TITLE_CHARS = 80
@@ -25,6 +26,8 @@ class TurnRequest:
     client_message_id: str
     text: str
     request_id: str
+    files: tuple[Upload, ...] = ()  # the message's new images and PDFs, checked (parlor/attachments/intake.py)
+    kept_files: tuple[str, ...] = ()  # an edited message's stored files (their URLs) that it keeps
     regenerate: bool = False
     edit: bool = False  # the client replaced its message `client_message_id` (edit and resend)
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
@@ -33,6 +36,17 @@ class TurnRequest:
     @property
     def trigger(self) -> str:
         return "regenerate" if self.regenerate else "edit" if self.edit else "submit"
+
+    @property
+    def title(self) -> str:
+        """What names a new thread: the text, or the first attachment's name for a message without any."""
+        if self.text or not self.files:
+            return self.text[:TITLE_CHARS]
+        return (self.files[0].filename or "Image")[:TITLE_CHARS]
+
+
+class ImagesUnreadable(Exception):
+    """The message carries images or PDFs, and no configured model can read them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,7 @@ class Turn:
     arm: Arm = NO_ARM  # the experiment arm it runs in (chosen from the replica's copy: no I/O)
     retitle_from: str | None = None  # an edited first message: the title it gave the thread, to replace
     model: str | None = None  # the provider tried first (the rest of the chain stays the fallback)
+    user_parts: Parts = ()  # the new user message's parts (its text and stored files)
 
     @property
     def prompt_tokens(self) -> int:
@@ -65,20 +80,33 @@ def _lost(answer: StoredMessage) -> bool:
 
 class TurnPlanner:
     def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook,
-                 models: ModelCatalog):
+                 models: ModelCatalog, attachments: AttachmentStore | None = None, sees_images: bool = False):
+        """`attachments`: where messages' images and PDFs are kept (None: messages carry none);
+        `sees_images`: whether any configured model reads them."""
         self._memory = memory
         self._budget = budget
         self._experiments = experiments
         self._models = models
+        self._attachments = attachments
+        self._sees_images = sees_images
 
     async def plan(self, request: TurnRequest) -> Turn:
-        """The turn to run, its tokens held (raises ThreadNotFound for someone else's thread, BudgetExhausted)."""
+        """The turn to run, its tokens held, its files stored and read. Raises ThreadNotFound for someone
+        else's thread, BudgetExhausted, ImagesUnreadable (all three before anything is stored or sent),
+        AttachmentsUnavailable."""
+        if (request.files or request.kept_files) and not (self._sees_images and self._attachments is not None):
+            raise ImagesUnreadable()
         with phase("context"):
             turn = await self.prepare(request)
         if turn.replay is not None:
             return turn
         with phase("reserve"):  # no database round trip
-            return replace(turn, reservation=await self._budget.reserve(request.principal, turn.prompt_tokens))
+            turn = replace(turn, reservation=await self._budget.reserve(request.principal, turn.prompt_tokens))
+        try:
+            return await self._with_files(request, turn)
+        except BaseException:
+            await self.release(turn)
+            raise
 
     async def release(self, turn: Turn) -> None:
         """Gives back what a turn that will not run holds."""
@@ -86,9 +114,13 @@ class TurnPlanner:
 
     async def prepare(self, request: TurnRequest) -> Turn:
         """Reads the thread (raising ThreadNotFound for someone else's) and decides what to run. A model
-        the request names is checked first (raising UnknownModel, ModelNotAllowed): before any work."""
+        the request names is checked first (raising UnknownModel, ModelNotAllowed, or ImagesUnreadable when
+        it cannot see the message's images): before any work."""
         if request.model is not None:
-            request = replace(request, model=self._models.choose(request.principal.tier, request.model).id)
+            chosen = self._models.choose(request.principal.tier, request.model)
+            if request.files and not chosen.capabilities.vision:
+                raise ImagesUnreadable()  # the user chose a model that cannot see them: no silent switch
+            request = replace(request, model=chosen.id)
         window = await self._memory.read(request.principal.id, request.thread_id)  # the one query
         recent = window.recent
         if request.regenerate:
@@ -100,9 +132,10 @@ class TurnPlanner:
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
             if matches and request.edit:
                 # Edit and resend: the edited question and everything after it give way to the new one.
-                pending = self._memory.user_message(request.client_message_id, request.text)
+                kept = tuple(p for p in message.parts if isinstance(p, FilePart) and p.url in request.kept_files)
+                pending = self._pending(request, kept)
                 turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
-                                  replaces=tuple(m.id for m in recent[index:]), user_tokens=pending.tokens)
+                                  replaces=tuple(m.id for m in recent[index:]), pending=pending)
                 first = index == 0 and not window.capped  # then the thread's title came from it
                 return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
             if matches:
@@ -113,17 +146,35 @@ class TurnPlanner:
                 # although this turn holds the thread, or already ended as lost: answered again, in its place
                 dead = (answer.id,) if answer is not None else ()
                 return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
-        pending = self._memory.user_message(request.client_message_id, request.text)
-        return self._turn(request, window, [*recent, pending], save_user_message=True, user_tokens=pending.tokens)
+        pending = self._pending(request)
+        return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending)
+
+    def _pending(self, request: TurnRequest, kept: tuple[FilePart, ...] = ()) -> StoredMessage:
+        """The new user message: the stored files it keeps (an edit's, as stored: their sizes are ours, not
+        the client's), then its new files, named (stored once the turn's tokens are held)."""
+        files: tuple[FilePart, ...] = ()
+        if request.files and self._attachments is not None:
+            files = self._attachments.named(request.thread_id, request.files)
+        return self._memory.user_message(request.client_message_id, request.text, kept + files)
+
+    async def _with_files(self, request: TurnRequest, turn: Turn) -> Turn:
+        """The new message's files stored, and the prompt's images and PDFs read back to send."""
+        if self._attachments is None or not any(m.files for m in turn.history):
+            return turn
+        if request.files and turn.save_user_message:  # the new files are the message's last parts
+            named = [p for p in turn.user_parts if isinstance(p, FilePart)][-len(request.files):]
+            await self._attachments.write(request.principal.id, named, request.files)
+        return replace(turn, history=await self._attachments.load(request.principal.id, turn.history))
 
     def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
-              save_user_message: bool, replaces: tuple[str, ...] = (), user_tokens: int | None = None) -> Turn:
+              save_user_message: bool, replaces: tuple[str, ...] = (), pending: StoredMessage | None = None) -> Turn:
         """The prompt within the token budget: system prompt, saved facts, summary, recent window."""
         arm = self._experiments.arm(request.principal, window.arm)
         overrides = arm.overrides
         context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens)
-        return Turn(request, context.messages, save_user_message, replaces, context=context, user_tokens=user_tokens,
-                    arm=arm, model=self._first(request, window, overrides.provider))
+        return Turn(request, context.messages, save_user_message, replaces, context=context, arm=arm,
+                    user_tokens=pending.tokens if pending else None, user_parts=pending.parts if pending else (),
+                    model=self._first(request, window, overrides.provider))
 
     def _first(self, request: TurnRequest, window: ThreadWindow, experiment: str | None) -> str | None:
         """The provider tried first: the model chosen now, else the thread's (while still allowed), else

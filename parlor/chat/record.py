@@ -20,7 +20,7 @@ import orjson
 
 from parlor.agent import Transcript
 from parlor.agent.transcript import render_answer
-from parlor.chat.plan import TITLE_CHARS, Turn
+from parlor.chat.plan import Turn
 from parlor.db import Message, new_id, utcnow, with_retries
 from parlor.limits import TokenBudget, UsageLedger, UsageRecord, priced_parts
 from parlor.memory import ConversationMemory, MessageStore, ThreadNotFound
@@ -77,11 +77,11 @@ class TurnRecorder:
                             status=MessageStatus.STREAMING, request_id=request.request_id,
                             created_at=now + timedelta(microseconds=1))
         user = Message(id=new_id(), thread_id=request.thread_id, client_id=request.client_message_id,
-                       role="user", text=request.text, parts=dump_parts([TextPart(request.text)]),
+                       role="user", text=request.text, parts=dump_parts(turn.user_parts or [TextPart(request.text)]),
                        status=MessageStatus.COMPLETE, request_id=request.request_id, created_at=now,
                        tokens=turn.user_tokens)
         begin = partial(self._store.begin_turn, user_id=request.principal.id, thread_id=request.thread_id,
-                        title=request.text[:TITLE_CHARS], user_message=user if turn.save_user_message else None,
+                        title=request.title, user_message=user if turn.save_user_message else None,
                         assistant_message=assistant, replaces=turn.replaces, retitle_from=turn.retitle_from,
                         arm=turn.arm.stored() if turn.arm.assign else None,
                         model=request.model)  # the user's choice (checked by the planner), kept for the thread

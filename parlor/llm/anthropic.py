@@ -17,6 +17,7 @@ a later turn's history leaves them out, which Anthropic allows."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -216,6 +217,7 @@ def _blocks(message: LLMMessage) -> list[dict[str, Any]]:
         return [{"type": "tool_result", "tool_use_id": message.tool_call_id or "", "is_error": message.tool_error,
                  "content": message.content}]
     blocks = [_thought_block(t) for t in message.thoughts] if isinstance(message, ThoughtfulMessage) else []
+    blocks += _files(message)  # before the text, as Anthropic advises
     if message.content:
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
@@ -227,6 +229,13 @@ def _thought_block(thought: Thought) -> dict[str, Any]:
     if thought.redacted is not None:
         return {"type": "redacted_thinking", "data": thought.redacted}
     return {"type": "thinking", "thinking": thought.text, "signature": thought.signature or ""}
+
+
+def _files(message: LLMMessage) -> list[dict[str, Any]]:
+    """Images as `image` blocks, PDFs as `document` blocks, both with a base64 source."""
+    return [{"type": "image" if file.is_image else "document",
+             "source": {"type": "base64", "media_type": file.media_type, "data": base64.b64encode(file.data).decode()}}
+            for file in message.files if file.data is not None]
 
 
 def _tool_choice(choice: str | dict[str, Any] | None) -> dict[str, Any] | None:

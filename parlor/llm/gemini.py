@@ -8,6 +8,7 @@ thoughts included in the stream (`thinkingConfig`)."""
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import AsyncGenerator
@@ -161,6 +162,9 @@ def _parts(message: LLMMessage) -> list[dict[str, Any]]:
             response["id"] = message.tool_call_id  # an id Gemini gave, not one made up
         return [{"functionResponse": response}]
     parts: list[dict[str, Any]] = [{"text": message.content}] if message.content else []
+    for file in message.files:  # images and PDFs alike: inline data (`inline_data`, in the JSON's camelCase)
+        if file.data is not None:
+            parts.append({"inlineData": {"mimeType": file.media_type, "data": base64.b64encode(file.data).decode()}})
     for call in message.tool_calls:
         parts.append({"functionCall": {"name": call.name, "args": call.input()}})
     return parts

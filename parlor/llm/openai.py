@@ -3,6 +3,7 @@ its request body and its `chat.completion.chunk` events (the HTTP side is parlor
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -135,7 +136,7 @@ def usage_of(usage: dict[str, Any]) -> Usage:
 
 
 def _wire_message(message: LLMMessage) -> dict[str, Any]:
-    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    wire: dict[str, Any] = {"role": message.role, "content": _content(message)}
     if message.tool_calls:
         wire["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -144,3 +145,19 @@ def _wire_message(message: LLMMessage) -> dict[str, Any]:
     if message.tool_call_id:
         wire["tool_call_id"] = message.tool_call_id
     return wire
+
+
+def _content(message: LLMMessage) -> str | list[dict[str, Any]]:
+    """The text, or with images and PDFs the content parts: `image_url` and `file`, as base64 data URLs."""
+    files = [f for f in message.files if f.data is not None]
+    if not files:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    for file in files:
+        assert file.data is not None
+        url = f"data:{file.media_type};base64,{base64.b64encode(file.data).decode()}"
+        if file.is_image:
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        else:
+            parts.append({"type": "file", "file": {"filename": file.filename or "document.pdf", "file_data": url}})
+    return parts

@@ -3,7 +3,8 @@ circuit breaker.
 
 Before the first delta reaches the caller a failure moves on (after a retry, when it is worth one) to
 the next provider; after it there is no silent switch: the error goes up, with the partial answer
-already delivered. An open breaker skips its provider without waiting."""
+already delivered. An open breaker skips its provider without waiting. A provider that cannot read images
+is skipped for a request whose newest user message carries any (and sent the others' text only)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -64,10 +65,13 @@ class AllProvidersFailed(ProviderError):
 
 class Router:
     def __init__(self, providers: Sequence[Provider], resilience: dict[str, Resilience] | None = None,
-                 breakers: BreakerStore | None = None, metrics: Metrics | None = None):
+                 breakers: BreakerStore | None = None, metrics: Metrics | None = None,
+                 vision: Collection[str] | None = None):
+        """`vision`: the names of the providers that read images and PDFs (None: all of them)."""
         if not providers:
             raise ValueError("the router needs at least one provider")
         self.providers = list(providers)
+        self._vision = frozenset(p.name for p in providers) if vision is None else frozenset(vision)
         self._resilience = resilience or {}
         self._breakers = breakers or MemoryBreakerStore()
         self._metrics = metrics  # each provider tried: a span, histograms, the run record's chain
@@ -77,6 +81,9 @@ class Router:
             if name_or_model in (provider.name, provider.model):
                 return provider
         return None
+
+    def sees_images(self, provider: Provider) -> bool:
+        return provider.name in self._vision
 
     def resilience(self, provider: Provider) -> Resilience:
         return self._resilience.get(provider.name) or Resilience()
@@ -90,7 +97,14 @@ class Router:
     ) -> AsyncIterator[Answering | Delta]:
         chain = self.providers if first is None else [first, *(p for p in self.providers if p is not first)]
         errors: list[ProviderError] = []
+        asked = request
         for provider in chain:
+            sent = asked if self.sees_images(provider) else without_files(asked)
+            if sent is None:
+                skipped(self._metrics, provider.name, provider.model, _system(provider), "cannot_read_images")
+                errors.append(ProviderError(provider.name, "rejected", "cannot read images, skipped"))
+                continue
+            request = sent
             policy = self.resilience(provider)
             if not await self._breakers.allow(provider.name, policy.breaker, time.time()):
                 skipped(self._metrics, provider.name, provider.model, _system(provider), "circuit_open")
@@ -151,6 +165,19 @@ class Router:
     async def aclose(self) -> None:
         for provider in self.providers:
             await provider.aclose()
+
+
+def without_files(request: CompletionRequest) -> CompletionRequest | None:
+    """The request for a model that cannot read images or PDFs: None when the newest user message has
+    some; earlier ones are named in their message's text instead."""
+    newest = next((m for m in reversed(request.messages) if m.role == "user"), None)
+    if newest is not None and newest.files:
+        return None
+    if not any(m.files for m in request.messages):
+        return request
+    return replace(request, messages=[m if not m.files else replace(m, files=(), content=m.content + "".join(
+        f"\n[attached {f.filename or f.media_type}, which this model cannot see]" for f in m.files))
+        for m in request.messages])
 
 
 def _system(provider: Provider) -> str:

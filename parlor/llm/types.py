@@ -27,6 +27,25 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageFile:
+    """An image or PDF in a user message. `data` is filled from storage just before the model call (None:
+    not loaded, or gone)."""
+
+    media_type: str
+    filename: str | None = None
+    data: bytes | None = None
+    width: int = 0
+    height: int = 0
+    pages: int = 0
+    key: str = ""  # where storage keeps it
+    tokens: int = 0  # what it costs in a prompt, estimated when the message is rendered
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")
+
+
+@dataclass(frozen=True, slots=True)
 class LLMMessage:
     role: Role
     content: str = ""  # a tool message's: the result as text (an error's message when `tool_error`)
@@ -34,6 +53,7 @@ class LLMMessage:
     tool_call_id: str | None = None
     tool_name: str | None = None  # a tool message's tool
     tool_error: bool = False
+    files: tuple[MessageFile, ...] = ()  # a user message's images and PDFs
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,5 +225,5 @@ def _truncate(messages: list[LLMMessage], tokens: int, counter: TokenCounter) ->
     for message, size in zip(messages, sizes, strict=True):
         share = max(8, room * size // total)
         text = truncate_to(counter, message.content, share, TRUNCATED) if size > share else message.content
-        cut.append(LLMMessage(message.role, text, message.tool_calls, message.tool_call_id))
+        cut.append(LLMMessage(message.role, text, message.tool_calls, message.tool_call_id, files=message.files))
     return cut

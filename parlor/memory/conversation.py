@@ -12,7 +12,7 @@ from parlor.memory.context import Budget, Context, ContextReader, Render, Thread
 from parlor.memory.facts import FactStore
 from parlor.memory.summaries import Summariser
 from parlor.memory.tokens import TokenCounter, count_messages
-from parlor.messages import MessageStatus, StoredMessage, TextPart
+from parlor.messages import FilePart, MessageStatus, StoredMessage, TextPart
 from parlor.tasks import TaskTracker
 
 
@@ -51,9 +51,11 @@ class ConversationMemory:
             tokens = self._prompt_counts[system_prompt] = self.counter.count_tokens(system_prompt)
         return build_context(system_prompt, tokens, window, history, self._render, self.counter, budget)
 
-    def user_message(self, client_id: str, text: str) -> StoredMessage:
-        """The message being sent, not stored yet, counted (its count is stored with it)."""
-        message = StoredMessage("", client_id, "user", text, (TextPart(text),), MessageStatus.COMPLETE, utcnow())
+    def user_message(self, client_id: str, text: str, files: Sequence[FilePart] = ()) -> StoredMessage:
+        """The message being sent, not stored yet, counted (its count is stored with it): its text, then the
+        images and PDFs it carries."""
+        parts = ((TextPart(text),) if text else ()) + tuple(files)
+        message = StoredMessage("", client_id, "user", text, parts, MessageStatus.COMPLETE, utcnow())
         return replace(message, tokens=self.count_stored(message))
 
     def count(self, messages: Sequence[LLMMessage]) -> int:

@@ -141,10 +141,11 @@ def build_counter(choice: str, model: str, cache_dir: Path, provider: object | N
 
 
 def count_messages(counter: TokenCounter, messages: Iterable[LLMMessage]) -> int:
-    """What these messages take in a prompt: contents, tool calls' names and arguments, overheads."""
+    """What these messages take in a prompt: contents, images and PDFs (their estimates), tool calls' names
+    and arguments, overheads."""
     total = 0
     for message in messages:
-        total += MESSAGE_OVERHEAD + counter.count_tokens(message.content)
+        total += MESSAGE_OVERHEAD + counter.count_tokens(message.content) + sum(f.tokens for f in message.files)
         for call in message.tool_calls:
             total += MESSAGE_OVERHEAD + counter.count_tokens(call.name) + counter.count_tokens(call.arguments)
     return total

@@ -27,6 +27,9 @@ class FileStore(Protocol):
     async def delete(self, key: str) -> None:
         """Removes the file (nothing happens when it is already gone)."""
 
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys that begin with `prefix` (a folder's: it ends with "/")."""
+
     async def aclose(self) -> None: ...
 
 
@@ -62,6 +65,17 @@ class LocalFiles:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
+
+    async def keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix.rstrip("/") + "/.")  # checked like any key: inside the root
+        return await asyncio.to_thread(self._keys, folder)
+
+    def _keys(self, folder: Path) -> list[str]:
+        if not folder.is_dir():
+            return []
+        root = self.root.resolve()
+        return sorted(path.relative_to(root).as_posix() for path in folder.rglob("*")
+                      if path.is_file() and not path.name.startswith(".upload-"))
 
     async def start(self) -> None:
         if self._shared:  # said once the rest of the knowledge base has started (a failed start says why)

@@ -69,6 +69,13 @@ class S3Files:
     async def delete(self, key: str) -> None:
         await self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    async def keys(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        async for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                                 Prefix=self._key(prefix)):
+            found += [item["Key"].removeprefix(self.prefix) for item in page.get("Contents", [])]
+        return found
+
     async def exists(self, key: str) -> bool:
         try:
             await self.client.head_object(Bucket=self.bucket, Key=self._key(key))

@@ -64,7 +64,8 @@ def breakers(redis: aioredis.Redis | None, keys: RedisKeys) -> BreakerStore:
 
 def router(settings: Settings, breaker_store: BreakerStore, metrics: Metrics) -> Router:
     return Router([build_provider(p, settings.data_dir) for p in settings.providers],
-                  {p.name: resilience(p) for p in settings.providers}, breaker_store, metrics)
+                  {p.name: resilience(p) for p in settings.providers}, breaker_store, metrics,
+                  vision=[p.name for p in settings.providers if p.sees_images])
 
 
 def limits(settings: Settings, keys: RedisKeys, client: aioredis.Redis | None) -> Limits:

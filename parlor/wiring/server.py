@@ -15,6 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -31,6 +32,7 @@ from parlor.agent.catalog import configured_tools
 from parlor.agent.mcp_tools import McpTools
 from parlor.agent.transcript import render_stored
 from parlor.api import Services, create_api
+from parlor.attachments import AttachmentStore
 from parlor.chat import ChatService, Gateway, ModelCatalog, RunRegistry, TurnPlanner, TurnRecorder, TurnRunner
 from parlor.chat.drain import Drain
 from parlor.chat.leases import Leases
@@ -78,7 +80,8 @@ class Server:
         self.key_changes = KeyChanges(self.redis, keys)
         accounts = AccountStore(sessions, settings.key_cache_seconds, self.key_changes)
         self.auth: Auth = LocalAuth(accounts, UNLIMITED_TIER) if settings.auth == "off" else KeyAuth(accounts)
-        self.data = AccountData(sessions, _forget(self.knowledge), self.key_changes)
+        self.attachments = AttachmentStore(self.knowledge.files)  # the documents' store: a directory or S3
+        self.data = AccountData(sessions, _forget(self.knowledge), self.key_changes, self.attachments)
         self.services = self._services(accounts, sessions, prices)
         self._background: list[asyncio.Task[None]] = []
 
@@ -95,14 +98,16 @@ class Server:
         mirror = self._mirror()
         runs = RunRegistry(tasks, mirror.publish)
         counter = parts.token_counter(settings, self.router.providers[0])
-        memory = parts.conversation_memory(settings, self.engine, self.router, tasks, counter, render_stored)
+        render = partial(render_stored, image_rule=settings.providers[0].kind)  # its images' tokens: by its rule
+        memory = parts.conversation_memory(settings, self.engine, self.router, tasks, counter, render)
         records = RunStore(sessions)
         recorder = RunRecorder(records, tasks, self.telemetry.metrics, prices.cost)
         turns = TurnRecorder(store, ledger, self.limits.budget, recorder, memory, tasks,
                              settings.data_dir / "unsaved-answers.jsonl", settings.write_retry_seconds)
         runner = TurnRunner(AgentLoop(self.router, self.tools, settings.max_tool_steps), turns, memory)
         models = ModelCatalog(settings.providers, Tiers(settings.tiers, settings.default_tier), prices)
-        planner = TurnPlanner(memory, self.limits.budget, self.experiments.book, models)
+        planner = TurnPlanner(memory, self.limits.budget, self.experiments.book, models, self.attachments,
+                              sees_images=any(p.sees_images for p in settings.providers))
         chat = ChatService(planner, runner, turns, runs, mirror)
         gateway_runs = RunRegistry(tasks, mirror.publish)
         gateway = Gateway(self.router, ledger, tasks, self.limits.budget, recorder, mirror, gateway_runs)
@@ -115,7 +120,8 @@ class Server:
                         gateway=gateway, models=models, limits=self.limits, usage=UsageReport(sessions), checks=checks,
                         memories=memory.facts, experiments=self.experiments, data=self.data,
                         knowledge=self.knowledge, oidc=parts.oidc(settings, self.tools_client),
-                        metrics=self.telemetry.metrics, records=records, drain=self.drain)
+                        metrics=self.telemetry.metrics, records=records, drain=self.drain,
+                        attachments=self.attachments)
 
     async def start(self) -> None:
         settings, metrics = self.settings, self.telemetry.metrics
@@ -212,7 +218,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     return create_api(lifespan, settings.max_body_bytes, settings.web_dir, server.telemetry.metrics,
                       max_upload_bytes=settings.max_upload_bytes, cors_origins=settings.cors_origins,
-                      built=server.services)
+                      built=server.services, max_chat_bytes=settings.max_chat_body_bytes)
 
 
 def _forget(knowledge: Knowledge) -> ForgetDocument:

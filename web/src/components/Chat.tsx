@@ -1,13 +1,14 @@
 import { useChat } from '@ai-sdk/react'
-import { DefaultChatTransport, type UIMessage } from 'ai'
+import { DefaultChatTransport, type FileUIPart, type UIMessage } from 'ai'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { fetchThreadMessages, stopChat } from '../lib/api'
+import { filesOf, withoutEarlierFiles } from '../lib/attachments'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
 import { authHeaders } from '../lib/http'
 import { chosenModel, type Model } from '../lib/models'
 import { markStopped, unanswered } from '../lib/unanswered'
-import { Composer } from './Composer'
+import { Composer, type ComposerHandle } from './Composer'
 import { ErrorNotice } from './ErrorNotice'
 import { messageText } from './Message'
 import { MessageList } from './MessageList'
@@ -90,6 +91,9 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
         headers: () => authHeaders(apiKey),
         // Read at each request: the model picked last (no model: the server uses the thread's).
         body: () => (modelId.current ? { model: modelId.current } : {}),
+        prepareSendMessagesRequest: ({ body, id, messages, trigger, messageId }) => ({
+          body: { ...body, id, messages: withoutEarlierFiles(messages), trigger, messageId },
+        }),
         fetch: async (input, init) => {
           const response = await fetch(input, init)
           lastFailure.current = response.ok
@@ -130,7 +134,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
   }, [messages])
   const [followKey, setFollowKey] = useState(0)
   const [reconnecting, setReconnecting] = useState(false)
-  const inputRef = useRef<HTMLTextAreaElement>(null)
+  const inputRef = useRef<ComposerHandle>(null)
   const online = useOnline()
 
   const busy = status === 'submitted' || status === 'streaming'
@@ -138,10 +142,10 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
   const lostConnection = !online || failure?.kind === 'network'
 
   const send = useCallback(
-    (text: string) => {
+    (text: string, files: FileUIPart[] = []) => {
       setFollowKey((k) => k + 1)
-      onSent?.(chatId, text)
-      void sendMessage({ text })
+      onSent?.(chatId, text || files[0]?.filename || 'Image')
+      void sendMessage(files.length ? { text, files } : { text })
     },
     [chatId, onSent, sendMessage],
   )
@@ -164,7 +168,9 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
       setFollowKey((k) => k + 1)
       onSent?.(chatId, text)
       // Same message id + `messageId` in the body: the server replaces that message and what followed.
-      void sendMessage({ text, messageId })
+      // Its images go again (stored ones by their URL: the server keeps them).
+      const original = messagesRef.current.find((m) => m.id === messageId)
+      void sendMessage({ text, files: original ? filesOf(original.parts) : [], messageId })
     },
     [chatId, onSent, sendMessage],
   )
@@ -179,7 +185,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
       void regenerate()
     } else if (last?.role === 'user') {
       // Refused before any work (429, 503…): nothing was stored; send the same message again.
-      void sendMessage({ text: messageText(last), messageId: last.id })
+      void sendMessage({ text: messageText(last), files: filesOf(last.parts), messageId: last.id })
     } else {
       clearError()
     }
@@ -269,7 +275,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
       e.preventDefault()
       setDragDepth(0)
       const files = Array.from(e.dataTransfer.files)
-      if (files.length) void upload(files)
+      // images go with the next message (the composer shows them), documents are uploaded
+      if (files.length) inputRef.current?.attach(files)
     },
   }
 
@@ -329,8 +336,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
         <div className="flex min-h-0 flex-1 flex-col items-center justify-center px-6 text-center">
           <h2 className="text-2xl font-semibold text-fg">How can I help?</h2>
           <p className="mt-2 text-sm text-muted">
-            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered. Drop a document here, or
-            use the paperclip, to ask about it.
+            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered. Paste or drop an image or a
+            document here, or use the paperclip, to ask about it.
           </p>
           {failure && failure.kind !== 'network' && (
             <div className="mt-4 w-full max-w-xl text-left">

@@ -1,10 +1,12 @@
 import { isToolUIPart, type UIMessage } from 'ai'
 import { memo, useEffect, useRef, useState, type KeyboardEvent } from 'react'
+import { filesOf } from '../lib/attachments'
 import { citations } from '../lib/citations'
 import type { DocumentPartData } from '../lib/documents'
 import type { Feedback } from '../lib/feedback'
 import { onLinkClick } from '../lib/nav'
 import { isEmptyAnswer } from '../lib/unanswered'
+import { MessageFiles } from './Attachments'
 import { CopyButton } from './CopyButton'
 import { DocumentCard } from './DocumentCard'
 import { FeedbackButtons } from './FeedbackButtons'
@@ -86,6 +88,7 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
   const [editing, setEditing] = useState(false)
   const isUser = message.role === 'user'
   const documents = isUser ? documentsOf(message) : []
+  const files = isUser ? filesOf(message.parts) : [] // the images it carries: thumbnails above the text
   const hasText = messageText(message).length > 0
   // An answer with nothing yet; a message that only attached documents (it has no bubble nor actions).
   const empty = isUser ? !hasText : isEmptyAnswer(message)
@@ -96,6 +99,7 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
       aria-label={isUser ? 'You said' : 'Parlor said'}
       data-message-id={message.id}
     >
+      {files.length > 0 && <MessageFiles files={files} />}
       {editing && onEdit ? (
         <EditBox
           initial={messageText(message)}
