@@ -3,7 +3,8 @@
 Two `parlor serve` replicas on a PostgreSQL database of their own and a master, its replica and three
 Sentinels. The master is killed (SIGKILL, by its PID) while a turn streams: the stream still ends with
 `finish` and its answer is stored; after the failover chat works on both replicas, request limits are
-exact again and counted on the new master, and every message stored before is still in PostgreSQL."""
+exact again and counted on the new master, and every message stored before is still in PostgreSQL. Run
+open and with passwords: the master's (requirepass, in the URL) and the Sentinels' own (?sentinel_password=)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,13 @@ class Pair:
     database_url: str
 
 
-@pytest.fixture
-def pair(upstream: Upstream, tmp_path: Path, pg_url: str) -> Iterator[Pair]:
+AUTH = {"open": {}, "passwords": {"password": "master s3cret/:@", "sentinel_password": "sentinel-s3cret"}}
+
+
+@pytest.fixture(params=list(AUTH))
+def pair(request: pytest.FixtureRequest, upstream: Upstream, tmp_path: Path, pg_url: str) -> Iterator[Pair]:
     asyncio.run(migrate(pg_url))
-    sentinel = OwnSentinel(tmp_path).start()
+    sentinel = OwnSentinel(tmp_path, **AUTH[request.param]).start()
     env = {"PARLOR_REDIS_URL": sentinel.url, "PARLOR_TIERS": json.dumps(TIERS)}
     a, b = (ParlorServer(tmp_path / name, [upstream_provider(upstream)], database_url=pg_url, **env)
             for name in ("a", "b"))
@@ -81,7 +85,7 @@ def stored(database_url: str) -> list[tuple[str, str, str]]:
 def window_count(sentinel: OwnSentinel, user_id: str) -> int:
     """The user's hits in the minute window, on whichever server is master now."""
     host, port = sentinel.master_address()
-    with redis.Redis(host=host, port=port, socket_timeout=2) as master:
+    with redis.Redis(host=host, port=port, password=sentinel.password, socket_timeout=2) as master:
         return int(master.zcard(RedisKeys().rate_window(user_subject(user_id), 60)))
 
 
