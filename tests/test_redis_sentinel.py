@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import redis
 
 from parlor.db import migrate
 from parlor.rag.pg_store import asyncpg_dsn
+from parlor.redis_client import connect
 from parlor.redis_keys import RedisKeys, user_subject
 from tests.client import ChatResult, auth, chat, chat_body
 from tests.conftest import upstream_provider
@@ -150,3 +152,26 @@ def test_a_master_killed_mid_stream_fails_over_and_nothing_is_lost(pair: Pair, u
                                                         (thread_id, "assistant", "complete")]
     assert all(status == "complete" for _, _, status in rows), rows
     assert len(rows) >= 2 * (2 + 1 + 2 + CAP), rows
+
+
+def test_sentinels_and_master_that_require_passwords_refuse_a_url_without_them(tmp_path: Path) -> None:
+    """The passwords the failover test gives are needed: each one missing is refused, named."""
+    sentinel = OwnSentinel(tmp_path, **AUTH["passwords"]).start()
+
+    async def ping(url: str) -> str:
+        client = connect(url)
+        try:
+            return str(await client.ping())
+        except redis.RedisError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            await client.aclose()
+
+    try:
+        assert asyncio.run(ping(sentinel.url)) == "True"
+        no_sentinel_password = asyncio.run(ping(sentinel.url.split("?")[0]))
+        assert no_sentinel_password.startswith("MasterNotFoundError") and "AuthenticationError" in no_sentinel_password
+        no_master_password = asyncio.run(ping(re.sub(r"//[^@/]*@", "//", sentinel.url)))
+        assert no_master_password.startswith("AuthenticationError"), no_master_password
+    finally:
+        sentinel.stop()
