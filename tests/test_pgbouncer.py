@@ -98,7 +98,7 @@ async def test_parlor_migrates_and_serves_chat_turns_through_pgbouncer(
     said = [answer for thread in results for answer in thread]
     errors = [line for line in server.log.read_text().splitlines() if "error" in line][1:3]
     assert [status for status, _ in said] == [200] * 60, errors
-    assert all(text.startswith("You said: turn ") for _, text in said)
+    assert [text for _, text in said] == [f"You said: {text}" for _, _, text in turns]  # each its own answer
     connection = await asyncpg.connect(asyncpg_dsn(direct))
     try:
         stored = await connection.fetch("SELECT role, text, count(*) AS n FROM messages GROUP BY role, text")
