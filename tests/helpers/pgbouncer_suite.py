@@ -78,7 +78,11 @@ def _probe_until(url: str, done: threading.Event, tally: Counter[str]) -> None:
                                     str(PROBE_TASKS), str(PROBE_QUERIES)], stdout=subprocess.PIPE, text=True,
                                    cwd=TESTS.parent) for i in range(PROCESSES)]
         for process in rounds:
-            counts = json.loads(process.communicate(timeout=600)[0])
+            out = process.communicate(timeout=600)[0]
+            if process.returncode != 0 or not out.strip():
+                tally["errors"] += 1  # a probe that could not run fails the run: it proved nothing
+                continue
+            counts = json.loads(out)
             tally.update({k: int(counts[k]) for k in ("total", "wrong", "errors")})
         tally["rounds"] += 1
         done.wait(PROBE_PAUSE)
