@@ -6,7 +6,7 @@ PARLOR_HOST ?= 127.0.0.1
 PARLOR_PORT ?= 8000
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/package.json -type f 2>/dev/null)
 
-.PHONY: run serve setup setup-dev web test lint typecheck pytest audit bench bench-local model model-small clean
+.PHONY: run serve setup setup-dev web test test-pgbouncer lint typecheck pytest audit bench bench-local model model-small clean
 
 run: setup web model ## install, build the web UI, serve on http://127.0.0.1:8000 (embedded mode)
 	@echo "Open http://$(PARLOR_HOST):$(PARLOR_PORT) in your browser once Parlor says it is listening."
@@ -52,6 +52,13 @@ test: setup-dev web model-small ## every check: lint, types, web types, services
 	npm --prefix web test
 	$(PY) scripts/audit.py
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile
+
+# every PostgreSQL-backed test file, 3 processes, the cross-talk probe beside them (tests/helpers/pgbouncer_suite.py);
+# `make test` runs a part of it (tests/test_pgbouncer.py): the whole run takes longer than it may add
+test-pgbouncer: setup-dev web model-small ## the PostgreSQL tests through PgBouncer (transaction mode)
+	@bash scripts/system-deps.sh
+	@bash scripts/services.sh
+	$(PY) -m tests.helpers.pgbouncer_suite
 
 audit: setup-dev ## known vulnerabilities in the locked Python and web UI dependencies (audit-ignore.txt)
 	$(PY) scripts/audit.py

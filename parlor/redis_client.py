@@ -3,8 +3,9 @@ deployments (README, "Redis"):
 
 - `redis://host:port/db` or `rediss://...` (TLS; `?ssl_ca_certs=/path/ca.pem` to trust a private CA): one server;
 - `redis+cluster://host:port,host:port` (or `rediss+cluster://`): a Redis Cluster, found from any of its nodes;
-- `redis+sentinel://host:port,host:port/service[/db]` (or `rediss+sentinel://`): the master that these
-  Sentinels name `service`, followed through failovers.
+- `redis+sentinel://[:password@]host:port,host:port/service[/db][?sentinel_password=…]` (or
+  `rediss+sentinel://`): the master that these Sentinels name `service`, followed through failovers; the
+  URL's user and password are the master's, `sentinel_username`/`sentinel_password` the Sentinels' own.
 
 A cluster client is typed as `Redis`: it speaks the same commands, routed by key. What that asks of callers:
 a script's or a transaction's keys share one hash tag (parlor/redis_keys.py), and errors may also be
@@ -26,6 +27,7 @@ from redis.retry import Retry
 
 REDIS_DOWN = (RedisError, RedisClusterException, OSError, TimeoutError)
 SSL_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "ssl_check_hostname")
+SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")  # the Sentinels' requirepass, not the master's
 SCHEMES = {"redis+cluster": "cluster", "rediss+cluster": "cluster",
            "redis+sentinel": "sentinel", "rediss+sentinel": "sentinel"}
 
@@ -42,6 +44,7 @@ class Target:
     service: str = ""
     db: int = 0
     ssl: dict[str, str | bool] = field(default_factory=dict)
+    sentinel_auth: dict[str, str] = field(default_factory=dict)  # username, password: the Sentinels' own
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +77,17 @@ def parse(url: str) -> Target | None:
         raise ValueError(f"{parts.scheme}:// names no host:port")
     path = [unquote(p) for p in parts.path.split("/") if p]
     query = dict(parse_qsl(parts.query))
-    unknown = set(query) - set(SSL_OPTIONS)
+    unknown = set(query) - set(SSL_OPTIONS) - set(SENTINEL_OPTIONS if kind == "sentinel" else ())
     if unknown:
         raise ValueError(f"unknown Redis URL option(s): {', '.join(sorted(unknown))}")
+    sentinel_auth = {k.removeprefix("sentinel_"): query.pop(k) for k in SENTINEL_OPTIONS if k in query}
     if kind == "sentinel" and not path:
         raise ValueError("redis+sentinel:// needs the master's service name: redis+sentinel://host:port/service")
     service = path.pop(0) if kind == "sentinel" else ""
     ssl: dict[str, str | bool] = {k: v.lower() in ("1", "true", "yes") if k == "ssl_check_hostname" else v
                                   for k, v in query.items()}
     return Target(kind, nodes, parts.scheme.startswith("rediss"), unquote(username) or None,
-                  unquote(password) or None, service, int(path[0]) if path else 0, ssl)
+                  unquote(password) or None, service, int(path[0]) if path else 0, ssl, sentinel_auth)
 
 
 def _node(item: str) -> tuple[str, int]:
@@ -168,10 +172,11 @@ class BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPo
 
 
 def _sentinel(target: Target, options: Options) -> aioredis.Redis:
-    """Sentinels are asked where the master is; a connection that finds it gone asks again."""
+    """Sentinels are asked where the master is; a connection that finds it gone asks again. They are
+    reached with their own credentials (sentinel_kwargs), the master with the URL's."""
     sentinels = Sentinel(list(target.nodes), sentinel_kwargs={  # type: ignore[no-untyped-call]
         "socket_timeout": options.socket_timeout or 2.0, "socket_connect_timeout": options.connect_timeout,
-        **_tls(target)})
+        **target.sentinel_auth, **_tls(target)})
     pool_class = BlockingSentinelPool if options.wait is not None else SentinelConnectionPool
     waits: dict[str, Any] = {"timeout": options.wait} if options.wait is not None else {}
     client: aioredis.Redis = sentinels.master_for(

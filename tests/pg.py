@@ -3,7 +3,9 @@
 The admin DSN (a superuser on the ``postgres`` database) comes from ``PARLOR_TEST_PG``; by default a
 trust-auth server on 127.0.0.1:5432. The admin work (create and drop) uses asyncpg directly. Its URL
 parameters (TLS, ``pooler=pgbouncer``: parlor/db/urls.py) carry over to every test's database, so the
-tests that use these run through a PgBouncer or over TLS unchanged (tests/test_pgbouncer.py does so).
+tests that use these run through a PgBouncer or over TLS unchanged (tests/helpers/pgbouncer_suite.py).
+With a pooler in front, ``PARLOR_TEST_PG_DIRECT`` names the same server without it: what `parlor migrate`
+is pointed at, as a deployment's migrate Job is (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ def behind_pooler() -> bool:
 
 
 DIRECT_ONLY = "needs PostgreSQL itself: a transaction pooler is in front (PARLOR_TEST_PG)"
+
+
+def direct(url: str) -> str:
+    """The same database as `url` (a test's, from database_url) on PostgreSQL itself: PARLOR_TEST_PG_DIRECT's
+    server when a pooler is in front, else `url` unchanged. `parlor migrate` refuses a transaction pooler."""
+    server = os.environ.get("PARLOR_TEST_PG_DIRECT")
+    if not server:
+        return url
+    same = make_url(server).set(drivername="postgresql+asyncpg", database=make_url(url).database)
+    return same.render_as_string(hide_password=False)
 
 
 def database_url(name: str) -> str:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from parlor.config import ProviderConfig, ProviderKind, Settings
+from parlor.redis_keys import jobs_group
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S = DEPLOY / "k8s"
@@ -297,3 +298,56 @@ def test_the_image_runs_as_the_user_the_pods_require(manifests: dict[tuple[str, 
     assert "PARLOR_HOST=0.0.0.0" in dockerfile  # reachable from the balancer, not only from inside
     listed = (DEPLOY / "Dockerfile.dockerignore").read_text()
     assert "!parlor/" in listed and "!requirements.lock" in listed  # what the build copies is in its context
+
+
+# ---- KEDA: the workers scaled on the job queue (deploy/k8s-keda, an overlay of the above) ----
+KEDA = DEPLOY / "k8s-keda"
+
+
+def test_keda_replaces_the_workers_cpu_autoscaler() -> None:
+    kustomization = load(KEDA / "kustomization.yaml")
+    assert kustomization["resources"] == ["../k8s", "worker-scaledobject.yaml"]
+    deleted = [yaml.safe_load(p["patch"]) for p in kustomization["patches"]]
+    assert deleted == [{"$patch": "delete", "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                        "metadata": {"name": "parlor-worker"}}]  # KEDA makes the one autoscaler itself
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl installed")
+def test_the_keda_overlay_builds_with_one_autoscaler_per_deployment() -> None:
+    built = subprocess.run(["kubectl", "kustomize", str(KEDA)], capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    documents = list(yaml.safe_load_all(built.stdout))
+    scalers = sorted((d["kind"], d["spec"]["scaleTargetRef"]["name"]) for d in documents
+                     if d["kind"] in ("HorizontalPodAutoscaler", "ScaledObject"))
+    assert scalers == [("HorizontalPodAutoscaler", "parlor-api"), ("ScaledObject", "parlor-worker")]
+    assert {d["metadata"].get("namespace") for d in documents if d["kind"] != "Namespace"} == {"parlor"}
+
+
+def test_keda_reads_the_stream_and_group_the_workers_use(manifests: dict[tuple[str, str], dict[str, Any]]) -> None:
+    config = manifests[("ConfigMap", "parlor-settings")]["data"]
+    stream = config.get("PARLOR_JOBS_QUEUE", Settings.model_fields["jobs_queue"].default)
+    redis = urlsplit(manifests[("Secret", "parlor-secrets")]["stringData"]["PARLOR_REDIS_URL"])
+    triggers = load(KEDA / "worker-scaledobject.yaml")["spec"]["triggers"]
+    for trigger in triggers:
+        metadata = trigger["metadata"]
+        assert trigger["type"] == "redis-streams"
+        assert (metadata["stream"], metadata["consumerGroup"]) == (stream, jobs_group(stream))
+        assert (metadata["address"], metadata["databaseIndex"]) == (redis.netloc, redis.path.strip("/") or "0")
+    counts = {key: int(value) for t in triggers for key, value in t["metadata"].items() if key.endswith("Count")}
+    assert set(counts) == {"lagCount", "pendingEntriesCount"} and all(n > 0 for n in counts.values())
+    assert counts["pendingEntriesCount"] == int(config["PARLOR_JOBS_CONCURRENCY"])  # running: each worker full
+
+
+def test_keda_scales_down_one_drained_worker_at_a_time(manifests: dict[tuple[str, str], dict[str, Any]]) -> None:
+    spec = load(KEDA / "worker-scaledobject.yaml")["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "parlor-worker"}
+    worker = manifests[("Deployment", "parlor-worker")]["spec"]
+    pdb = manifests[("PodDisruptionBudget", "parlor-worker")]["spec"]
+    assert 1 <= pdb["minAvailable"] < spec["minReplicaCount"] <= worker["replicas"] <= spec["maxReplicaCount"]
+    grace = worker["template"]["spec"]["terminationGracePeriodSeconds"]
+    config = manifests[("ConfigMap", "parlor-settings")]["data"]
+    reclaim = float(config.get("PARLOR_JOBS_RECLAIM_SECONDS", Settings.model_fields["jobs_reclaim_seconds"].default))
+    assert grace + MARGIN_SECONDS <= reclaim  # a stopping worker's jobs are not taken over while it runs them
+    scale_down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+    assert [(p["type"], p["value"]) for p in scale_down["policies"]] == [("Pods", 1)]
+    assert scale_down["policies"][0]["periodSeconds"] >= grace  # the next one stops once this one has drained

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests import pg
 from tests.client import ChatResult, auth, chat, chat_body
 from tests.conftest import upstream_provider
 from tests.helpers.redis import redis_url
@@ -71,7 +72,7 @@ def test_a_killed_embedded_server_ends_its_answer_at_restart_and_answers_the_ret
 
 def test_a_replica_killed_mid_answer_is_taken_over_by_the_other_within_seconds(
         upstream: Upstream, tmp_path: Path, pg_url: str, marker: str) -> None:
-    assert parlor("migrate", env={"PARLOR_DATABASE_URL": pg_url}).returncode == 0
+    assert parlor("migrate", env={"PARLOR_DATABASE_URL": pg.direct(pg_url)}).returncode == 0
     shared = {"PARLOR_REDIS_URL": redis_url(), "PARLOR_REDIS_PREFIX": f"t{uuid.uuid4().hex[:8]}:"}
     a = ParlorServer(tmp_path / "a", [upstream_provider(upstream)], database_url=pg_url, **shared).start()
     b = ParlorServer(tmp_path / "b", [upstream_provider(upstream)], database_url=pg_url, **shared).start()

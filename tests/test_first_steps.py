@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from parlor.db import schema
 from parlor.db.engine import MIGRATIONS
@@ -106,7 +107,7 @@ async def test_serve_and_worker_on_an_older_schema_say_which_and_what_to_do(tmp_
 
 
 def test_migrate_says_which_database_and_what_it_applied(pg_url: str) -> None:
-    with_password = pg_url.replace("postgres@", "postgres:s3cret@")  # trust auth: the password goes unused
+    with_password = pg.direct(pg_url).replace("postgres@", "postgres:s3cret@")  # trust auth: the password goes unused
     env = {"PARLOR_DATABASE_URL": with_password}
     first = parlor("migrate", env=env)
     assert first.returncode == 0, first.stderr
@@ -128,7 +129,8 @@ async def test_worker_without_pgvector_says_so_in_one_line(pg_url: str) -> None:
         await admin.close()
     env = {"PARLOR_DATABASE_URL": pg_url, "PARLOR_REDIS_URL": redis_url(),
            "PARLOR_JOBS_QUEUE": f"t-{uuid.uuid4().hex[:8]}:jobs"}
-    assert parlor("migrate", env=env).returncode == 0
+    assert parlor("migrate", env={**env, "PARLOR_DATABASE_URL": pg.direct(pg_url)}).returncode == 0
     said = one_line(parlor("worker", env=env, timeout=120))
-    assert said.startswith("Error: the knowledge base cannot start: PostgreSQL at 127.0.0.1:5432/") and \
+    port = make_url(pg_url).port  # the worker's own address for it: a pooler's, when one is in front
+    assert said.startswith(f"Error: the knowledge base cannot start: PostgreSQL at 127.0.0.1:{port}/") and \
         "has no pgvector" in said and f"install the package postgresql-{major}-pgvector" in said

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from parlor.api.inputs import RequestBody, checked_body
 from parlor.db import Memory, Message, Thread, create_engine, session_factory
+from tests import pg
 from tests.cli import parlor
 from tests.client import auth, chat, chat_body
 from tests.conftest import RunningServer, upstream_provider
@@ -129,7 +130,7 @@ def test_bad_text_is_refused_and_nothing_stored_on_sqlite(server: RunningServer)
 
 @pytest.fixture
 def pg_server(upstream: Upstream, tmp_path: Path, pg_url: str) -> Iterator[ParlorServer]:
-    migrated = parlor("migrate", env={"PARLOR_DATABASE_URL": pg_url})
+    migrated = parlor("migrate", env={"PARLOR_DATABASE_URL": pg.direct(pg_url)})
     assert migrated.returncode == 0, migrated.stderr
     process = ParlorServer(tmp_path, [upstream_provider(upstream)], database_url=pg_url).start()
     try:

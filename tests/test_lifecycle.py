@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import pg
 from tests.cli import parlor
 from tests.client import auth, chat
 from tests.conftest import RunningServer, upstream_provider
@@ -59,7 +60,7 @@ def test_a_restart_keeps_every_thread_on_sqlite(upstream: Upstream, tmp_path: Pa
 
 
 def test_a_restart_keeps_every_thread_on_postgresql(upstream: Upstream, tmp_path: Path, pg_url: str) -> None:
-    migrated = parlor("migrate", env={"PARLOR_DATABASE_URL": pg_url})
+    migrated = parlor("migrate", env={"PARLOR_DATABASE_URL": pg.direct(pg_url)})
     assert migrated.returncode == 0, migrated.stderr
     restart_keeps_every_thread(upstream, tmp_path, pg_url)
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import pg
 from tests.client import auth, chat
 from tests.conftest import upstream_provider
 from tests.helpers.redis import OwnRedis, redis_up, redis_url
@@ -130,7 +131,8 @@ def test_200_concurrent_requests_across_two_processes_admit_exactly_the_limit(
     # count (by design, tested on its own); a 200-request burst on a loaded 2-core machine can wait that long
     # for its event loop, so this test of the shared count gives Redis time enough.
     env = {**limits_env(PARLOR_DEFAULT_TIER="burst", PARLOR_LIMITS_REDIS_TIMEOUT="5"), "PARLOR_DATABASE_URL": pg_url}
-    migrated = subprocess.run([sys.executable, "-m", "parlor", "migrate"], env={**os.environ, **env},
+    migrated = subprocess.run([sys.executable, "-m", "parlor", "migrate"],
+                              env={**os.environ, **env, "PARLOR_DATABASE_URL": pg.direct(pg_url)},
                               capture_output=True, text=True, timeout=60)
     assert migrated.returncode == 0, migrated.stderr
     servers: list[ParlorServer] = []

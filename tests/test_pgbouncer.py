@@ -1,14 +1,14 @@
 """Parlor behind a real PgBouncer (tests/helpers/pgbouncer.py) in transaction mode, as docs/deploy.md
 recommends (RDS Proxy, Supabase's and Neon's poolers, pgcat do the same): two server connections shared
-by every client, so each transaction may run on another one. `parlor migrate`, `parlor serve`'s chat
-turns, a probe of three processes on Parlor's own engine, and the pgvector store all work through it;
-`parlor migrate` itself refuses it in one line (its session lock), `parlor migrate --wait` works."""
+by every client, so each transaction may run on another one. `parlor serve`'s chat turns, `parlor worker`
+ingesting an upload, a probe of three processes on Parlor's own engine, the pgvector store and a part of
+the suite in three processes all work through it; `parlor migrate` itself refuses it in one line (its
+session lock), `parlor migrate --wait` works."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -22,16 +22,19 @@ import pytest
 
 from parlor.rag.pg_store import PgVectorStore, asyncpg_dsn
 from parlor.rag.store import Scope
-from tests import pg
+from tests import pg, rag_corpus
 from tests.cli import parlor
 from tests.client import chat
 from tests.conftest import upstream_provider
-from tests.helpers import pgbouncer
+from tests.helpers import pgbouncer, pgbouncer_suite
+from tests.helpers.documents import ready, upload
 from tests.helpers.pgbouncer import PgBouncer
+from tests.helpers.redis import redis_url
 from tests.pgvector_cluster import PgVectorCluster
 from tests.server import ParlorServer
+from tests.test_jobs_worker import Worker
 from tests.test_vector_stores import DIMS, records, unit
-from tests.upstream import Upstream
+from tests.upstream import Script, ScriptedToolCall, Upstream
 
 pytestmark = pytest.mark.skipif(not pgbouncer.available(), reason="needs pgbouncer (scripts/system-deps.sh)")
 
@@ -95,7 +98,7 @@ async def test_parlor_migrates_and_serves_chat_turns_through_pgbouncer(
     said = [answer for thread in results for answer in thread]
     errors = [line for line in server.log.read_text().splitlines() if "error" in line][1:3]
     assert [status for status, _ in said] == [200] * 60, errors
-    assert all(text.startswith("You said: turn ") for _, text in said)
+    assert [text for _, text in said] == [f"You said: {text}" for _, _, text in turns]  # each its own answer
     connection = await asyncpg.connect(asyncpg_dsn(direct))
     try:
         stored = await connection.fetch("SELECT role, text, count(*) AS n FROM messages GROUP BY role, text")
@@ -113,13 +116,15 @@ def _turns(url: str, turns: list[tuple[str, str, str]]) -> list[tuple[int, str]]
 
 
 @pytest.fixture(scope="module")
-def pgvector_behind_pgbouncer() -> Iterator[str]:
+def pgvector_behind_pgbouncer() -> Iterator[tuple[PgVectorCluster, PgBouncer]]:
+    """A PostgreSQL with pgvector (the tests' own has none) and a transaction-mode PgBouncer in front."""
     with PgVectorCluster() as cluster, PgBouncer(backend_port=cluster.port) as bouncer:
-        yield bouncer.url("postgres")
+        yield cluster, bouncer
 
 
-async def test_the_vector_store_searches_with_its_settings_through_pgbouncer(pgvector_behind_pgbouncer: str) -> None:
-    store = PgVectorStore(pgvector_behind_pgbouncer, DIMS, pool_size=6)  # 6 clients, 2 server connections
+async def test_the_vector_store_searches_with_its_settings_through_pgbouncer(
+        pgvector_behind_pgbouncer: tuple[PgVectorCluster, PgBouncer]) -> None:
+    store = PgVectorStore(pgvector_behind_pgbouncer[1].url("postgres"), DIMS, pool_size=6)  # 6 clients, 2 servers
     await store.setup()
     try:
         user, documents = uuid.uuid4().hex, [uuid.uuid4().hex for _ in range(4)]
@@ -143,15 +148,68 @@ async def test_the_vector_store_searches_with_its_settings_through_pgbouncer(pgv
         await store.aclose()
 
 
-SUITE = ["tests/test_store.py", "tests/test_context.py", "tests/test_threads_api.py"]  # their PostgreSQL: tests/pg.py
+async def test_a_worker_through_pgbouncer_ingests_an_upload_end_to_end(
+        pgvector_behind_pgbouncer: tuple[PgVectorCluster, PgBouncer], upstream: Upstream, tmp_path: Path,
+        marker: str) -> None:
+    """`parlor worker` and `parlor serve` with every database connection through the PgBouncer (the app's
+    engine, the vector store's pool): an upload through the server is ingested by the worker, its chunks
+    and vectors stored once, and found by a search through the server."""
+    cluster, bouncer = pgvector_behind_pgbouncer
+    database = f"w_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    direct = f"postgresql+asyncpg://postgres@127.0.0.1:{cluster.port}/{database}"
+    assert parlor("migrate", env={"PARLOR_DATABASE_URL": direct}, timeout=300).returncode == 0
+    env = {"PARLOR_REDIS_URL": redis_url(), "PARLOR_JOBS_QUEUE": f"t-{marker}:jobs",
+           "PARLOR_REDIS_PREFIX": f"t-{marker}:", "PARLOR_DOCUMENTS_DIR": str(tmp_path / "documents"),
+           "PARLOR_DB_POOL_SIZE": "4", "PARLOR_VECTOR_POOL_SIZE": "4"}  # more clients than its 2 server connections
+    server = ParlorServer(tmp_path / "api", [upstream_provider(upstream)], database_url=bouncer.url(database), **env)
+    jobs = ParlorServer(tmp_path / "worker", [upstream_provider(upstream)], database_url=bouncer.url(database), **env)
+    jobs.data_dir.mkdir()
+    worker = Worker(jobs)  # `parlor worker` with the server's settings
+    try:
+        server.start(180)
+        key = server.create_user(f"kb-{marker}")
+        files = {"vault.md": f"# Vault\n\nThe vault code of the office is {marker}-7781.\n".encode(),
+                 "report.pdf": rag_corpus.pdf(3, seed=11)}
+        uploaded = [upload(server, key, name, data).json()["id"] for name, data in files.items()]
+        finals = {document: ready(server, key, document) for document in uploaded}
+        query = json.dumps({"query": "vault code of the office"})
+        upstream.push(Script(tool_calls=[ScriptedToolCall("search_knowledge_base", query)]), match=f"vault {marker}")
+        upstream.push(Script(text="It is in your notes."), match=f"vault {marker}")
+        found = chat(server.url, key, uuid.uuid4().hex, f"what is the vault {marker}?")
+    finally:
+        server.stop()
+        worker.stop()
+    output = next(c for c in found.chunks if c["type"] == "tool-output-available")["output"]
+    assert found.status == 200 and f"{marker}-7781" in json.dumps(output)
+    worker_log = (jobs.data_dir / "worker.log").read_text()
+    assert all(f"document {d} ready" in worker_log and f"document {d} ready" not in server.log.read_text()
+               for d in uploaded)  # the worker ingested them, not the server
+    connection = await asyncpg.connect(asyncpg_dsn(direct))  # what was stored, seen past the pooler
+    try:
+        chunks = dict(await connection.fetch("SELECT document_id, count(*) FROM rag_chunks GROUP BY 1"))
+        statuses = dict(await connection.fetch("SELECT id, status FROM documents"))
+    finally:
+        await connection.close()
+    assert statuses == {d: "ready" for d in uploaded}
+    assert chunks == {d: finals[d]["chunks"] for d in uploaded} and all(chunks.values())  # each one once
+    assert finals[uploaded[1]]["pages"] == 3
 
 
-def test_the_postgresql_tests_of_the_stores_pass_through_pgbouncer() -> None:
+SUITE = ("tests/test_store.py", "tests/test_context.py", "tests/test_threads_api.py")  # PostgreSQL: tests/pg.py
+
+
+def test_the_postgresql_tests_of_the_stores_pass_through_pgbouncer_in_three_processes() -> None:
     """A representative part of the suite (the stores, the context reader, the threads API on a server),
-    its every PostgreSQL database reached through a PgBouncer (PARLOR_TEST_PG with pooler=pgbouncer)."""
-    with PgBouncer(pool_size=4) as bouncer:
-        admin = f"postgresql://postgres@127.0.0.1:{bouncer.port}/postgres?pooler=pgbouncer"
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE],
-                             env={**os.environ, "PARLOR_TEST_PG": admin}, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-500:]
+    its every PostgreSQL database reached through a PgBouncer (PARLOR_TEST_PG with pooler=pgbouncer), in 3
+    processes, while the cross-talk probe runs through the same PgBouncer. `make test-pgbouncer` runs
+    every PostgreSQL-backed file so (tests/helpers/pgbouncer_suite.py): too long for every `make test`."""
+    outcome = pgbouncer_suite.run(SUITE)
+    print(f"{outcome.summary}; probe: {dict(outcome.probe)}")
+    assert outcome.returncode == 0, outcome.output[-3000:]
+    assert outcome.summary["passed"] >= 80 and "skipped" not in outcome.summary, outcome.output[-500:]
+    assert outcome.probe["total"] > 0 and (outcome.probe["wrong"], outcome.probe["errors"]) == (0, 0)

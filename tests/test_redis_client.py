@@ -35,8 +35,15 @@ def test_a_sentinel_url_names_its_service_and_db() -> None:
         Target("sentinel", (("s1", 26379), ("s2", 26380)), False, None, "pw", "mymaster", 2)
 
 
+def test_a_sentinel_url_carries_the_sentinels_own_credentials_apart_from_the_masters() -> None:
+    target = parse("redis+sentinel://:master%20pw@s1:26379/mymaster?sentinel_password=s%26pw&sentinel_username=watch")
+    assert target is not None and target.password == "master pw"
+    assert target.sentinel_auth == {"password": "s&pw", "username": "watch"} and target.ssl == {}
+
+
 @pytest.mark.parametrize(("url", "says"), [
     ("redis+sentinel://s1:26379", "service name"),
+    ("redis+cluster://n1:7000?sentinel_password=pw", "unknown Redis URL option"),  # no Sentinels to give it to
     ("redis+cluster://", "no host"),
     ("redis+cluster://n1:7000?socket_timeout=3", "unknown Redis URL option"),
     ("http://127.0.0.1:6379", "not a Redis URL scheme"),

@@ -3,12 +3,14 @@
 Two `parlor serve` replicas on a PostgreSQL database of their own and a master, its replica and three
 Sentinels. The master is killed (SIGKILL, by its PID) while a turn streams: the stream still ends with
 `finish` and its answer is stored; after the failover chat works on both replicas, request limits are
-exact again and counted on the new master, and every message stored before is still in PostgreSQL."""
+exact again and counted on the new master, and every message stored before is still in PostgreSQL. Run
+open and with passwords: the master's (requirepass, in the URL) and the Sentinels' own (?sentinel_password=)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ import redis
 
 from parlor.db import migrate
 from parlor.rag.pg_store import asyncpg_dsn
+from parlor.redis_client import connect
 from parlor.redis_keys import RedisKeys, user_subject
 from tests.client import ChatResult, auth, chat, chat_body
 from tests.conftest import upstream_provider
@@ -48,10 +51,13 @@ class Pair:
     database_url: str
 
 
-@pytest.fixture
-def pair(upstream: Upstream, tmp_path: Path, pg_url: str) -> Iterator[Pair]:
+AUTH = {"open": {}, "passwords": {"password": "master s3cret/:@", "sentinel_password": "sentinel-s3cret"}}
+
+
+@pytest.fixture(params=list(AUTH))
+def pair(request: pytest.FixtureRequest, upstream: Upstream, tmp_path: Path, pg_url: str) -> Iterator[Pair]:
     asyncio.run(migrate(pg_url))
-    sentinel = OwnSentinel(tmp_path).start()
+    sentinel = OwnSentinel(tmp_path, **AUTH[request.param]).start()
     env = {"PARLOR_REDIS_URL": sentinel.url, "PARLOR_TIERS": json.dumps(TIERS)}
     a, b = (ParlorServer(tmp_path / name, [upstream_provider(upstream)], database_url=pg_url, **env)
             for name in ("a", "b"))
@@ -81,7 +87,7 @@ def stored(database_url: str) -> list[tuple[str, str, str]]:
 def window_count(sentinel: OwnSentinel, user_id: str) -> int:
     """The user's hits in the minute window, on whichever server is master now."""
     host, port = sentinel.master_address()
-    with redis.Redis(host=host, port=port, socket_timeout=2) as master:
+    with redis.Redis(host=host, port=port, password=sentinel.password, socket_timeout=2) as master:
         return int(master.zcard(RedisKeys().rate_window(user_subject(user_id), 60)))
 
 
@@ -146,3 +152,26 @@ def test_a_master_killed_mid_stream_fails_over_and_nothing_is_lost(pair: Pair, u
                                                         (thread_id, "assistant", "complete")]
     assert all(status == "complete" for _, _, status in rows), rows
     assert len(rows) >= 2 * (2 + 1 + 2 + CAP), rows
+
+
+def test_sentinels_and_master_that_require_passwords_refuse_a_url_without_them(tmp_path: Path) -> None:
+    """The passwords the failover test gives are needed: each one missing is refused, named."""
+    sentinel = OwnSentinel(tmp_path, **AUTH["passwords"]).start()
+
+    async def ping(url: str) -> str:
+        client = connect(url)
+        try:
+            return str(await client.ping())
+        except redis.RedisError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            await client.aclose()
+
+    try:
+        assert asyncio.run(ping(sentinel.url)) == "True"
+        no_sentinel_password = asyncio.run(ping(sentinel.url.split("?")[0]))
+        assert no_sentinel_password.startswith("MasterNotFoundError") and "AuthenticationError" in no_sentinel_password
+        no_master_password = asyncio.run(ping(re.sub(r"//[^@/]*@", "//", sentinel.url)))
+        assert no_master_password.startswith("AuthenticationError"), no_master_password
+    finally:
+        sentinel.stop()

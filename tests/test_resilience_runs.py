@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from tests import pg
 from tests.client import ChatResult, auth, chat, chat_body
 from tests.conftest import RunningServer, upstream_provider
 from tests.helpers.redis import redis_url
@@ -177,7 +178,7 @@ def test_sigterm_lets_live_streams_finish_and_stores_them(upstream: Upstream, tm
 # ---- two replicas sharing PostgreSQL and Redis ----
 @pytest.fixture
 def replicas(upstream: Upstream, tmp_path: Path, pg_url: str) -> Iterator[tuple[ParlorServer, ParlorServer]]:
-    assert parlor("migrate", env={"PARLOR_DATABASE_URL": pg_url}).returncode == 0
+    assert parlor("migrate", env={"PARLOR_DATABASE_URL": pg.direct(pg_url)}).returncode == 0
     shared = {"PARLOR_REDIS_URL": redis_url(), "PARLOR_LIMITS_KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}:"}
     a = ParlorServer(tmp_path / "a", [upstream_provider(upstream)], database_url=pg_url, **shared).start()
     b = ParlorServer(tmp_path / "b", [upstream_provider(upstream)], database_url=pg_url, **shared).start()

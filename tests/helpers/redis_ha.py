@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Self
+from urllib.parse import quote
 
 import redis
 
@@ -51,8 +52,8 @@ def _server(port: int, directory: Path, *extra: str) -> subprocess.Popen[bytes]:
                    "--dir", str(directory), *extra], directory / f"redis-{port}.log")
 
 
-def _info(port: int, section: str) -> dict[str, object]:
-    return redis.Redis(port=port, socket_timeout=1).info(section)
+def _info(port: int, section: str, password: str | None = None) -> dict[str, object]:
+    return redis.Redis(port=port, password=password, socket_timeout=1).info(section)
 
 
 class _Own:
@@ -73,8 +74,8 @@ class _Own:
         raise NotImplementedError
 
 
-def _sentinels(port: int) -> int:
-    master = _info(port, "sentinel").get("master0")
+def _sentinels(port: int, password: str | None) -> int:
+    master = _info(port, "sentinel", password).get("master0")
     return int(master.get("sentinels", 0)) if isinstance(master, dict) else 0
 
 
@@ -112,37 +113,59 @@ class OwnCluster(_Own):
 
 class OwnSentinel(_Own):
     """A master, its replica and three Sentinels watching it as `service` (quorum 2, failover after 1 s down);
-    `url` is the `redis+sentinel://` Parlor reads."""
+    `url` is the `redis+sentinel://` Parlor reads. With `password` the master and its replica require it
+    (`requirepass`, and `masterauth` for replication either way after a failover); with `sentinel_password`
+    the Sentinels require theirs (and use it among themselves)."""
 
     service = "parlor"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, password: str | None = None, sentinel_password: str | None = None) -> None:
         self.directory = directory
+        self.password, self.sentinel_password = password, sentinel_password
         self.master_port, self.replica_port = free_port(), free_port()
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.master: subprocess.Popen[bytes] | None = None
         self.others: list[subprocess.Popen[bytes]] = []
-        self.url = "redis+sentinel://" + ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports) + f"/{self.service}"
+        auth = f":{quote(password, safe='')}@" if password else ""
+        query = f"?sentinel_password={quote(sentinel_password, safe='')}" if sentinel_password else ""
+        self.url = (f"redis+sentinel://{auth}" + ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)
+                    + f"/{self.service}{query}")
+
+    def _auth(self) -> list[str]:
+        return ["--requirepass", self.password, "--masterauth", self.password] if self.password else []
+
+    def _sentinel_conf(self, port: int) -> str:
+        conf = (f"port {port}\nbind 127.0.0.1\ndir {self.directory}\n"
+                f"sentinel monitor {self.service} 127.0.0.1 {self.master_port} 2\n"
+                f"sentinel down-after-milliseconds {self.service} 1000\n"
+                f"sentinel failover-timeout {self.service} 5000\n")
+        if self.password:
+            conf += f'sentinel auth-pass {self.service} "{self.password}"\n'
+        if self.sentinel_password:
+            conf += f'requirepass "{self.sentinel_password}"\nsentinel sentinel-pass "{self.sentinel_password}"\n'
+        return conf
 
     def _start(self) -> None:
-        self.master = _server(self.master_port, self.directory)
+        self.master = _server(self.master_port, self.directory, *self._auth())
         self.others.append(_server(self.replica_port, self.directory, "--replicaof", "127.0.0.1",
-                                   str(self.master_port)))
-        _wait("the replica", lambda: _info(self.replica_port, "replication").get("master_link_status") == "up")
+                                   str(self.master_port), *self._auth()))
+        _wait("the replica", lambda: self.info(self.replica_port, "replication").get("master_link_status") == "up")
         for port in self.sentinel_ports:
             conf = self.directory / f"sentinel-{port}.conf"
-            conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {self.directory}\n"
-                            f"sentinel monitor {self.service} 127.0.0.1 {self.master_port} 2\n"
-                            f"sentinel down-after-milliseconds {self.service} 1000\n"
-                            f"sentinel failover-timeout {self.service} 5000\n")
+            conf.write_text(self._sentinel_conf(port))
             self.others.append(_start(["redis-server", str(conf), "--sentinel"],
                                       self.directory / f"sentinel-{port}.log"))
         for port in self.sentinel_ports:
-            _wait(f"sentinel :{port}", lambda p=port: _sentinels(p) == 3)
+            _wait(f"sentinel :{port}", lambda p=port: _sentinels(p, self.sentinel_password) == 3)
+
+    def info(self, port: int, section: str) -> dict[str, object]:
+        """A data server's INFO section (with the master's password)."""
+        return _info(port, section, self.password)
 
     def master_address(self) -> tuple[str, int]:
-        host, port = redis.Redis(port=self.sentinel_ports[0], socket_timeout=1).execute_command(
-            "SENTINEL", "get-master-addr-by-name", self.service)
+        host, port = redis.Redis(port=self.sentinel_ports[0], password=self.sentinel_password,
+                                 socket_timeout=1).execute_command("SENTINEL", "get-master-addr-by-name",
+                                                                   self.service)
         return host.decode(), int(port)
 
     def kill_master(self) -> None:
@@ -153,7 +176,7 @@ class OwnSentinel(_Own):
 
     def wait_failover(self, seconds: float = 60) -> None:
         _wait("the failover", lambda: self.master_address()[1] == self.replica_port and
-              _info(self.replica_port, "replication").get("role") == "master", seconds)
+              self.info(self.replica_port, "replication").get("role") == "master", seconds)
 
     def stop(self) -> None:
         for process in [*self.others, *([self.master] if self.master else [])]:
