@@ -66,7 +66,7 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     app.add_middleware(RateLimitHeaders)
     uploads = {"/api/documents": max_upload_bytes + UPLOAD_OVERHEAD} if max_upload_bytes else {}
     if max_chat_bytes:  # a message's images and PDFs ride in its JSON body
-        uploads["/api/chat"] = max_chat_bytes
+        uploads["/api/chat"] = uploads["/v1/chat/completions"] = max_chat_bytes
     # inside observability: a refused body is logged and counted like any request
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes, upload_bytes=uploads)
     app.add_middleware(UnhandledErrors)  # inside both below: a 500 has its request id, log line and span

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from parlor.api.context import current_request_id
 from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep, requests_left
 from parlor.api.errors import ApiError
+from parlor.api.files import checked
 from parlor.api.schemas import ChatBody, IdPath, UIPart
 from parlor.api.sse import ui_stream
-from parlor.attachments import AttachmentLimits, AttachmentRejected, AttachmentsUnavailable, Upload, read_uploads
+from parlor.attachments import AttachmentsUnavailable, Upload
 from parlor.attachments.intake import FileIn
 from parlor.attachments.store import ROUTE
 from parlor.chat import ImagesUnreadable, Run, ThreadBusy, TurnRequest, UnknownModel
@@ -79,18 +78,10 @@ def _stored(parts: list[UIPart]) -> tuple[str, ...]:
 
 
 async def _uploads(parts: list[UIPart], svc: Services) -> tuple[Upload, ...]:
-    """The message's new file parts, checked and cleaned (in a thread: images are decoded and re-encoded).
-    Parts that already name a stored file (a message resent as a reloaded thread holds it) are kept as they
-    are stored."""
+    """The message's new file parts, checked and cleaned. Parts that already name a stored file (a message
+    resent as a reloaded thread holds it) are kept as they are stored."""
     files = [FileIn(p.mediaType or "", p.url or "", p.filename) for p in parts if not (p.url or "").startswith(ROUTE)]
-    if not files:
-        return ()
-    settings = svc.settings
-    limits = AttachmentLimits(settings.max_attachment_bytes, settings.max_attachments, settings.max_image_edge)
-    try:
-        return await asyncio.to_thread(read_uploads, files, limits)
-    except AttachmentRejected as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+    return await checked(files, svc.settings)
 
 
 @router.get("/api/chat/{thread_id}/stream", response_model=None, response_class=EventSourceResponse,

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from sse_starlette import EventSourceResponse
 
 from parlor.api.context import current_request_id
-from parlor.api.deps import LimitedDep, PrincipalDep, ServicesDep
+from parlor.api.deps import LimitedDep, PrincipalDep, Services, ServicesDep
 from parlor.api.errors import ApiError
-from parlor.api.schemas import ChatCompletionBody
+from parlor.api.files import checked
+from parlor.api.schemas import ChatCompletionBody, OpenAIMessage
 from parlor.api.sse import encoded, sse
-from parlor.api.wire.openai import ChunkEncoder, completion, llm_message
-from parlor.chat import GatewayRequest, UnknownModel
-from parlor.llm.types import ToolSpec
+from parlor.api.wire.openai import ChunkEncoder, completion, files_in, llm_message
+from parlor.chat import GatewayRequest, ImagesUnreadable, UnknownModel
+from parlor.llm.types import LLMMessage, ToolSpec
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 STARTED = int(time.time())
@@ -29,6 +31,15 @@ async def models(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
+async def _message(message: OpenAIMessage, svc: Services) -> LLMMessage:
+    """A message as the model gets it: a user message's images and PDFs checked like the chat's, sent as
+    they came (nothing of a `/v1` call is stored)."""
+    llm = llm_message(message)
+    if message.role != "user" or not (files := files_in(message)):
+        return llm
+    return replace(llm, files=tuple(upload.inline() for upload in await checked(files, svc.settings)))
+
+
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(body: ChatCompletionBody, svc: ServicesDep, who: LimitedDep,
                            idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -37,7 +48,7 @@ async def chat_completions(body: ChatCompletionBody, svc: ServicesDep, who: Limi
     answer, from its start, instead of a second model call: a client cut off mid-stream resumes so."""
     stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
     request = GatewayRequest(principal=who, request_id=current_request_id(), model=body.model,
-                             messages=[llm_message(m) for m in body.messages], temperature=body.temperature,
+                             messages=[await _message(m, svc) for m in body.messages], temperature=body.temperature,
                              max_tokens=body.max_completion_tokens or body.max_tokens, stop=stop,
                              tools=[ToolSpec(t.function.name, t.function.description, t.function.parameters)
                                     for t in body.tools or []],
@@ -46,6 +57,9 @@ async def chat_completions(body: ChatCompletionBody, svc: ServicesDep, who: Limi
         generation = svc.gateway.generation(request)
     except UnknownModel:
         raise ApiError(404, "model_not_found", f"The model {body.model!r} does not exist here.") from None
+    except ImagesUnreadable:
+        raise ApiError(422, "model_cannot_read_images", f"The model {body.model!r} cannot read images or PDFs, "
+                       "and none after it in the chain can.") from None
     reservation = await svc.gateway.reserve(request, generation)
     run_id, batches = await svc.gateway.start(request, generation, reservation, idempotency_key)
     completion_id = "chatcmpl-" + run_id

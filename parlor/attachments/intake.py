@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 from pypdf import PdfReader
 
+from parlor.llm.types import MessageFile
+
 PDF = "application/pdf"
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "application/x-pdf": PDF}
@@ -47,6 +49,10 @@ class Upload:
     @property
     def is_image(self) -> bool:
         return self.media_type != PDF
+
+    def inline(self) -> MessageFile:
+        """As a model message's file, its bytes in hand (`/v1` sends what it checked; nothing is stored)."""
+        return MessageFile(self.media_type, self.filename, self.data, self.width, self.height, self.pages)
 
 
 class AttachmentRejected(Exception):

@@ -17,6 +17,10 @@ class UnknownModel(Exception):
     pass
 
 
+class ImagesUnreadable(Exception):
+    """The message carries images or PDFs, and the model chosen (or every configured one) cannot read them."""
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     vision: bool  # reads images (and PDFs) in messages

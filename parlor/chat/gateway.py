@@ -12,13 +12,15 @@ from typing import Any
 from parlor.accounts import Principal
 from parlor.agent.events import CallSent
 from parlor.agent.generation import Generation
-from parlor.chat.catalog import UnknownModel
+from parlor.attachments import file_tokens
+from parlor.chat.catalog import ImagesUnreadable, UnknownModel
 from parlor.chat.events import ChatEvent, TurnFailed, TurnFinished, TurnReport, TurnStarted
 from parlor.chat.mirror import Batches, Mirror
 from parlor.chat.runs import Run, RunRegistry
 from parlor.db import new_id
 from parlor.limits import Reservation, TokenBudget, UsageLedger, UsageRecord, estimate_tokens, priced_parts
 from parlor.llm import CompletionRequest, LLMMessage, Router
+from parlor.llm.router import system_of
 from parlor.llm.types import ToolSpec
 from parlor.messages import RunStatus
 from parlor.observability import RunRecorder, TurnOutcome, annotate
@@ -54,10 +56,13 @@ class Gateway:
         self._recent: dict[tuple[str, str], tuple[Run, float]] = {}  # idempotency key → run, expiry
 
     def generation(self, request: GatewayRequest) -> Generation:
-        """Raises UnknownModel before anything is sent when no provider serves `model`."""
+        """Raises UnknownModel before anything is sent when no provider serves `model`, ImagesUnreadable
+        when the messages carry images or PDFs that model cannot read (no silent switch to another)."""
         first = self._router.find(request.model)
         if first is None:
             raise UnknownModel(request.model)
+        if any(m.files for m in request.messages) and not self._router.sees_images(first):
+            raise ImagesUnreadable()
         completion = CompletionRequest(request.messages, tools=request.tools, tool_choice=request.tool_choice,
                                        temperature=request.temperature, max_tokens=request.max_tokens,
                                        stop=request.stop, request_id=request.request_id)
@@ -68,7 +73,9 @@ class Gateway:
         (raises ModelNotAllowed, BudgetExhausted); caps the reply at the tier's `max_reply_tokens`."""
         first = generation.first
         aliases = (request.model, *((first.name, first.model) if first else ()))
-        prompt = estimate_tokens(m.content for m in request.messages)
+        rule = system_of(first) if first else "openai"  # its images' tokens: by its provider's rule
+        prompt = estimate_tokens(m.content for m in request.messages) + sum(
+            file_tokens(f, rule) for m in request.messages for f in m.files)
         reservation = await self._budget.reserve(request.principal, prompt, request.max_tokens, models=aliases)
         if reservation.max_reply != generation.request.max_tokens:
             generation.request = replace(generation.request, max_tokens=reservation.max_reply)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from parlor.accounts import Principal
 from parlor.attachments import AttachmentStore, Upload
-from parlor.chat.catalog import ModelCatalog
+from parlor.chat.catalog import ImagesUnreadable, ModelCatalog
 from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
@@ -43,10 +43,6 @@ class TurnRequest:
         if self.text or not self.files:
             return self.text[:TITLE_CHARS]
         return (self.files[0].filename or "Image")[:TITLE_CHARS]
-
-
-class ImagesUnreadable(Exception):
-    """The message carries images or PDFs, and no configured model can read them."""
 
 
 @dataclass(frozen=True, slots=True)

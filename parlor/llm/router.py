@@ -101,17 +101,17 @@ class Router:
         for provider in chain:
             sent = asked if self.sees_images(provider) else without_files(asked)
             if sent is None:
-                skipped(self._metrics, provider.name, provider.model, _system(provider), "cannot_read_images")
+                skipped(self._metrics, provider.name, provider.model, system_of(provider), "cannot_read_images")
                 errors.append(ProviderError(provider.name, "rejected", "cannot read images, skipped"))
                 continue
             request = sent
             policy = self.resilience(provider)
             if not await self._breakers.allow(provider.name, policy.breaker, time.time()):
-                skipped(self._metrics, provider.name, provider.model, _system(provider), "circuit_open")
+                skipped(self._metrics, provider.name, provider.model, system_of(provider), "circuit_open")
                 errors.append(ProviderError(provider.name, "unavailable", "circuit open, skipped"))
                 continue
             started = False
-            observed = ModelCallObserver(self._metrics, provider.name, provider.model, _system(provider),
+            observed = ModelCallObserver(self._metrics, provider.name, provider.model, system_of(provider),
                                          request.max_tokens, request.request_id)
             outcome: str | None = "aborted"  # the caller stopped reading (stop, disconnect)
             try:
@@ -180,7 +180,7 @@ def without_files(request: CompletionRequest) -> CompletionRequest | None:
         for m in request.messages])
 
 
-def _system(provider: Provider) -> str:
+def system_of(provider: Provider) -> str:
     """The GenAI `system` of a provider: its own `system` attribute, else its class (OpenAIProvider: openai)."""
     system = getattr(provider, "system", None)
     return system if isinstance(system, str) else type(provider).__name__.removesuffix("Provider").lower()

@@ -8,6 +8,7 @@ from typing import Any
 
 from parlor.api.errors import ApiError
 from parlor.api.schemas import OpenAIMessage
+from parlor.attachments.intake import FileIn
 from parlor.chat.events import (
     TERMINAL,
     ChatEvent,
@@ -27,6 +28,27 @@ ABORTED = ("aborted", "The answer was stopped before its end (the server is rest
 UNAVAILABLE = ("providers_unavailable", "local_model_busy", "storage_unavailable")  # 503: retry later
 FINISH = {"stop": "stop", "length": "length", "tool-calls": "tool_calls", "content-filter": "content_filter",
           "error": "stop", "other": "stop"}
+
+
+def files_in(message: OpenAIMessage) -> list[FileIn]:
+    """A message's `image_url` and `file` content parts, as sent: checked by the route like the chat's
+    (a data: URL's own type is the declared one; a web URL is refused there, never fetched)."""
+    found: list[FileIn] = []
+    for part in message.content if isinstance(message.content, list) else []:
+        if part.get("type") == "image_url":
+            image = part.get("image_url")
+            url = str(image.get("url", "") if isinstance(image, dict) else image or "")
+            found.append(FileIn(_declared(url), url))
+        elif part.get("type") == "file":
+            file = part.get("file")
+            file = file if isinstance(file, dict) else {}
+            url = str(file.get("file_data") or "")
+            found.append(FileIn(_declared(url), url, file.get("filename")))
+    return found
+
+
+def _declared(url: str) -> str:
+    return url[5:url.find(";")] if url.startswith("data:") and ";" in url else ""
 
 
 def llm_message(message: OpenAIMessage) -> LLMMessage:
