@@ -22,8 +22,9 @@ from starlette.routing import Mount
 from parlor.api import create_api
 from parlor.api.access import RULES, Rule
 from parlor.api.deps import admin, principal
-from tests.client import auth, chat
+from tests.client import auth, chat, post_chat
 from tests.conftest import upstream_provider
+from tests.helpers.images import file_part, image_bytes
 from tests.server import ROOT, ParlorServer
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
@@ -114,10 +115,21 @@ class World:
 
 
 def _thread(world: World) -> str:
+    """A thread of the owner's whose first message carries an image (for the routes of its files)."""
     thread = f"authz-{uuid.uuid4().hex[:12]}"
-    result = chat(world.url, world.owner, thread, f"hello {thread}")
+    message = {"id": uuid.uuid4().hex, "role": "user",
+               "parts": [{"type": "text", "text": f"hello {thread}"}, file_part(image_bytes(), "image/png")]}
+    result = post_chat(world.url, world.owner, {"id": thread, "messages": [message]})
     assert result.status == 200 and result.done, result.body
     return thread
+
+
+def _file_name(world: World) -> str:
+    """The name of the image in the owner's shared thread."""
+    thread = world.shared["thread_id"]
+    body = httpx.get(f"{world.url}/api/threads/{thread}", headers=auth(world.owner)).json()
+    url = next(p["url"] for m in body["messages"] for p in m["parts"] if p["type"] == "file")
+    return str(url.rsplit("/", 1)[1])
 
 
 def _run(world: World) -> str:
@@ -171,15 +183,17 @@ def _message(world: World) -> str:
 
 MAKERS: dict[str, Callable[[World], str]] = {
     "thread_id": _thread, "request_id": _run, "document_id": _document, "memory_id": _memory,
-    "user_id": _user_id, "key_id": _key, "message_id": _message,
+    "user_id": _user_id, "key_id": _key, "message_id": _message, "name": _file_name,  # after thread_id
 }
 ABSENT = "absent-0123456789"  # an id nobody has
+ABSENT_NAMES = {"name": "0123456789abcdef.png"}  # a file name nobody has, of the form the route takes
 
 
 @pytest.fixture(scope="module")
 def world(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # the admin token on a user route counts as an invalid key: more than the default 30 a minute here
-    process = ParlorServer(tmp_path_factory.mktemp("authz"), [upstream_provider(upstream)],
+    seeing = {**upstream_provider(upstream), "vision": True}  # the owner's threads carry an image
+    process = ParlorServer(tmp_path_factory.mktemp("authz"), [seeing],
                            PARLOR_METRICS_TOKEN=METRICS_TOKEN,
                            PARLOR_AUTH_FAILURES_PER_MINUTE="1000").start(timeout=120)
     try:
@@ -191,7 +205,8 @@ def world(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
         assert promoted.status_code == 200, promoted.text
         schema = httpx.get(f"{process.url}/api/openapi.json").json()
         built = World(process, upstream, owner, admin_key, schema)
-        built.shared = {name: make(built) for name, make in MAKERS.items()}
+        for name, make in MAKERS.items():  # in order: a file's name is read from the thread made before it
+            built.shared[name] = make(built)
         yield built
     finally:
         process.stop()
@@ -318,7 +333,7 @@ def _expect_owner_only(world: World, route: str, call: Call, ids: dict[str, str]
     """Anyone but the owner gets exactly what an id that does not exist gets (404, or an empty 204): no
     way to tell someone else's resource from none. The owner gets through."""
     other = world.user()
-    absent = _call(world, route, {p: ABSENT for p in ids})
+    absent = _call(world, route, {p: ABSENT_NAMES.get(p, ABSENT) for p in ids})
     nobody = _send(world, absent, other).status_code
     assert nobody in (404, 204), f"{route} for an id nobody has: {nobody}"
     expect("anonymous", None, lambda s: s == 401)

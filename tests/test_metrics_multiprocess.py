@@ -14,7 +14,7 @@ WORKER = """
 import asyncio
 from parlor.observability.metrics import Metrics
 from parlor.observability.probe import ModelCall
-metrics = Metrics(lambda provider, model, i, o: 0.001)
+metrics = Metrics(lambda provider, model, usage: 0.001)
 metrics.request("/api/chat", "POST", 200, 0.5)
 metrics.model_call(ModelCall("up", "m", "openai", ttft_ms=300.0, duration_ms=900.0, tokens_in=10, tokens_out=25))
 metrics.streams.inc()

@@ -68,6 +68,7 @@ RULES: dict[str, Rule] = {
     "DELETE /api/documents/{document_id}": OWNER,
     "POST /api/messages/{message_id}/feedback": OWNER,
     "GET /api/models": USER,  # those the caller's tier may use
+    "GET /api/files/{thread_id}/{name}": OWNER,  # a message's image or PDF
     # the OpenAI-compatible gateway
     "GET /v1/models": USER,
     "POST /v1/chat/completions": USER,
