@@ -107,6 +107,7 @@ class Settings(BaseSettings):
 
     # ---- limits: tiers, token budgets, prices (README "Limits") ----
     default_tier: str = "free"
+    default_model: str | None = None  # a provider name or model chats start with (else the chain's first allowed)
     tiers: dict[str, TierConfig] = Field(default_factory=default_tiers, min_length=1)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)  # key: "provider/model", provider or model
     limits_on_redis_error: Literal["open", "closed"] = "open"
@@ -261,6 +262,12 @@ class Settings(BaseSettings):
     def _check_tiers(self) -> None:
         if self.default_tier not in self.tiers:
             raise ValueError(f"PARLOR_DEFAULT_TIER: {self.default_tier!r} is not one of PARLOR_TIERS")
+        names = {n for p in self.providers for n in (p.name, p.model)}
+        chosen = [("PARLOR_DEFAULT_MODEL", self.default_model)]
+        chosen += [(f"PARLOR_TIERS.{t}.default_model", c.default_model) for t, c in self.tiers.items()]
+        for setting, model in chosen:
+            if model is not None and model not in names:
+                raise ValueError(f"{setting}: {model!r} is not a provider's name or model in PARLOR_PROVIDERS")
         unlimited = self.tiers.get(UNLIMITED_TIER)
         if unlimited is not None and unlimited.limited:
             raise ValueError(f"PARLOR_TIERS: the {UNLIMITED_TIER!r} tier cannot have limits (with PARLOR_AUTH=off it "

@@ -109,6 +109,7 @@ class TierConfig(BaseModel):
     tokens_per_day: int | None = Field(default=None, ge=1)
     max_reply_tokens: int | None = Field(default=None, ge=1)
     models: list[str] = Field(default_factory=lambda: ["*"])  # provider names or models; shell-style patterns
+    default_model: str | None = None  # a provider name or model its chats start with (else PARLOR_DEFAULT_MODEL)
 
     @property
     def limited(self) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from parlor.chat import ModelCatalog, UnknownModel
-from parlor.config import PriceConfig, ProviderConfig, TierConfig
+from parlor.config import PriceConfig, ProviderConfig, Settings, TierConfig
 from parlor.limits import ModelNotAllowed, PriceTable, Tiers
 
 PROVIDERS = [
@@ -43,6 +43,24 @@ def test_the_default_is_the_first_of_the_chain_the_tier_may_use() -> None:
     assert [CATALOG.default(t) for t in ("all", "claude-only")] == [CATALOG.for_tier("all")[0],
                                                                       CATALOG.for_tier("claude-only")[0]]
     assert CATALOG.default("none") is None
+
+
+def test_a_tiers_default_model_wins_then_the_servers_while_the_tier_allows_it() -> None:
+    tiers = Tiers({"all": TierConfig(), "cheap": TierConfig(models=["gpt-4o*", "here"], default_model="here"),
+                   "claude-only": TierConfig(models=["claude"])}, "all")
+    catalog = ModelCatalog(PROVIDERS, tiers, PRICES, default_model="claude-sonnet-4-5")  # by its model
+    defaults = {tier: getattr(catalog.default(tier), "id", None) for tier in ("all", "cheap", "claude-only")}
+    assert defaults == {"all": "claude", "cheap": "here", "claude-only": "claude"}
+    assert ModelCatalog(PROVIDERS, tiers, PRICES, default_model="echo").default("cheap").id == "here"  # type: ignore[union-attr]
+    fenced = Tiers({"cheap": TierConfig(models=["gpt-4o*"])}, "cheap")  # the server's default is not allowed
+    assert ModelCatalog(PROVIDERS, fenced, PRICES, default_model="claude").default("cheap").id == "fast"  # type: ignore[union-attr]
+
+
+def test_an_unknown_default_model_is_refused_at_startup() -> None:
+    with pytest.raises(ValueError, match="PARLOR_DEFAULT_MODEL: 'nope'"):
+        Settings(providers=PROVIDERS, default_model="nope")
+    with pytest.raises(ValueError, match=r"PARLOR_TIERS\.free\.default_model"):
+        Settings(providers=PROVIDERS, tiers={"free": TierConfig(default_model="nope")})
 
 
 def test_what_each_model_can_do_and_costs() -> None:

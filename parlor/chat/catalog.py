@@ -55,16 +55,24 @@ def entry(provider: ProviderConfig, prices: PriceTable) -> ModelEntry:
 class ModelCatalog:
     """The providers in fallback order; a tier sees those whose name or model its patterns match."""
 
-    def __init__(self, providers: Sequence[ProviderConfig], tiers: Tiers, prices: PriceTable):
+    def __init__(self, providers: Sequence[ProviderConfig], tiers: Tiers, prices: PriceTable,
+                 default_model: str | None = None):
+        """`default_model`: what chats start with when the tier names none (a provider's name or model)."""
         self._entries = [entry(p, prices) for p in providers]
         self._tiers = tiers
+        self._default_model = default_model
 
     def for_tier(self, tier: str) -> list[ModelEntry]:
         return [e for e in self._entries if self._tiers.allows(tier, e.id, e.model)]
 
     def default(self, tier: str) -> ModelEntry | None:
-        """What a chat with no model chosen starts with: the first of the chain the tier may use."""
-        return next(iter(self.for_tier(tier)), None)
+        """What a chat with no model chosen starts with: the tier's `default_model`, else the server's,
+        while the tier may use it; else the first of the chain the tier may use."""
+        allowed = self.for_tier(tier)
+        for name in (self._tiers.get(tier).default_model, self._default_model):
+            if name is not None and (named := next((e for e in allowed if e.named(name)), None)) is not None:
+                return named
+        return next(iter(allowed), None)
 
     def choose(self, tier: str, name: str) -> ModelEntry:
         """The model a client named (its id, or its model id); raises UnknownModel or ModelNotAllowed."""

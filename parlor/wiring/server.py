@@ -105,7 +105,8 @@ class Server:
         turns = TurnRecorder(store, ledger, self.limits.budget, recorder, memory, tasks,
                              settings.data_dir / "unsaved-answers.jsonl", settings.write_retry_seconds)
         runner = TurnRunner(AgentLoop(self.router, self.tools, settings.max_tool_steps), turns, memory)
-        models = ModelCatalog(settings.providers, Tiers(settings.tiers, settings.default_tier), prices)
+        models = ModelCatalog(settings.providers, Tiers(settings.tiers, settings.default_tier), prices,
+                              settings.default_model)
         planner = TurnPlanner(memory, self.limits.budget, self.experiments.book, models, self.attachments,
                               sees_images=any(p.sees_images for p in settings.providers))
         chat = ChatService(planner, runner, turns, runs, mirror)
