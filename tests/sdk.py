@@ -13,16 +13,23 @@ from pathlib import Path
 from typing import Any
 
 SCRIPT = Path(__file__).with_name("sdk_chat.mjs")
+VALIDATE = Path(__file__).with_name("sdk_validate.mjs")
 NODE_MODULES = Path(__file__).resolve().parent.parent / "web" / "node_modules"
 
 
-def install() -> Path:
+def install(script: Path = SCRIPT) -> Path:
     """The script's copy beside web/node_modules (made each session, so an edit is never stale)."""
     assert (NODE_MODULES / "ai").is_dir(), "web/node_modules has no `ai`: run `npm --prefix web ci`"
-    target = NODE_MODULES / ".parlor-conformance" / SCRIPT.name
+    target = NODE_MODULES / ".parlor-conformance" / script.name
     target.parent.mkdir(exist_ok=True)
-    shutil.copyfile(SCRIPT, target)
+    shutil.copyfile(script, target)
     return target
+
+
+def validate(messages: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """The SDK's validateUIMessages on stored messages (what useChat is given when a thread reopens)."""
+    return subprocess.run(["node", str(install(VALIDATE))], input=json.dumps(messages), capture_output=True,
+                          text=True, timeout=60)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import pytest
 from httpx_sse import connect_sse
 from PIL import Image
 
+from tests import sdk
 from tests.client import ChatResult, auth, post_chat
 from tests.conftest import RunningServer, upstream_provider
 from tests.helpers.images import file_part, image_bytes, jpeg_with_exif, pdf_bytes
@@ -87,6 +88,10 @@ def test_a_photo_reaches_the_model_that_sees_cleaned_and_is_kept_for_its_owner(
     part = next(p for p in thread_body["messages"][0]["parts"] if p["type"] == "file")
     assert part["mediaType"] == "image/jpeg" and part["filename"] == "holiday.jpg"
     assert part["url"].startswith(f"/api/files/{thread}/") and part["url"].endswith(".jpg")
+    checked = sdk.validate(thread_body["messages"])  # the AI SDK takes the stored file part as its own
+    assert checked.returncode == 0, checked.stderr
+    broken = [{**thread_body["messages"][0], "parts": [{"type": "file", "url": part["url"]}]}]  # no mediaType
+    assert sdk.validate(broken).returncode == 1  # the check can fail
     mine = httpx.get(eyes.url + part["url"], headers=auth(alice))
     assert mine.status_code == 200 and mine.headers["content-type"] == "image/jpeg" and mine.content == sent
     assert mine.headers["x-content-type-options"] == "nosniff"

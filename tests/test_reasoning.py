@@ -125,6 +125,8 @@ def test_reasoning_streams_is_stored_and_stays_out_of_the_next_prompt(
     stored = httpx.get(f"{server.url}/api/threads/{thread_id}", headers=auth(key)).json()["messages"][-1]
     assert {"type": "reasoning", "text": f"two plus two {marker}",
             "providerMetadata": {"parlor": {"durationMs": thought_ms}}} in stored["parts"]
+    checked = sdk.validate([stored])  # the AI SDK takes the stored reasoning part when the thread reopens
+    assert checked.returncode == 0, checked.stderr
 
     fake.push(Script(text="Yes."), match=f"again {marker}")
     assert chat(server.url, key, thread_id, f"again {marker}").text == "Yes."
