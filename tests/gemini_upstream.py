@@ -15,6 +15,7 @@ from typing import Any
 from tests.upstream import Script, Upstream, _Drop, read_body
 from tests.upstream_script import Message, Reply, dumps
 
+SIGNATURE = "c2lnbmVkLWJ5LXRoZS1mYWtl"  # what the fake's thinking steps are sealed with (opaque to Parlor)
 ROUTE = re.compile(r"^/v1(beta)?/models/([^/:]+):streamGenerateContent$")
 FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -51,6 +52,9 @@ class GeminiUpstream(Upstream):
         body = json.loads(raw)
         if not isinstance(body.get("contents"), list):
             return await _error(send, 400, "contents is required")
+        if (unsigned := _unsigned_call(body)) is not None:  # as Gemini refuses a thinking model's loop
+            return await _error(send, 400, f"Function call is missing a thought_signature in functionCall parts. "
+                                f"This is required for tools to work correctly ({unsigned}).")
         # the scripts match on the last user text, which Gemini keeps in `contents[].parts[].text`
         as_messages = [{"role": c.get("role"), "content": [p for p in c.get("parts", []) if "text" in p]}
                        for c in body["contents"]]
@@ -91,12 +95,30 @@ def _chunks(body: Message, script: Script) -> Any:
             return
         yield chunk([{"text": token}])
     calls = [{"functionCall": {"name": tool.name, "args": json.loads(tool.arguments)}} for _, tool in reply.calls]
+    if calls and thinks:  # a thinking model seals its step on the first call: the loop must send it back
+        calls[0]["thoughtSignature"] = SIGNATURE
     prompt = reply.prompt_tokens
     answer = reply.completion_tokens - reply.reasoning_tokens  # Gemini counts the thoughts apart
     usage = {"promptTokenCount": prompt + script.cached_tokens, "candidatesTokenCount": answer,
              "thoughtsTokenCount": reply.reasoning_tokens, "cachedContentTokenCount": script.cached_tokens,
              "totalTokenCount": prompt + script.cached_tokens + reply.completion_tokens}
     yield chunk(calls, FINISH.get(reply.finish_reason, "STOP"), usage)
+
+
+def _unsigned_call(body: Message) -> str | None:
+    """With thinking on, the first call of each model step since the user's last text must carry the
+    signature its step came with (Gemini's rule for the current turn; earlier turns are not checked)."""
+    config = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
+    if not (config.get("includeThoughts") or config.get("include_thoughts")):
+        return None
+    contents = body["contents"]
+    asked = max((k for k, c in enumerate(contents)
+                 if c.get("role") == "user" and any("text" in p for p in c.get("parts", []))), default=-1)
+    for content in contents[asked + 1:]:
+        calls = [p for p in content.get("parts", []) if "functionCall" in p]
+        if content.get("role") == "model" and calls and calls[0].get("thoughtSignature") != SIGNATURE:
+            return str(calls[0]["functionCall"].get("name"))
+    return None
 
 
 async def _error(send: Any, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:

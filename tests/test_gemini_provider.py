@@ -28,6 +28,7 @@ from parlor.llm import (
 from parlor.llm.gemini import GeminiProvider
 from parlor.llm.types import ToolSpec
 from tests.client import chat
+from tests.gemini_upstream import SIGNATURE as GEMINI_SIGNATURE
 from tests.gemini_upstream import GeminiUpstream
 from tests.server import ParlorServer
 from tests.upstream import Script, ScriptedToolCall
@@ -91,7 +92,8 @@ async def test_text_calls_finish_and_usage_stream_as_parlors_deltas(
                        tool_calls=[ScriptedToolCall("lookup", '{"q": "parlor"}')]), match=marker)
     got = await deltas(thinker, ask(marker, tools=[LOOKUP]))
     assert "".join(d.text for d in got if isinstance(d, TextDelta)) == "Let me look."
-    assert [d.text for d in got if isinstance(d, ReasoningDelta)] == ["A lookup, then."]  # apart from the text
+    thoughts = [(d.text, d.signature) for d in got if isinstance(d, ReasoningDelta)]  # apart from the text
+    assert thoughts == [("A lookup, then.", None), ("", GEMINI_SIGNATURE)]  # the step sealed on its call
     [call] = [d for d in got if isinstance(d, ToolCallDelta)]  # whole, in one delta
     assert call.name == "lookup" and json.loads(call.arguments) == {"q": "parlor"} and call.id
     assert [d.reason for d in got if isinstance(d, FinishDelta)] == ["tool-calls"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ from parlor.llm.types import ToolSpec
 from tests.anthropic_upstream import SIGNATURE, AnthropicUpstream
 from tests.client import auth, chat
 from tests.conftest import upstream_provider
+from tests.gemini_upstream import SIGNATURE as GEMINI_SIGNATURE
+from tests.gemini_upstream import GeminiUpstream
 from tests.server import ParlorServer
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
@@ -126,3 +129,34 @@ def test_cached_and_reasoning_tokens_are_recorded_and_priced_apart(priced: Parlo
     parts = {s.labels["part"]: s.value for f in text_string_to_metric_families(scraped) for s in f.samples
              if s.name == "parlor_llm_token_parts_total"}
     assert parts["cache_read"] >= 3 and parts["reasoning"] >= 5
+
+
+@pytest.fixture(scope="module")
+def gemini() -> Iterator[GeminiUpstream]:
+    with GeminiUpstream() as server:
+        yield server
+
+
+def test_a_tool_loop_gives_gemini_its_step_signature_back(gemini: GeminiUpstream, tmp_path: Path,
+                                                          marker: str) -> None:
+    """Gemini seals a thinking step on its first function call and refuses a loop that drops it (the fake
+    too): the next call of the loop carries it on that call; a later turn needs none."""
+    provider = {"name": "gemini", "kind": "gemini", "base_url": gemini.url, "api_key": "g", "model": "g",
+                "reasoning": True, "thinking_budget": BUDGET}
+    server = ParlorServer(tmp_path, [provider]).start()
+    try:
+        key, thread_id = server.create_user(f"gemini-{marker}"), uuid.uuid4().hex
+        gemini.push(Script(thinking="Use the calculator.", tool_calls=[
+            ScriptedToolCall("calculator", '{"expression": "6*7"}')]), match=f"sum {marker}")
+        gemini.push(Script(text="It is 42."))  # the loop's next call
+        seen = len(gemini.requests)
+        result = chat(server.url, key, thread_id, f"sum {marker}")
+        assert result.status == 200 and result.text == "It is 42." and result.types[-1] == "finish"
+        second = gemini.requests[seen + 1]
+        step = [c for c in second["contents"] if c["role"] == "model"][-1]
+        assert step["parts"][0]["thoughtSignature"] == GEMINI_SIGNATURE and "functionCall" in step["parts"][0]
+        assert not any(p.get("thought") for c in second["contents"] for p in c["parts"])  # the text stays here
+        gemini.push(Script(text="Yes."), match=f"again {marker}")
+        assert chat(server.url, key, thread_id, f"again {marker}").text == "Yes."
+    finally:
+        server.stop()

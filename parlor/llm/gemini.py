@@ -28,6 +28,7 @@ from parlor.llm.types import (
     ProviderError,
     ReasoningDelta,
     TextDelta,
+    ThoughtfulMessage,
     ToolCallDelta,
     Usage,
     UsageDelta,
@@ -99,15 +100,18 @@ class ContentChunks:
         return deltas
 
     def _part(self, part: dict[str, Any]) -> list[Delta]:
+        # A thinking model's step is sealed with a signature on one of its parts (the first call's): kept as
+        # a thought, for the tool loop to send back on that call (see _parts)
+        sealed: list[Delta] = [ReasoningDelta("", signature=sig)] if (sig := part.get("thoughtSignature")) else []
         if part.get("thought"):
-            return [ReasoningDelta(part["text"])] if part.get("text") else []
+            return [*([ReasoningDelta(part["text"])] if part.get("text") else []), *sealed]
         if call := part.get("functionCall"):
             index, self._calls = self._calls, self._calls + 1
             arguments = orjson.dumps(call.get("args") or {}).decode()
             made_up = f"{MADE_UP}{uuid.uuid4().hex[:24]}"  # older Gemini models give calls no id
-            return [ToolCallDelta(index=index, id=call.get("id") or made_up, name=call.get("name"),
-                                  arguments=arguments)]
-        return [TextDelta(part["text"])] if part.get("text") else []
+            return [*sealed, ToolCallDelta(index=index, id=call.get("id") or made_up, name=call.get("name"),
+                                           arguments=arguments)]
+        return [*([TextDelta(part["text"])] if part.get("text") else []), *sealed]
 
 
 def usage_of(usage: dict[str, Any]) -> Usage:
@@ -165,9 +169,17 @@ def _parts(message: LLMMessage) -> list[dict[str, Any]]:
     for file in message.files:  # images and PDFs alike: inline data (`inline_data`, in the JSON's camelCase)
         if file.data is not None:
             parts.append({"inlineData": {"mimeType": file.media_type, "data": base64.b64encode(file.data).decode()}})
-    for call in message.tool_calls:
-        parts.append({"functionCall": {"name": call.name, "args": call.input()}})
-    return parts
+    calls: list[dict[str, Any]] = [{"functionCall": {"name": call.name, "args": call.input()}}
+                                   for call in message.tool_calls]
+    if calls and (signature := _signature(message)) is not None:
+        calls[0]["thoughtSignature"] = signature  # where it came: Gemini refuses the loop without it
+    return parts + calls
+
+
+def _signature(message: LLMMessage) -> str | None:
+    """The signature this turn's step came sealed with (a step of an earlier turn has none: not needed)."""
+    thoughts = message.thoughts if isinstance(message, ThoughtfulMessage) else ()
+    return next((t.signature for t in reversed(thoughts) if t.signature), None)
 
 
 def _tool_config(choice: str | dict[str, Any] | None) -> dict[str, Any] | None:
