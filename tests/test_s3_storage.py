@@ -21,9 +21,10 @@ from parlor.attachments import AttachmentStore, Upload
 from parlor.rag.files import LocalFiles
 from parlor.rag.s3_files import S3Files
 from tests import rag_corpus
-from tests.client import auth
+from tests.client import auth, chat, post_chat
 from tests.conftest import upstream_provider
 from tests.helpers.documents import events
+from tests.helpers.images import file_part, image_bytes
 from tests.helpers.redis import redis_url
 from tests.rag_kit import knowledge, wait_final
 from tests.server import ParlorServer, free_port
@@ -174,3 +175,24 @@ async def test_attachments_by_owner_in_the_bucket_and_in_a_directory(s3: str, tm
         assert [k.rsplit("/", 1)[0] for k in keys(client, name)] == ["docs/attachments/bob/t1"]  # bob's only
     finally:
         await remote.aclose()
+
+
+def test_a_store_that_fails_keeps_the_images_message_from_being_sent(s3: str, upstream: Upstream, tmp_path: Path,
+                                                                    marker: str) -> None:
+    """The bucket is gone: a message with an image is 503 attachments_unavailable (retry later), and no model
+    was asked: an answer about an image Parlor could not keep would be lost with it."""
+    seeing = {**upstream_provider(upstream), "vision": True}
+    server = ParlorServer(tmp_path, [seeing], PARLOR_S3_BUCKET=f"gone-{uuid.uuid4().hex[:8]}",
+                          PARLOR_S3_ENDPOINT_URL=s3, PARLOR_S3_REGION=REGION, PARLOR_S3_ACCESS_KEY_ID="test",
+                          PARLOR_S3_SECRET_ACCESS_KEY="test").start(timeout=120)
+    try:
+        key = server.create_user(f"gone-{marker}")
+        body = {"id": f"t-{marker}", "messages": [{"id": uuid.uuid4().hex, "role": "user", "parts": [
+            {"type": "text", "text": f"see {marker}"}, file_part(image_bytes(), "image/png")]}]}
+        result = post_chat(server.url, key, body)
+        assert result.status == 503 and result.body["error"]["code"] == "attachments_unavailable"
+        assert result.headers.get("retry-after")
+        assert not [r for r in upstream.requests if marker in str(r["messages"])]
+        assert chat(server.url, key, f"t2-{marker}", f"plain {marker}").done  # text alone still works
+    finally:
+        server.stop()
