@@ -77,6 +77,8 @@ describe('Composer', () => {
     expect(clip.getAttribute('aria-label')).toMatch(/can’t read images/)
     expect(clip.getAttribute('title')).toMatch(/can’t read images/)
     expect(screen.getByTestId('file-input').getAttribute('accept')).not.toContain('image/png')
+    expect(screen.getByText(/drop files to attach \(this model can’t read images\)/)).toBeTruthy()
+    expect(screen.queryByText(/paste or drop images/)).toBeNull()
     fireEvent.paste(screen.getByLabelText('Message'), { clipboardData: { files: [png('x.png')] } })
     expect((await screen.findByRole('alert')).textContent).toContain('This model can’t read images')
     expect(screen.queryByRole('list', { name: 'Attachments' })).toBeNull()

@@ -168,7 +168,8 @@ export const Composer = forwardRef<ComposerHandle, Props>(function Composer(
         )}
       </div>
       <p id="composer-hint" className="composer-hint">
-        Enter to send · Shift+Enter for a new line · Esc to stop · paste or drop images and files to attach
+        Enter to send · Shift+Enter for a new line · Esc to stop ·{' '}
+        {imagesAllowed ? 'paste or drop images and files to attach' : 'drop files to attach (this model can’t read images)'}
       </p>
     </form>
   )
