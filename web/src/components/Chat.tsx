@@ -125,8 +125,11 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
   // not with `resume: true`, to know when the server has answered: until then, a question without its
   // answer may be one still being answered rather than one to retry.
   const [resumeChecked, setResumeChecked] = useState(false)
+  // A message sent while the check is out waits for it: the SDK's answer to the check (204, nothing under
+  // way) would otherwise end the new message's request too, leaving it unanswered.
+  const resumed = useRef<Promise<void>>(Promise.resolve())
   useEffect(() => {
-    void resumeStream().finally(() => setResumeChecked(true))
+    resumed.current = resumeStream().catch(() => undefined).finally(() => setResumeChecked(true))
   }, [resumeStream])
   const messagesRef = useRef(messages)
   useEffect(() => {
@@ -145,7 +148,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
     (text: string, files: FileUIPart[] = []) => {
       setFollowKey((k) => k + 1)
       onSent?.(chatId, text || files[0]?.filename || 'Image')
-      void sendMessage(files.length ? { text, files } : { text })
+      void resumed.current.then(() => sendMessage(files.length ? { text, files } : { text }))
     },
     [chatId, onSent, sendMessage],
   )
