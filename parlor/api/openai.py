@@ -58,8 +58,8 @@ async def chat_completions(body: ChatCompletionBody, svc: ServicesDep, who: Limi
     except UnknownModel:
         raise ApiError(404, "model_not_found", f"The model {body.model!r} does not exist here.") from None
     except ImagesUnreadable:
-        raise ApiError(422, "model_cannot_read_images", f"The model {body.model!r} cannot read images or PDFs, "
-                       "and none after it in the chain can.") from None
+        raise ApiError(422, "model_cannot_read_images", f"The model {body.model!r} cannot read images or PDFs: "
+                       "name one that can (GET /api/models says which).") from None
     reservation = await svc.gateway.reserve(request, generation)
     run_id, batches = await svc.gateway.start(request, generation, reservation, idempotency_key)
     completion_id = "chatcmpl-" + run_id
