@@ -22,6 +22,7 @@ from tests.client import auth, chat
 from tests.conftest import upstream_provider
 from tests.gemini_upstream import SIGNATURE as GEMINI_SIGNATURE
 from tests.gemini_upstream import GeminiUpstream
+from tests.helpers.runs import run_record
 from tests.server import ParlorServer
 from tests.upstream import Script, ScriptedToolCall, Upstream
 
@@ -116,8 +117,7 @@ def test_cached_and_reasoning_tokens_are_recorded_and_priced_apart(priced: Parlo
     upstream.push(Script(text="Four.", thinking="two and two make four", cached_tokens=3), match=f"sum {marker}")
     result = chat(priced.url, priced.create_user(f"priced-{marker}"), uuid.uuid4().hex, f"sum {marker}")
     assert result.text == "Four."
-    run = httpx.get(f"{priced.url}/api/admin/runs/{result.headers['x-request-id']}",
-                    headers=auth(priced.admin_token)).json()
+    run = run_record(priced, result.headers["x-request-id"])  # written just after the stream ends
     assert run["usage"] == {"cached_in": 3, "cache_write_in": 0, "reasoning_out": 5}
     assert (run["providers"][0]["cached_in"], run["providers"][0]["reasoning_out"]) == (3, 5)
     tokens_in, tokens_out = run["tokens_in"], run["tokens_out"]
