@@ -75,6 +75,7 @@ async def test_approve_one_tool_and_deny_another(approving: RunningServer, upstr
         await expect(page.locator(".msg-assistant").last).to_contain_text("Fine, I will leave the sum to you.")
         await denied.locator("summary").click()
         await expect(denied.get_by_test_id("tool-denied")).to_contain_text("I want to do it myself")
+        await shot(page, "tool-approval-denied")
         tool_results = [m for m in upstream.requests[-1]["messages"] if m["role"] == "tool"]
         assert "I want to do it myself" in tool_results[-1]["content"]
         await idle(page)
