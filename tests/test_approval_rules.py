@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from parlor.agent.catalog import configured_tools
+from parlor.api.wire.ui import ui_parts
 from parlor.chat.approvals import ApprovalAnswer, ApprovalMismatch, ApprovalsMissing, ApprovalUnknown, find_paused
 from parlor.chat.events import StepStarted, TextChunk, ToolDenied, ToolOutput
 from parlor.chat.replay import replay
@@ -100,3 +101,19 @@ async def test_a_retried_answer_replays_only_what_it_added() -> None:
     kinds = [type(e) for e in events[1:-2]]
     assert kinds == [ToolDenied, StepStarted, TextChunk]
     assert not any(isinstance(e, ToolOutput) for e in events)  # the lookup's result streamed before the pause
+
+
+def test_stored_approvals_are_the_sdk_s_tool_part_states() -> None:
+    def shown(state: ApprovalState, result: ToolResultPart | None = None) -> dict[str, Any]:
+        parts: list[Part] = [ToolCallPart("c1", "send", {"to": "x"}), ApprovalPart("apr_1", "c1", NOW, state, "no")]
+        return ui_parts([*parts, *([result] if result else [])])[0]
+
+    assert shown(ApprovalState.PENDING) == {"type": "tool-send", "toolCallId": "c1", "input": {"to": "x"},
+                                            "state": "approval-requested", "approval": {"id": "apr_1"}}
+    approved = shown(ApprovalState.APPROVED, ToolResultPart("c1", "send", {"sent": True}))
+    assert approved["state"] == "output-available" and approved["approval"] == {"id": "apr_1", "approved": True,
+                                                                                 "reason": "no"}
+    denied = shown(ApprovalState.DENIED, ToolResultPart("c1", "send", error="The user denied this tool call"))
+    assert denied["state"] == "output-denied" and denied["approval"]["approved"] is False
+    expired = shown(ApprovalState.EXPIRED, ToolResultPart("c1", "send", error="Approval expired: late"))
+    assert expired["state"] == "output-error" and "approval" not in expired
