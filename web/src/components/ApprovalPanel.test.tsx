@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from '@testing-library/react'
 import type { UIMessage } from 'ai'
 import { describe, expect, it, vi } from 'vitest'
-import { ApprovalContext } from '../lib/approval'
+import { ApprovalContext, openApprovals } from '../lib/approval'
 import { ToolCard } from './ToolCard'
 
 type Part = UIMessage['parts'][number]
@@ -14,7 +14,7 @@ const asked = {
 describe('tool approval', () => {
   it('approves with the approval id (no reason)', () => {
     const respond = vi.fn()
-    render(<ApprovalContext.Provider value={respond}><ToolCard part={asked} /></ApprovalContext.Provider>)
+    render(<ApprovalContext.Provider value={{ respond, open: new Set(['apr_1']) }}><ToolCard part={asked} /></ApprovalContext.Provider>)
     expect(screen.getByTestId('tool-card').querySelector('.tool-meta')?.textContent).toBe('needs your approval')
     fireEvent.change(screen.getByLabelText(/Reason/), { target: { value: 'ignored' } })
     fireEvent.click(screen.getByRole('button', { name: 'Approve' }))
@@ -24,10 +24,20 @@ describe('tool approval', () => {
 
   it('denies with the reason typed', () => {
     const respond = vi.fn()
-    render(<ApprovalContext.Provider value={respond}><ToolCard part={asked} /></ApprovalContext.Provider>)
+    render(<ApprovalContext.Provider value={{ respond, open: new Set(['apr_1']) }}><ToolCard part={asked} /></ApprovalContext.Provider>)
     fireEvent.change(screen.getByLabelText(/Reason/), { target: { value: '  not now ' } })
     fireEvent.click(screen.getByRole('button', { name: 'Deny' }))
     expect(respond).toHaveBeenCalledWith({ id: 'apr_1', approved: false, reason: 'not now' })
+  })
+
+  it('offers answers only for the last answer: an earlier one the chat went past is moot', () => {
+    const answer = { id: 'a1', role: 'assistant', parts: [asked] } as UIMessage
+    const next = { id: 'u2', role: 'user', parts: [{ type: 'text', text: 'never mind' }] } as UIMessage
+    expect([...openApprovals([answer])]).toEqual(['apr_1'])
+    expect(openApprovals([answer, next]).size).toBe(0)
+    render(<ApprovalContext.Provider value={{ respond: vi.fn(), open: new Set() }}><ToolCard part={asked} /></ApprovalContext.Provider>)
+    expect(screen.queryByRole('button', { name: 'Approve' })).toBeNull()
+    expect(screen.getByTestId('approval-moot').textContent).toContain('went on without send_note')
   })
 
   it('shows a denied call with its reason, and an expired one', () => {

@@ -1,17 +1,24 @@
 import { useId, useState } from 'react'
-import { useApprovalResponder } from '../lib/approval'
+import { useApprovals } from '../lib/approval'
 
 /** Approve or deny a tool call the model wants to make, with an optional reason the model reads. */
 export function ApprovalPanel({ approvalId, toolName }: { approvalId: string; toolName: string }) {
-  const respond = useApprovalResponder()
+  const approvals = useApprovals()
   const [reason, setReason] = useState('')
   const [sent, setSent] = useState(false)
   const reasonId = useId()
-  if (!respond) return null
+  if (!approvals) return null
+  if (!approvals.open.has(approvalId)) {
+    return (
+      <p className="approval approval-moot" data-testid="approval-moot">
+        Not answered: the chat went on without {toolName}.
+      </p>
+    )
+  }
   const answer = (approved: boolean) => {
     setSent(true)
     const why = reason.trim()
-    respond({ id: approvalId, approved, ...(approved || !why ? {} : { reason: why }) })
+    approvals.respond({ id: approvalId, approved, ...(approved || !why ? {} : { reason: why }) })
   }
   return (
     <div className="approval" role="group" aria-label={`Approve ${toolName}?`} data-testid="approval">

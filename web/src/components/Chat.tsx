@@ -7,7 +7,7 @@ import {
 } from 'ai'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { fetchThreadMessages, stopChat } from '../lib/api'
-import { ApprovalContext } from '../lib/approval'
+import { ApprovalContext, openApprovals } from '../lib/approval'
 import { filesOf, withoutEarlierFiles } from '../lib/attachments'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
@@ -140,6 +140,12 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
   useEffect(() => {
     resumed.current = resumeStream().catch(() => undefined).finally(() => setResumeChecked(true))
   }, [resumeStream])
+  // the tool cards' Approve and Deny; keyed on the open approvals' ids, not on each streamed token
+  const openKey = [...openApprovals(messages)].join(' ')
+  const approvals = useMemo(
+    () => ({ respond: addToolApprovalResponse, open: new Set(openKey.split(' ').filter(Boolean)) }),
+    [addToolApprovalResponse, openKey],
+  )
   const messagesRef = useRef(messages)
   useEffect(() => {
     messagesRef.current = messages
@@ -358,7 +364,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
           )}
         </div>
       ) : (
-        <ApprovalContext.Provider value={addToolApprovalResponse}>
+        <ApprovalContext.Provider value={approvals}>
           <MessageList
             messages={messages}
             busy={busy}
