@@ -45,12 +45,13 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     if newest is None:
         raise ApiError(422, "no_user_message", "The request has no user message.")
     text = newest.text()
-    if not text.strip() and not newest.files():
+    approvals = _approvals(body)  # the user answered the last answer's approvals: it goes on
+    # (its question was taken already: the web UI leaves out its images, which may have been all it held)
+    if not text.strip() and not newest.files() and not approvals:
         raise ApiError(422, "empty_message", "The message is empty.")
     if len(text) > svc.settings.max_message_chars:
         raise ApiError(413, "message_too_long",
                        f"The message is over {svc.settings.max_message_chars} characters.")
-    approvals = _approvals(body)  # the user answered the last answer's approvals: it goes on
     # useChat's sendMessage({messageId}) replaces that user message: edit and resend
     edit = body.trigger == "submit-message" and body.messageId == newest.id
     fresh = body.trigger == "submit-message" and not approvals  # a new message, whose files are new
