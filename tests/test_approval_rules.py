@@ -3,18 +3,25 @@ answer stored (chat/approvals.py) and replayed when retried (chat/replay.py): no
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from parlor.accounts import Principal
+from parlor.agent import AgentLoop, ToolContext, ToolRegistry, Transcript
+from parlor.agent.approval import Decision, Resumption
 from parlor.agent.catalog import configured_tools
 from parlor.api.wire.ui import ui_parts
 from parlor.chat.approvals import ApprovalAnswer, ApprovalMismatch, ApprovalsMissing, ApprovalUnknown, find_paused
-from parlor.chat.events import StepStarted, TextChunk, ToolDenied, ToolOutput
+from parlor.chat.events import StepStarted, TextChunk, ToolApprovalRequested, ToolDenied, ToolOutput
 from parlor.chat.replay import replay
 from parlor.config import McpServerConfig, Settings
+from parlor.llm import CompletionRequest, LLMMessage, Router
+from parlor.llm.types import Delta, FinishDelta, TextDelta, ToolCallDelta
 from parlor.messages import (
     ApprovalPart,
     ApprovalState,
@@ -117,3 +124,46 @@ def test_stored_approvals_are_the_sdk_s_tool_part_states() -> None:
     assert denied["state"] == "output-denied" and denied["approval"]["approved"] is False
     expired = shown(ApprovalState.EXPIRED, ToolResultPart("c1", "send", error="Approval expired: late"))
     assert expired["state"] == "output-error" and "approval" not in expired
+
+
+class ToolCaller:
+    """A provider that asks for the calculator first, then answers with what the model read back."""
+
+    name, model = "fake", "fake-model"
+
+    def __init__(self) -> None:
+        self.seen: list[list[LLMMessage]] = []
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
+        self.seen.append(list(request.messages))
+        if len(self.seen) == 1:
+            yield ToolCallDelta(0, '{"expression": "6 * 7"}', "call_1", "calculator")
+            yield FinishDelta("tool-calls")
+        else:
+            yield TextDelta("Done.")
+            yield FinishDelta("stop")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_turn_s_own_approval_tools_pause_it_and_a_denial_resumes_it() -> None:
+    provider, tools = ToolCaller(), ToolRegistry()
+    tools.extend(configured_tools(Settings(), _facts, httpx.AsyncClient()))
+    loop = AgentLoop(Router([provider]), tools, max_steps=3, approval_seconds=60)
+    context = ToolContext(Principal("u1", "ann", "free", "user"), "t1", "r1")
+    first = Transcript()
+    events = [e async for e in loop.run([LLMMessage("user", "6*7?")], context, first, approval={"calculator"})]
+    asked = [e for e in events if isinstance(e, ToolApprovalRequested)]
+    assert len(asked) == 1 and first.awaiting and len(provider.seen) == 1  # paused before the tool
+
+    approval = next(p for p in first.parts if isinstance(p, ApprovalPart))
+    denied = replace(approval, state=ApprovalState.DENIED, reason="I can count")
+    parts = tuple(denied if p is approval else p for p in first.parts)
+    call = next(p for p in parts if isinstance(p, ToolCallPart))
+    second = Transcript()
+    events = [e async for e in loop.run([LLMMessage("user", "6*7?")], context, second,
+                                        resume=Resumption(parts, (Decision(call, denied),)))]
+    assert any(isinstance(e, ToolDenied) for e in events) and second.text == "Done." and not second.awaiting
+    told = [m for m in provider.seen[-1] if m.role == "tool"]
+    assert len(told) == 1 and "I can count" in told[0].content
