@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     tool_timeout: float = Field(default=10.0, gt=0, le=600)
     http_tools: list[HttpToolConfig] = Field(default_factory=list)
     mcp_servers: list[McpServerConfig] = Field(default_factory=list)
+    # built-in tools whose every call waits for the user's yes or no (README "Tool approval")
+    approval_tools: list[Annotated[str, Field(pattern=TOOL_NAME)]] = Field(default_factory=list)
+    approval_timeout_seconds: float = Field(default=3600.0, gt=0, le=30 * 86400)  # an unanswered approval expires
 
     # ---- RAG: uploaded documents, parsed, chunked and embedded in the background; searched by a tool ----
     documents_dir: Path | None = None  # where uploads are kept (default: PARLOR_DATA_DIR/documents)

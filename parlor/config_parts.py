@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
@@ -81,6 +81,7 @@ class HttpToolConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)  # ${ENV_VAR} in a value is read from the environment
     timeout: float = Field(default=10.0, gt=0, le=120)
     max_response_bytes: int = Field(default=200_000, ge=1)
+    needs_approval: bool = False  # each call waits for the user's yes or no (README "Tool approval")
 
 
 class McpServerConfig(BaseModel):
@@ -93,6 +94,11 @@ class McpServerConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     url: str | None = None
     timeout: float = Field(default=30.0, gt=0)
+    # true: each of its tools waits for the user's yes or no; a list: those tools (their names on the server)
+    needs_approval: bool | list[Annotated[str, Field(min_length=1, max_length=200)]] = False
+
+    def approves(self, tool: str) -> bool:
+        return self.needs_approval if isinstance(self.needs_approval, bool) else tool in self.needs_approval
 
     @model_validator(mode="after")
     def _needs_endpoint(self) -> McpServerConfig:

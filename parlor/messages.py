@@ -19,6 +19,14 @@ class MessageStatus(StrEnum):
     COMPLETE = "complete"
     ERROR = "error"
     ABORTED = "aborted"  # stopped: what streamed before the stop is kept
+    AWAITING = "awaiting"  # paused before a tool that needs the user's approval (see ApprovalPart)
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"  # asked; the turn waits for the user's answer
+    APPROVED = "approved"  # the tool ran
+    DENIED = "denied"  # the tool did not run; the model was told why
+    EXPIRED = "expired"  # answered after its expiry: the tool did not run
 
 
 class RunStatus(StrEnum):
@@ -96,6 +104,19 @@ class ToolResultPart:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalPart:
+    """A tool call that needs the user's yes or no before it runs: asked (the turn paused, stored as
+    `awaiting`), then answered. Kept beside the call's part; everything a resumed turn needs is stored."""
+
+    approval_id: str
+    call_id: str
+    expires_at: datetime
+    state: ApprovalState = ApprovalState.PENDING
+    reason: str | None = None  # the user's, with a denial (the model reads it)
+    kind: Literal["approval"] = "approval"
+
+
+@dataclass(frozen=True, slots=True)
 class SourcePart:
     """A document an answer cites (a retrieved passage's file and where in it)."""
 
@@ -147,7 +168,7 @@ class DataPart:
 
 Part = Annotated[
     StepStartPart | TextPart | ReasoningPart | ToolCallPart | ToolResultPart | SourcePart | FilePart | DocumentPart
-    | DataPart,
+    | DataPart | ApprovalPart,
     Field(discriminator="kind"),
 ]
 Parts = tuple[Part, ...]

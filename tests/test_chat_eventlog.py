@@ -10,7 +10,9 @@ from parlor.chat.events import (
     StepFinished,
     StepStarted,
     TextChunk,
+    ToolApprovalRequested,
     ToolCallChunk,
+    ToolDenied,
     ToolFailed,
     ToolInputDelta,
     ToolInputInvalid,
@@ -34,6 +36,7 @@ EVENTS = [
     SourceFound(SourcePart("d:1", "text/plain", "notes.txt", "notes.txt", {"documentId": "d", "page": None})),
     StepFinished(), TurnFinished("tool-calls", TurnReport("r1", "p", "m", 10, 5, 123.4, 2)),
     TurnFailed("provider_error", "interrupted", TurnReport("r1")), TurnAborted(),
+    ToolApprovalRequested("c3", "apr_1"), ToolDenied("c3", "not now"), ToolDenied("c4"),
 ]
 
 

@@ -3,8 +3,12 @@ releases (AI SDK UI parts) read into the same model."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from parlor.message_json import dump_parts, load_parts
 from parlor.messages import (
+    ApprovalPart,
+    ApprovalState,
     DataPart,
     DocumentPart,
     DocumentStatus,
@@ -28,6 +32,7 @@ EVERY_KIND = (
     FilePart("image/png", "data:image/png;base64,AAAA", "cat.png"),
     DocumentPart("d1", "lease.pdf", "application/pdf", DocumentStatus.READY, 100, "ready"),
     DataPart("weather", {"city": "Oslo"}, "w1"),
+    ApprovalPart("apr_1", "c2", datetime(2026, 12, 4, 18, 0, tzinfo=UTC), ApprovalState.DENIED, "not now"),
 )
 
 

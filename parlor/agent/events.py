@@ -105,6 +105,24 @@ class ToolFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolApprovalRequested:
+    """The call waits for the user's approval: the turn ends here, to resume once they answer."""
+
+    call_id: str
+    approval_id: str
+    kind: Literal["tool-approval-requested"] = "tool-approval-requested"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDenied:
+    """The user denied the call: it did not run (the model is told, with their reason)."""
+
+    call_id: str
+    reason: str | None = None
+    kind: Literal["tool-denied"] = "tool-denied"
+
+
+@dataclass(frozen=True, slots=True)
 class SourceFound:
     """A document a tool's result cites (e.g. a retrieved passage's file and page)."""
 
@@ -116,5 +134,5 @@ AgentEvent = (
     StepStarted | StepFinished | CallSent | TextChunk | ReasoningChunk | ReasoningEnded | ToolCallChunk
     | ToolInputStarted
     | ToolInputDelta
-    | ToolInputReady | ToolInputInvalid | ToolOutput | ToolFailed | SourceFound
+    | ToolInputReady | ToolInputInvalid | ToolOutput | ToolFailed | SourceFound | ToolApprovalRequested | ToolDenied
 )

@@ -60,7 +60,7 @@ def http_tool(config: HttpToolConfig, client: httpx.AsyncClient) -> Tool:
         return text
 
     return Tool(config.name, config.description, config.parameters, schema_validator(config.parameters), run,
-                timeout=config.timeout + 1, title=config.title)
+                timeout=config.timeout + 1, title=config.title, needs_approval=config.needs_approval)
 
 
 def _segment(name: str, value: Any) -> str:

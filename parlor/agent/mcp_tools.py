@@ -56,6 +56,10 @@ class McpTools:
             raise
         await self._stack.enter_async_context(stack)
         log.info("MCP server %s offers %d tools", server.name, len(listed.tools))
+        if isinstance(server.needs_approval, list) and (missing := set(server.needs_approval) - {
+                t.name for t in listed.tools}):
+            log.warning("MCP server %s: needs_approval names tools it does not offer: %s", server.name,
+                        ", ".join(sorted(missing)))
         return [_tool(server, session, t.name, t.description or "", t.input_schema) for t in listed.tools]
 
     async def aclose(self) -> None:
@@ -76,4 +80,4 @@ def _tool(server: McpServerConfig, session: ClientSession, name: str, descriptio
         return result.structured_content if result.structured_content is not None else text
 
     return Tool(f"{server.name}__{name}"[:64], description, schema, schema_validator(schema), run,
-                timeout=server.timeout, title=name)
+                timeout=server.timeout, title=name, needs_approval=server.approves(name))

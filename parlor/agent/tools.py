@@ -47,6 +47,7 @@ class Tool:
     timeout: float = DEFAULT_TIMEOUT
     title: str | None = None
     hint: ToolHint | None = None  # when it may be needed, for models that choose poorly (see ToolHint)
+    needs_approval: bool = False  # the user says yes or no before each call runs (README "Tool approval")
 
     def spec(self) -> ToolSpec:
         return ToolSpec(self.name, self.description, self.parameters, self.hint)
@@ -117,6 +118,10 @@ class ToolRegistry:
     def title(self, name: str) -> str | None:
         tool = self.tools.get(name)
         return tool.title if tool else None
+
+    def needs_approval(self, name: str) -> bool:
+        tool = self.tools.get(name)
+        return tool is not None and tool.needs_approval
 
     def parse(self, name: str, arguments: str) -> tuple[Any, Any]:
         """(raw input as the model wrote it, validated arguments); raises ToolError when unusable."""

@@ -18,6 +18,8 @@ from parlor.llm import LLMMessage, ToolCall, Usage
 from parlor.llm.types import FinishReason, MessageFile
 from parlor.memory.attachments import attachment_text
 from parlor.messages import (
+    ApprovalPart,
+    ApprovalState,
     FilePart,
     Part,
     Parts,
@@ -82,6 +84,28 @@ class Transcript:
         self._parts += [ToolCallPart(call_id, name, raw_input),
                         ToolResultPart(call_id, name, result.output if result.ok else None, error, result.duration_ms),
                         *result.sources]  # the citations, where the answer cites them
+
+    def add_pending(self, call_id: str, name: str, raw_input: Any, approval: ApprovalPart) -> None:
+        """A call that waits for the user's approval: the turn pauses after this step."""
+        self._close_text()
+        self._parts += [ToolCallPart(call_id, name, raw_input), approval]
+
+    def add_result(self, call_id: str, name: str, result: ToolResult) -> None:
+        """A paused call's outcome, once the user answered (its call is already in the parts)."""
+        self._close_text()
+        error = None if result.ok else str(result.output)
+        self._parts += [ToolResultPart(call_id, name, result.output if result.ok else None, error, result.duration_ms),
+                        *result.sources]
+
+    def resume(self, parts: Parts) -> None:
+        """Goes on from a paused answer's parts (stored as they are: this turn adds to them)."""
+        self._parts = list(parts)
+        self._metered = len(self._output)
+
+    @property
+    def awaiting(self) -> bool:
+        """Whether a call waits for the user's approval (the answer is stored as `awaiting`)."""
+        return any(isinstance(p, ApprovalPart) and p.state is ApprovalState.PENDING for p in self._parts)
 
     def _close_text(self) -> None:
         if self._text:

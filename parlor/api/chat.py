@@ -15,10 +15,12 @@ from parlor.attachments import AttachmentsUnavailable, Upload
 from parlor.attachments.intake import FileIn
 from parlor.attachments.store import ROUTE
 from parlor.chat import ImagesUnreadable, Run, ThreadBusy, TurnRequest, UnknownModel
+from parlor.chat.approvals import ApprovalAnswer, ApprovalProblem, ApprovalUnknown
 from parlor.chat.service import TurnStream
 from parlor.memory import ThreadNotFound
 
 router = APIRouter(tags=["chat"])
+MAX_REASON_CHARS = 2000  # of a denial's reason (the model reads it)
 
 
 def _keep(run: Run) -> None:
@@ -43,15 +45,18 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     if newest is None:
         raise ApiError(422, "no_user_message", "The request has no user message.")
     text = newest.text()
-    if not text.strip() and not newest.files():
+    approvals = _approvals(body)  # the user answered the last answer's approvals: it goes on
+    # (its question was taken already: the web UI leaves out its images, which may have been all it held)
+    if not text.strip() and not newest.files() and not approvals:
         raise ApiError(422, "empty_message", "The message is empty.")
     if len(text) > svc.settings.max_message_chars:
         raise ApiError(413, "message_too_long",
                        f"The message is over {svc.settings.max_message_chars} characters.")
     # useChat's sendMessage({messageId}) replaces that user message: edit and resend
     edit = body.trigger == "submit-message" and body.messageId == newest.id
+    fresh = body.trigger == "submit-message" and not approvals  # a new message, whose files are new
     request = TurnRequest(principal=who, thread_id=body.id, client_message_id=newest.id, text=text,
-                          files=await _uploads(newest.files(), svc) if body.trigger == "submit-message" else (),
+                          files=await _uploads(newest.files(), svc) if fresh else (), approvals=approvals,
                           kept_files=_stored(newest.files()) if edit else (),
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
                           edit=edit, requests_left=requests_left(http), model=body.model)
@@ -69,7 +74,32 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     except ImagesUnreadable:
         raise ApiError(422, "model_cannot_read_images", "The model cannot read images or PDFs: remove them from "
                        "the message (a PDF can be uploaded as a document to search it instead).") from None
+    except ApprovalProblem as exc:
+        status = 409 if isinstance(exc, ApprovalUnknown) else 422
+        raise ApiError(status, exc.code, str(exc)) from None
     return _respond(svc, stream)
+
+
+def _approvals(body: ChatBody) -> tuple[ApprovalAnswer, ...]:
+    """The answers useChat sends after `addToolApprovalResponse`: the last message is the assistant's, its
+    answered tool parts `approval-responded` (README "Tool approval")."""
+    last = body.messages[-1]
+    if last.role != "assistant":
+        return ()
+    answers = []
+    for part in last.parts:
+        extra = part.model_extra or {}
+        if extra.get("state") != "approval-responded":
+            continue
+        approval, call_id = extra.get("approval"), extra.get("toolCallId")
+        if not (isinstance(approval, dict) and isinstance(approval.get("id"), str) and isinstance(call_id, str)
+                and isinstance(approval.get("approved"), bool)
+                and isinstance(approval.get("reason"), str | None)):
+            raise ApiError(422, "invalid_approval", "An answered approval needs toolCallId, approval.id, "
+                           "approval.approved (true or false) and, optionally, approval.reason (text).")
+        reason = (approval.get("reason") or "").strip()[:MAX_REASON_CHARS] or None
+        answers.append(ApprovalAnswer(approval["id"][:128], call_id[:128], approval["approved"], reason))
+    return tuple(answers)
 
 
 def _stored(parts: list[UIPart]) -> tuple[str, ...]:

@@ -15,7 +15,9 @@ from parlor.agent.events import (
     StepFinished,
     StepStarted,
     TextChunk,
+    ToolApprovalRequested,
     ToolCallChunk,
+    ToolDenied,
     ToolFailed,
     ToolInputDelta,
     ToolInputInvalid,
@@ -85,7 +87,8 @@ def coalesce(events: Iterable[ChatEvent]) -> list[ChatEvent]:
 
 __all__ = [
     "TERMINAL", "ChatEvent", "ReasoningChunk", "ReasoningEnded", "SourceFound", "StepFinished", "StepStarted",
-    "TextChunk", "ToolCallChunk", "ToolFailed", "ToolInputDelta", "ToolInputInvalid", "ToolInputReady",
-    "ToolInputStarted", "ToolOutput", "TurnAborted", "TurnFailed", "TurnFinished", "TurnReport", "TurnStarted",
+    "TextChunk", "ToolApprovalRequested", "ToolCallChunk", "ToolDenied", "ToolFailed", "ToolInputDelta",
+    "ToolInputInvalid", "ToolInputReady", "ToolInputStarted", "ToolOutput", "TurnAborted", "TurnFailed",
+    "TurnFinished", "TurnReport", "TurnStarted",
     "coalesce",
 ]

@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from parlor.accounts import Principal
+from parlor.agent.approval import Resumption
 from parlor.attachments import AttachmentStore, Upload
+from parlor.chat.approvals import ApprovalAnswer, find_paused
 from parlor.chat.catalog import ImagesUnreadable, ModelCatalog
+from parlor.db import utcnow
 from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
@@ -32,6 +35,8 @@ class TurnRequest:
     edit: bool = False  # the client replaced its message `client_message_id` (edit and resend)
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
     model: str | None = None  # the model the user chose (kept for the thread); None: the thread's own
+    approval_tools: frozenset[str] = frozenset()  # tools that wait for the user's yes or no this turn
+    approvals: tuple[ApprovalAnswer, ...] = ()  # the user's answers to the last answer's approvals: resume it
 
     @property
     def trigger(self) -> str:
@@ -61,6 +66,9 @@ class Turn:
     retitle_from: str | None = None  # an edited first message: the title it gave the thread, to replace
     model: str | None = None  # the provider tried first (the rest of the chain stays the fallback)
     user_parts: Parts = ()  # the new user message's parts (its text and stored files)
+    resume: Resumption | None = None  # the approvals answered: the paused answer goes on (chat/approvals.py)
+    continues: StoredMessage | None = None  # ...that answer, which this turn streams into
+    replay_after: frozenset[str] = frozenset()  # a replay of only what answering these approvals added
 
     @property
     def prompt_tokens(self) -> int:
@@ -119,6 +127,8 @@ class TurnPlanner:
             request = replace(request, model=chosen.id)
         window = await self._memory.read(request.principal.id, request.thread_id)  # the one query
         recent = window.recent
+        if request.approvals:
+            return self._resume(request, window)
         if request.regenerate:
             replaces = (recent[-1].id,) if recent and recent[-1].role == "assistant" else ()
             history = recent[:-1] if replaces else recent
@@ -144,6 +154,16 @@ class TurnPlanner:
                 return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
         pending = self._pending(request)
         return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending)
+
+    def _resume(self, request: TurnRequest, window: ThreadWindow) -> Turn:
+        """The paused answer goes on from the user's approvals (raises ApprovalProblem when they do not fit);
+        approvals answered already are a retried request: what their answer added is replayed."""
+        paused = find_paused(window.recent, request.approvals, utcnow())
+        if paused.resumption is None:
+            answered = frozenset(a.approval_id for a in request.approvals)
+            return Turn(request, [], save_user_message=False, replay=paused.message, replay_after=answered)
+        turn = self._turn(request, window, window.recent[:paused.index], save_user_message=False)
+        return replace(turn, resume=paused.resumption, continues=paused.message)
 
     def _pending(self, request: TurnRequest, kept: tuple[FilePart, ...] = ()) -> StoredMessage:
         """The new user message: the stored files it keeps (an edit's, as stored: their sizes are ours, not

@@ -57,6 +57,10 @@ class TurnRecord:
         await self.begin()
 
 
+async def _claimed() -> None:
+    """A resumed answer's save: nothing to write before its end (the claim made it `streaming`)."""
+
+
 class TurnRecorder:
     def __init__(self, store: MessageStore, ledger: UsageLedger, budget: TokenBudget, runs: RunRecorder,
                  memory: ConversationMemory, tasks: TaskTracker, unsaved: Path, retry_seconds: float = 30.0):
@@ -70,8 +74,18 @@ class TurnRecorder:
         self._retry_seconds = retry_seconds
         self._writes: dict[str, set[asyncio.Task[Any]]] = {}  # user id: their ended turns' writes under way
 
+    async def claim(self, turn: Turn) -> bool:
+        """A resumed answer's approvals are taken by this turn alone (its row from `awaiting` to `streaming`):
+        False when another request took them first (the tools must not run twice)."""
+        assert turn.continues is not None
+        return await self._store.claim_awaiting(turn.continues.id)
+
     def open(self, turn: Turn) -> TurnRecord:
         """Starts saving the turn (once the model call is out, see TurnRecord.call_sent)."""
+        if turn.continues is not None:  # its row is there, claimed (claim): the turn streams into it
+            record = TurnRecord(turn, turn.continues.id, _claimed)
+            record.saving = self._tasks.spawn(_claimed(), name=f"resume-turn:{turn.request.request_id}")
+            return record
         request, now = turn.request, utcnow()
         assistant = Message(id=new_id(), thread_id=request.thread_id, role="assistant", parts=[], text="",
                             status=MessageStatus.STREAMING, request_id=request.request_id,
@@ -127,6 +141,9 @@ class TurnRecorder:
         returns whether it was stored (if not, it is appended with its request id to the `unsaved`
         file: nothing is lost, and no message text goes to the logs)."""
         request, text, parts = record.turn.request, transcript.text, transcript.parts
+        paused = transcript.awaiting and status is RunStatus.COMPLETE
+        stored = MessageStatus.AWAITING if paused else MessageStatus(status)
+        earlier = record.turn.continues.meta if record.turn.continues is not None else {}  # a resumed answer's
         try:
             try:
                 assert record.saving is not None
@@ -137,9 +154,10 @@ class TurnRecorder:
                 log.warning("saving the turn of request %s failed, retrying: %s", request.request_id, exc)
                 await with_retries(record.begin, self._retry_seconds)
             await with_retries(lambda: self._store.finish_message(
-                record.assistant_id, text=text, parts=dump_parts(parts), status=MessageStatus(status),
-                provider=transcript.provider, model=transcript.model, tokens_in=transcript.tokens_in,
-                tokens_out=transcript.tokens_out, error=transcript.error_code,
+                record.assistant_id, text=text, parts=dump_parts(parts), status=stored,
+                provider=transcript.provider, model=transcript.model,
+                tokens_in=transcript.tokens_in + (earlier.get("tokens_in") or 0),
+                tokens_out=transcript.tokens_out + (earlier.get("tokens_out") or 0), error=transcript.error_code,
                 tokens=self._memory.count(render_answer(parts, text))), self._retry_seconds)
         except Exception:
             log.exception("could not store the answer of request %s (%s); kept in %s", request.request_id,

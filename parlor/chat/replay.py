@@ -12,6 +12,8 @@ from parlor.chat.events import (
     StepFinished,
     StepStarted,
     TextChunk,
+    ToolApprovalRequested,
+    ToolDenied,
     ToolFailed,
     ToolInputReady,
     ToolOutput,
@@ -22,6 +24,8 @@ from parlor.chat.events import (
     TurnStarted,
 )
 from parlor.messages import (
+    ApprovalPart,
+    ApprovalState,
     MessageStatus,
     Part,
     ReasoningPart,
@@ -34,15 +38,23 @@ from parlor.messages import (
 )
 
 
-async def replay(message: StoredMessage, thread_id: str, request_id: str) -> AsyncIterator[ChatEvent]:
+async def replay(message: StoredMessage, thread_id: str, request_id: str,
+                 after: frozenset[str] = frozenset()) -> AsyncIterator[ChatEvent]:
+    """`after`: the approvals a retried answer carried (ids): only what followed them is replayed, as their
+    answer's stream first sent it (the client already holds the rest)."""
     yield TurnStarted(message.id, thread_id, request_id)
     parts: list[Part] = list(message.parts) or ([TextPart(message.text)] if message.text else [])
-    if not parts or not isinstance(parts[0], StepStartPart):
+    if after:
+        parts = continuation(parts, after)
+    elif not parts or not isinstance(parts[0], StepStartPart):
         parts.insert(0, StepStartPart())
-    for index, part in enumerate(parts):
+    denied = {p.call_id for p in parts if isinstance(p, ApprovalPart) and p.state is ApprovalState.DENIED}
+    stepping = False
+    for part in parts:
         if isinstance(part, StepStartPart):
-            if index:
+            if stepping:
                 yield StepFinished()
+            stepping = True
             yield StepStarted()
         elif isinstance(part, TextPart):
             yield TextChunk(part.text)
@@ -52,7 +64,12 @@ async def replay(message: StoredMessage, thread_id: str, request_id: str) -> Asy
                 yield ReasoningEnded(part.duration_ms)
         elif isinstance(part, ToolCallPart):
             yield ToolInputReady(part.call_id, part.name, part.input)
-        elif isinstance(part, ToolResultPart):
+        elif isinstance(part, ApprovalPart):
+            if part.state is ApprovalState.PENDING:
+                yield ToolApprovalRequested(part.call_id, part.approval_id)
+            elif part.state is ApprovalState.DENIED:
+                yield ToolDenied(part.call_id, part.reason)
+        elif isinstance(part, ToolResultPart) and part.call_id not in denied:
             yield (ToolOutput(part.call_id, part.output, part.duration_ms) if part.ok
                    else ToolFailed(part.call_id, part.error or "", part.duration_ms))
         elif isinstance(part, SourcePart):  # the answer's citations, as they first streamed
@@ -62,8 +79,22 @@ async def replay(message: StoredMessage, thread_id: str, request_id: str) -> Asy
     elif message.status is MessageStatus.ABORTED:
         yield TurnAborted()
     else:
-        yield StepFinished()
+        if stepping:
+            yield StepFinished()
         yield TurnFinished("stop", stored_report(message, request_id))
+
+
+def continuation(parts: list[Part], approvals: frozenset[str]) -> list[Part]:
+    """What the answer to `approvals` added: the outcomes of their calls (stored at the end of the step that
+    asked), then the steps after it. (A denied call's outcome is its approval part.)"""
+    asked = [i for i, p in enumerate(parts) if isinstance(p, ApprovalPart) and p.approval_id in approvals]
+    if not asked:
+        return []
+    calls = {p.call_id for p in parts if isinstance(p, ApprovalPart) and p.approval_id in approvals}
+    later = next((i for i in range(asked[-1], len(parts)) if isinstance(parts[i], StepStartPart)), len(parts))
+    outcomes = [p for p in parts[asked[0]:later]
+                if isinstance(p, ToolResultPart | ApprovalPart) and p.call_id in calls]
+    return [*outcomes, *parts[later:]]
 
 
 def stored_report(message: StoredMessage, request_id: str) -> TurnReport:

@@ -67,6 +67,10 @@ class ChatService:
 
     async def _start(self, key: tuple[str, str], turn: Turn, claim: Claim) -> TurnStream:
         request = turn.request
+        # approvals answered: taken in the database first, so that no tool runs twice (two replicas, a retry)
+        if turn.continues is not None and not await self._recorder.claim(turn):
+            await self._planner.release(turn)
+            raise ThreadBusy(request.thread_id)
         experiment, variant = turn.arm.labels
         events = traced(self._runner.run(turn), "invoke_agent parlor", **{
             "gen_ai.operation.name": "invoke_agent", "parlor.request_id": request.request_id,

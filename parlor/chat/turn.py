@@ -30,7 +30,7 @@ class TurnRunner:
         """The turn's events, from its start to its end (a replay when the answer is already stored)."""
         request = turn.request
         if turn.replay is not None:
-            async for event in replay(turn.replay, request.thread_id, request.request_id):
+            async for event in replay(turn.replay, request.thread_id, request.request_id, turn.replay_after):
                 yield event
             return
         record = self._recorder.open(turn)
@@ -53,7 +53,8 @@ class TurnRunner:
         context = ToolContext(request.principal, request.thread_id, request.request_id, request.requests_left)
         async for event in self._agent.run(turn.history, context, transcript, max_reply,
                                            temperature=overrides.temperature, provider=turn.model,
-                                           tools=overrides.tools):
+                                           tools=overrides.tools, approval=request.approval_tools,
+                                           resume=turn.resume):
             if isinstance(event, CallSent):
                 record.call_sent()
             else:

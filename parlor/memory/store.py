@@ -125,6 +125,15 @@ class MessageStore:
         async with self._sessions.begin() as session:
             await session.execute(update(Message).where(Message.id == message_id).values(**values))
 
+    async def claim_awaiting(self, message_id: str) -> bool:
+        """An answer paused for approval, taken to resume (`awaiting` to `streaming`): False when another
+        request took it first."""
+        async with self._sessions.begin() as session:
+            taken = await session.execute(
+                update(Message).where(Message.id == message_id, Message.status == MessageStatus.AWAITING)
+                .values(status=MessageStatus.STREAMING))
+            return bool(getattr(taken, "rowcount", 0))
+
     async def streaming_answers(self, before: datetime, limit: int = 500) -> list[tuple[str, str, str]]:
         """Answers still `streaming` that began before `before`, oldest first: (message, user, thread) ids."""
         query = (select(Message.id, Thread.user_id, Message.thread_id).join(Thread, Thread.id == Message.thread_id)

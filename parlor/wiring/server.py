@@ -104,7 +104,8 @@ class Server:
         recorder = RunRecorder(records, tasks, self.telemetry.metrics, prices.cost)
         turns = TurnRecorder(store, ledger, self.limits.budget, recorder, memory, tasks,
                              settings.data_dir / "unsaved-answers.jsonl", settings.write_retry_seconds)
-        runner = TurnRunner(AgentLoop(self.router, self.tools, settings.max_tool_steps), turns, memory)
+        agent = AgentLoop(self.router, self.tools, settings.max_tool_steps, settings.approval_timeout_seconds)
+        runner = TurnRunner(agent, turns, memory)
         models = ModelCatalog(settings.providers, Tiers(settings.tiers, settings.default_tier), prices,
                               settings.default_model)
         planner = TurnPlanner(memory, self.limits.budget, self.experiments.book, models, self.attachments,

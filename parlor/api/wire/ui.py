@@ -15,6 +15,8 @@ from parlor.chat.events import (
     StepFinished,
     StepStarted,
     TextChunk,
+    ToolApprovalRequested,
+    ToolDenied,
     ToolFailed,
     ToolInputDelta,
     ToolInputInvalid,
@@ -28,6 +30,8 @@ from parlor.chat.events import (
     TurnStarted,
 )
 from parlor.messages import (
+    ApprovalPart,
+    ApprovalState,
     DataPart,
     DocumentPart,
     FilePart,
@@ -126,6 +130,10 @@ def _tool_chunks(event: ChatEvent) -> list[Chunk]:
     if isinstance(event, ToolFailed):
         return [{"type": "tool-output-error", "toolCallId": event.call_id, "errorText": event.error,
                  "toolMetadata": {"durationMs": event.duration_ms}}]
+    if isinstance(event, ToolApprovalRequested):
+        return [{"type": "tool-approval-request", "approvalId": event.approval_id, "toolCallId": event.call_id}]
+    if isinstance(event, ToolDenied):
+        return [{"type": "tool-output-denied", "toolCallId": event.call_id}]
     if isinstance(event, SourceFound):
         return [source_part(event.source)]
     return []  # ToolCallChunk: a client's own tool calls belong to /v1
@@ -134,11 +142,12 @@ def _tool_chunks(event: ChatEvent) -> list[Chunk]:
 def ui_parts(parts: Sequence[Part]) -> list[Chunk]:
     """A stored message's parts as UI message parts: a tool call and its result make one `tool-*` part."""
     results = {p.call_id: p for p in parts if isinstance(p, ToolResultPart)}
+    approvals = {p.call_id: p for p in parts if isinstance(p, ApprovalPart)}
     out: list[Chunk] = []
     for part in parts:
         if isinstance(part, ToolCallPart):
-            out.append(_tool_part(part, results.get(part.call_id)))
-        elif not isinstance(part, ToolResultPart):
+            out.append(_tool_part(part, results.get(part.call_id), approvals.get(part.call_id)))
+        elif not isinstance(part, ToolResultPart | ApprovalPart):
             out.append(_part(part))
     return out
 
@@ -164,8 +173,18 @@ def _part(part: Part) -> Chunk:
     return {"type": f"data-{part.name}", **({"id": part.id} if part.id else {}), "data": part.data}
 
 
-def _tool_part(call: ToolCallPart, result: ToolResultPart | None) -> Chunk:
+def _tool_part(call: ToolCallPart, result: ToolResultPart | None, approval: ApprovalPart | None = None) -> Chunk:
     part: Chunk = {"type": f"tool-{call.name}", "toolCallId": call.call_id, "input": call.input}
+    if approval is not None and approval.state is not ApprovalState.EXPIRED:  # an expired one: its error says so
+        asked: Chunk = {"id": approval.approval_id}
+        if approval.state is ApprovalState.PENDING:
+            return {**part, "state": "approval-requested", "approval": asked}
+        approved = approval.state is ApprovalState.APPROVED
+        part["approval"] = {**asked, "approved": approved, **({"reason": approval.reason} if approval.reason else {})}
+        if not approved:
+            return {**part, "state": "output-denied"}
+        if result is None:  # approved, and its turn stopped before the tool's result
+            return {**part, "state": "approval-responded"}
     if result is None:
         return {**part, "state": "input-available"}
     part["durationMs"] = result.duration_ms

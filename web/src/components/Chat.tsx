@@ -1,7 +1,13 @@
 import { useChat } from '@ai-sdk/react'
-import { DefaultChatTransport, type FileUIPart, type UIMessage } from 'ai'
+import {
+  DefaultChatTransport,
+  lastAssistantMessageIsCompleteWithApprovalResponses,
+  type FileUIPart,
+  type UIMessage,
+} from 'ai'
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { fetchThreadMessages, stopChat } from '../lib/api'
+import { ApprovalContext, openApprovals } from '../lib/approval'
 import { filesOf, withoutEarlierFiles } from '../lib/attachments'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
@@ -110,11 +116,14 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
       }),
     [apiKey],
   )
-  const { messages, sendMessage, status, stop, error, regenerate, clearError, setMessages, resumeStream } = useChat({
+  const { messages, sendMessage, status, stop, error, regenerate, clearError, setMessages, resumeStream,
+    addToolApprovalResponse } = useChat({
     id: chatId,
     transport,
     messages: initialMessages,
     experimental_throttle: 40,
+    // a tool that waits for the user's approval: their answer goes back as soon as every call is answered
+    sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
     onFinish: ({ isAbort }) => {
       // Stop ends the stream here before the server's word on it: show the answer as the server stores it.
       if (isAbort) setMessages(markStopped)
@@ -131,6 +140,12 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
   useEffect(() => {
     resumed.current = resumeStream().catch(() => undefined).finally(() => setResumeChecked(true))
   }, [resumeStream])
+  // the tool cards' Approve and Deny; keyed on the open approvals' ids, not on each streamed token
+  const openKey = [...openApprovals(messages)].join(' ')
+  const approvals = useMemo(
+    () => ({ respond: addToolApprovalResponse, open: new Set(openKey.split(' ').filter(Boolean)) }),
+    [addToolApprovalResponse, openKey],
+  )
   const messagesRef = useRef(messages)
   useEffect(() => {
     messagesRef.current = messages
@@ -349,14 +364,16 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
           )}
         </div>
       ) : (
-        <MessageList
-          messages={messages}
-          busy={busy}
-          onRegenerate={doRegenerate}
-          onEdit={doEdit}
-          footer={footer}
-          followKey={followKey}
-        />
+        <ApprovalContext.Provider value={approvals}>
+          <MessageList
+            messages={messages}
+            busy={busy}
+            onRegenerate={doRegenerate}
+            onEdit={doEdit}
+            footer={footer}
+            followKey={followKey}
+          />
+        </ApprovalContext.Provider>
       )}
       {(uploading.length > 0 || uploadError) && (
         <div className="upload-status">
