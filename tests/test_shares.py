@@ -140,7 +140,7 @@ def test_revoked_links_and_guessed_tokens_open_nothing(parlor: ParlorServer) -> 
 
 
 def test_nobody_else_can_share_list_revoke_or_export_the_chat(parlor: ParlorServer) -> None:
-    owner, stranger = parlor.create_user(f"own-{uuid.uuid4().hex[:6]}"), parlor.create_user(f"st-{uuid.uuid4().hex[:6]}")
+    owner, stranger = (parlor.create_user(f"{who}-{uuid.uuid4().hex[:6]}") for who in ("owner", "stranger"))
     thread = f"mine-{uuid.uuid4().hex[:10]}"
     assert chat(parlor.url, owner, thread, "mine only").done
     link = share(parlor.url, owner, thread).json()
