@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.client import auth, chat, post_chat
+from tests.client import auth, chat, chat_body, post_chat
 from tests.conftest import upstream_provider
 from tests.helpers.images import file_part, image_bytes
 from tests.server import ParlorServer
@@ -87,8 +87,12 @@ def test_a_link_shows_the_chat_as_it_was_to_anyone_and_leaks_nothing(parlor: Par
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     assert got.content.startswith(b"\x89PNG")
 
-    # later messages and a deleted answer do not touch the snapshot
+    # a later message, and an edit that replaces the shared question and its answer, leave the snapshot be
     assert chat(parlor.url, key, thread, f"after the link {marker}").done
+    first = owner_view["messages"][0]["id"]
+    edited = post_chat(parlor.url, key, {**chat_body(thread, "edited away", first), "messageId": first})
+    now = str(thread_of(parlor.url, key, thread)["messages"])
+    assert edited.done and "edited away" in now and f"sum {marker}" not in now
     assert httpx.get(f"{parlor.url}/api/shared/{link['token']}").json() == shared
 
 
@@ -138,6 +142,9 @@ def test_revoked_links_and_guessed_tokens_open_nothing(parlor: ParlorServer) -> 
     missing = share(parlor.url, key, thread, {"message_id": "no-such-message"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "message_not_found"
 
+    assert httpx.delete(f"{parlor.url}/api/threads/{thread}", headers=auth(key)).status_code == 204
+    assert httpx.get(f"{parlor.url}/api/shared/{late['token']}").status_code == 404  # the links go with it
+
 
 def test_nobody_else_can_share_list_revoke_or_export_the_chat(parlor: ParlorServer) -> None:
     owner, stranger = (parlor.create_user(f"{who}-{uuid.uuid4().hex[:6]}") for who in ("owner", "stranger"))
@@ -178,3 +185,21 @@ def test_export_as_markdown_and_json(parlor: ParlorServer, upstream: Upstream) -
 
     wrong = httpx.get(url, params={"format": "pdf"}, headers=auth(key))
     assert wrong.status_code == 422
+
+
+def test_guessing_tokens_is_cut_off_by_address(parlor: ParlorServer) -> None:
+    """Last in the module: it spends this address's invalid-credential allowance (30 a minute)."""
+    key = parlor.create_user(f"guessed-{uuid.uuid4().hex[:6]}")
+    thread = f"guessed-{uuid.uuid4().hex[:10]}"
+    assert chat(parlor.url, key, thread, "worth guessing").done
+    real = share(parlor.url, key, thread).json()["token"]
+    statuses = []
+    with httpx.Client(base_url=parlor.url) as client:
+        for _ in range(40):
+            answer = client.get(f"/api/shared/{uuid.uuid4().hex[:32]}")
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                break
+    assert statuses[0] == 404 and statuses[-1] == 429 and len(statuses) <= 31, statuses
+    assert answer.json()["error"]["code"] == "rate_limited" and int(answer.headers["retry-after"]) >= 1
+    assert httpx.get(f"{parlor.url}/api/shared/{real}").status_code == 200  # a real link still opens
