@@ -56,4 +56,4 @@ def test_markdown_has_headings_text_tool_lines_source_links_and_image_references
     assert f"![page.png](/api/files/{THREAD}/abcdef0123456789.png)" in text
     assert "## Parlor\n\n> Tool `search_documents`(`{\"query\":\"leave\"}`): returned `{\"hits\":2}`" in text
     assert "Sources:\n\n1. [Handbook, p. 12](/d/doc-42#page-12)\n2. [Leave law](https://example.org/leave)" in text
-    assert chat_markdown(None, [])  == "# Untitled chat\n"
+    assert chat_markdown(None, []) == "# Untitled chat\n"
