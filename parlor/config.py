@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     limits_redis_timeout: float = Field(default=2.0, gt=0, le=30)
     budget_timezone: str = "UTC"
     auth_failures_per_minute: int | None = Field(default=30, ge=1)  # invalid keys from one address
+    shared_requests_per_minute: int | None = Field(default=120, ge=1)  # signed-out share-link reads, by address
 
     # ---- memory: the context window (in tokens), rolling summaries, facts the bot remembers about a user ----
     context_tokens: int = Field(default=8192, ge=256)  # the model's whole window

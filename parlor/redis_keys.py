@@ -26,6 +26,11 @@ def address_subject(address: str) -> str:
     return f"auth:{address}"
 
 
+def visitor_subject(address: str) -> str:
+    """The rate limiter's subject for signed-out reads of shared chats from one address."""
+    return f"shared:{address}"
+
+
 @dataclass(frozen=True, slots=True)
 class RedisKeys:
     prefix: str = DEFAULT_PREFIX

@@ -181,9 +181,19 @@ def _message(world: World) -> str:
     return str(next(m["id"] for m in messages if m["role"] == "assistant"))
 
 
+def _share(world: World) -> dict[str, str]:
+    """A link to the owner's shared thread (whose image the shared file route then serves)."""
+    response = httpx.post(f"{world.url}/api/threads/{world.shared['thread_id']}/shares", json={},
+                          headers=auth(world.owner))
+    assert response.status_code == 201, response.text
+    made: dict[str, str] = response.json()
+    return made
+
+
 MAKERS: dict[str, Callable[[World], str]] = {
     "thread_id": _thread, "request_id": _run, "document_id": _document, "memory_id": _memory,
     "user_id": _user_id, "key_id": _key, "message_id": _message, "name": _file_name,  # after thread_id
+    "token": lambda world: _share(world)["token"], "share_id": lambda world: _share(world)["id"],
 }
 ABSENT = "absent-0123456789"  # an id nobody has
 ABSENT_NAMES = {"name": "0123456789abcdef.png"}  # a file name nobody has, of the form the route takes
@@ -307,8 +317,8 @@ def test_access(world: World, route: str) -> None:
         assert status < 500 and ok(status), f"{route} as {who}: {status} (rule {rule}; so far {answers})"
 
     admin_token = world.server.admin_token
-    if rule is Rule.PUBLIC:
-        expect("anonymous", None, lambda s: s not in DENIED)
+    if rule is Rule.PUBLIC:  # a live share link (the world's token is real) opens for anyone
+        expect("anonymous", None, lambda s: s == 200 if "token" in ids else s not in DENIED)
     elif rule is Rule.METRICS:
         expect("anonymous", None, lambda s: s == 401)
         expect("a user", world.user(), lambda s: s == 401)

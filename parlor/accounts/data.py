@@ -19,7 +19,7 @@ from parlor.accounts.keys import iso
 from parlor.attachments import AttachmentStore
 from parlor.db import Base, Document, Thread, utcnow
 
-SECRET_COLUMNS = frozenset({"key_hash"})  # never exported
+SECRET_COLUMNS = frozenset({"key_hash", "token_hash"})  # never exported
 PURGE_BATCH = 200  # threads deleted per transaction by the retention purge
 ForgetDocument = Callable[[str, str], Awaitable[bool]]  # (user id, document id): its file, chunks and vectors
 

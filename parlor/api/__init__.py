@@ -17,6 +17,7 @@ from parlor.api import (
     chat,
     documents,
     experiments,
+    export,
     feedback,
     files,
     health,
@@ -25,6 +26,7 @@ from parlor.api import (
     models,
     oidc,
     openai,
+    shares,
     threads,
     usage,
     users,
@@ -60,7 +62,7 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     install_error_handlers(app)
     install_limit_errors(app)
     for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents,
-                   experiments, feedback, oidc, account, auth_config, models, files):
+                   experiments, feedback, oidc, account, auth_config, models, files, shares, export):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     mount_web(app, web_dir)
     app.add_middleware(RateLimitHeaders)

@@ -69,6 +69,13 @@ RULES: dict[str, Rule] = {
     "POST /api/messages/{message_id}/feedback": OWNER,
     "GET /api/models": USER,  # those the caller's tier may use
     "GET /api/files/{thread_id}/{name}": OWNER,  # a message's image or PDF
+    # sharing and export of one chat: the owner's links, and the signed-out reader's (rate-limited by address)
+    "POST /api/threads/{thread_id}/shares": OWNER,
+    "GET /api/threads/{thread_id}/shares": OWNER,
+    "DELETE /api/shares/{share_id}": OWNER,
+    "GET /api/shared/{token}": PUBLIC,  # 404 share_not_found unless the token is a live link's
+    "GET /api/shared/{token}/files/{name}": PUBLIC,  # only the files the shared snapshot shows
+    "GET /api/threads/{thread_id}/export": OWNER,  # ?format=markdown|json, a download
     # the OpenAI-compatible gateway
     "GET /v1/models": USER,
     "POST /v1/chat/completions": USER,

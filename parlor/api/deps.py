@@ -24,6 +24,7 @@ from parlor.limits import Limits, UsageReport
 from parlor.memory import FactStore, MessageStore
 from parlor.observability import Metrics, RunStore
 from parlor.rag import Knowledge
+from parlor.shares import ShareStore
 
 Check = Callable[[], Awaitable[None]]
 
@@ -53,6 +54,7 @@ class Services:
     records: RunStore  # the run inspector's records
     drain: Drain  # a deploy's drain under way: not ready, no new turns
     attachments: AttachmentStore  # messages' images and PDFs (GET /api/files/…)
+    shares: ShareStore  # read-only links to a snapshot of one chat
 
 
 def services(request: Request) -> Services:

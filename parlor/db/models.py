@@ -250,3 +250,20 @@ class Feedback(Base):
     comment: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Share(Base):
+    """A read-only link to one chat as it was when shared: `snapshot` holds the messages then (later
+    edits and deletes of the thread do not touch it). The link's token is stored as its SHA-256 only."""
+
+    __tablename__ = "shares"
+    __table_args__ = (Index("ix_shares_thread", "thread_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    through_message_id: Mapped[str] = mapped_column(String(36))
+    title: Mapped[str | None] = mapped_column(String(200), default=None)
+    snapshot: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

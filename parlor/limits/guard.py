@@ -9,15 +9,17 @@ from parlor.accounts import Principal
 from parlor.limits.budget import TokenBudget
 from parlor.limits.limiter import Decision, RequestLimiter, Window
 from parlor.limits.tiers import Tiers
-from parlor.redis_keys import address_subject, user_subject
+from parlor.redis_keys import address_subject, user_subject, visitor_subject
 
 
 class RequestGuard:
-    def __init__(self, tiers: Tiers, limiter: RequestLimiter, auth_failures_per_minute: int | None = None):
+    def __init__(self, tiers: Tiers, limiter: RequestLimiter, auth_failures_per_minute: int | None = None,
+                 shared_per_minute: int | None = None):
         self.tiers = tiers
         self._limiter = limiter
         self._auth_windows = ([Window("auth", auth_failures_per_minute, 60)]
                               if auth_failures_per_minute else [])
+        self._shared_windows = [Window("shared", shared_per_minute, 60)] if shared_per_minute else []
 
     async def admit(self, who: Principal) -> Decision:
         """One hit against the user's request windows. Raises LimitsUnavailable when failing closed."""
@@ -31,6 +33,12 @@ class RequestGuard:
         if not self._auth_windows:
             return Decision(True, ())
         return await self._limiter.hit(address_subject(address), self._auth_windows)
+
+    async def visitor(self, address: str) -> Decision:
+        """Counts a signed-out request for a shared chat from `address` (found or not)."""
+        if not self._shared_windows:
+            return Decision(True, ())
+        return await self._limiter.hit(visitor_subject(address), self._shared_windows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,7 @@ def limits(settings: Settings, keys: RedisKeys, client: aioredis.Redis | None) -
         breaker = Breaker(settings.limits_on_redis_error == "open", settings.limits_redis_timeout)
         limiter = GuardedLimiter(RedisLimiter(client, keys), limiter, breaker)
         store = GuardedBudgetStore(RedisBudgetStore(client), store, breaker)
-    guard = RequestGuard(tiers, limiter, settings.auth_failures_per_minute)
+    guard = RequestGuard(tiers, limiter, settings.auth_failures_per_minute, settings.shared_requests_per_minute)
     return Limits(guard, TokenBudget(tiers, store, settings.budget_timezone, keys))
 
 

@@ -47,6 +47,7 @@ from parlor.memory import MessageStore
 from parlor.observability import Metrics, RunRecorder, RunStore
 from parlor.rag import Knowledge, KnowledgeUnavailable
 from parlor.rag.retrieval import knowledge_tool
+from parlor.shares import ShareStore
 from parlor.tasks import TaskTracker, every
 from parlor.wiring import parts
 from parlor.wiring.knowledge import knowledge as build_knowledge
@@ -123,7 +124,7 @@ class Server:
                         memories=memory.facts, experiments=self.experiments, data=self.data,
                         knowledge=self.knowledge, oidc=parts.oidc(settings, self.tools_client),
                         metrics=self.telemetry.metrics, records=records, drain=self.drain,
-                        attachments=self.attachments)
+                        attachments=self.attachments, shares=ShareStore(sessions))
 
     async def start(self) -> None:
         settings, metrics = self.settings, self.telemetry.metrics

@@ -82,9 +82,11 @@ type Props = {
   /** Shown on the last user message when nothing is running. */
   onEdit?: (text: string) => void
   status?: string
+  /** A shared chat's: no feedback buttons (the reader is not the owner). */
+  readOnly?: boolean
 }
 
-export const Message = memo(function Message({ message, streaming, onRegenerate, onEdit, status }: Props) {
+export const Message = memo(function Message({ message, streaming, onRegenerate, onEdit, status, readOnly }: Props) {
   const [editing, setEditing] = useState(false)
   const isUser = message.role === 'user'
   const documents = isUser ? documentsOf(message) : []
@@ -146,7 +148,7 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
               </svg>
             </button>
           )}
-          {!isUser && status !== 'streaming' && <FeedbackButtons messageId={message.id} stored={feedback} />}
+          {!isUser && !readOnly && status !== 'streaming' && <FeedbackButtons messageId={message.id} stored={feedback} />}
           {onRegenerate && (
             <button type="button" className="icon-button" data-testid="regenerate" aria-label="Regenerate answer"
               title="Regenerate answer" onClick={onRegenerate}>

@@ -3,6 +3,7 @@ import type { Me } from '../lib/api'
 import { useModels } from '../lib/useModels'
 import { useRouter, type OpenChat, type Route } from '../lib/router'
 import { useThreadList, type ThreadList } from '../lib/useThreadList'
+import { ChatActions } from './ChatActions'
 import ChatLoader from './ChatLoader'
 import { Sidebar } from './Sidebar'
 
@@ -117,6 +118,9 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
           <h1 className="chat-title" data-testid="chat-title">
             {title}
           </h1>
+          {route.kind === 'chat' && chat && title && title !== 'New chat' && (
+            <ChatActions key={chat.id} threadId={chat.id} apiKey={apiKey} />
+          )}
           <button type="button" className="icon-button menu-button" aria-label="New chat" onClick={startChat}>
             <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="1.8"><path d="M10 4v12M4 10h12" /></svg>
           </button>

@@ -1,7 +1,7 @@
 import { act, renderHook } from '@testing-library/react'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { navigate } from './nav'
-import { chatIdFromPath, routeFromPath, useRouter } from './router'
+import { chatIdFromPath, routeFromPath, sharedTokenFromPath, useRouter } from './router'
 
 describe('routeFromPath', () => {
   it('reads the page from the address', () => {
@@ -77,5 +77,14 @@ describe('useRouter', () => {
     expect(window.location.pathname).toBe(`/t/${result.current.chat!.id}`)
     await goBack()
     expect(result.current.chat).toEqual({ id: 'one', fresh: false })
+  })
+})
+
+describe('sharedTokenFromPath', () => {
+  it('names the token of a shared chat, and nothing else', () => {
+    expect(sharedTokenFromPath('/s/AbC-12_xyz')).toBe('AbC-12_xyz')
+    expect(sharedTokenFromPath('/s/')).toBeNull()
+    expect(sharedTokenFromPath('/s/a/b')).toBeNull()
+    expect(sharedTokenFromPath('/t/abc')).toBeNull()
   })
 })

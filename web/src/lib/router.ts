@@ -19,6 +19,12 @@ export function routeFromPath(pathname: string, hash = ''): Route {
   return { kind: 'chat' }
 }
 
+/** The token of a shared chat's address (`/s/{token}`: public, shown before any sign-in); null otherwise. */
+export function sharedTokenFromPath(pathname: string): string | null {
+  const match = /^\/s\/([A-Za-z0-9_-]{1,128})$/.exec(pathname)
+  return match ? match[1] : null
+}
+
 /** The chat a `/t/{id}` address names; null for any other address. */
 export function chatIdFromPath(pathname: string): string | null {
   const match = new RegExp(`^/t/${ID}$`).exec(pathname)
