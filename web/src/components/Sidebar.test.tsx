@@ -104,4 +104,11 @@ describe('Sidebar', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Load older chats' }))
     expect(props.onLoadMore).toHaveBeenCalledOnce()
   })
+
+  it('links to the assistants, marked current while they show', () => {
+    setup({ assistantsOpen: true })
+    const link = screen.getByRole('link', { name: 'Assistants' })
+    expect(link.getAttribute('href')).toBe('/assistants')
+    expect(link.getAttribute('aria-current')).toBe('page')
+  })
 })
