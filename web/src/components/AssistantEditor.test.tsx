@@ -64,7 +64,7 @@ describe('AssistantEditor', () => {
       name: 'Math tutor', description: 'Helps with algebra', instructions: 'Answer with a worked example.',
       model: 'fast', tools: ['calculator'], approval_tools: ['calculator'], starters: ['Explain derivatives'],
       avatar: '🦉', color: '#4f46e5', visibility: 'groups', groups: ['g1'] } }])
-  })
+  }, 20_000)
 
   it('says what to fix next to the field, focused, before sending anything', async () => {
     const saved = server()
@@ -78,7 +78,7 @@ describe('AssistantEditor', () => {
     expect(document.getElementById(name.getAttribute('aria-describedby')!)?.textContent).toBe('Give it a name.')
     expect(screen.getByText('One emoji, or one or two letters.')).toBeTruthy()
     expect(saved).toEqual([])
-  })
+  }, 20_000)
 
   it('edits one of yours (PATCH) with its documents listed, and shows the server’s refusal', async () => {
     const mine = assistant('a1', { mine: true, name: 'Tutor', instructions: 'Be brief.', tools: null,
@@ -101,7 +101,7 @@ describe('AssistantEditor', () => {
     await waitFor(() => expect(onSaved).toHaveBeenCalled())
     expect(saved.at(-1)).toMatchObject({ method: 'PATCH', url: '/api/assistants/a1',
       body: { name: 'Tutor 2', tools: null, starters: ['Hi'], visibility: 'private', groups: [] } })
-  })
+  }, 20_000)
 
   it('another’s assistant is not editable here', async () => {
     server(assistant('a2'))

@@ -114,8 +114,7 @@ function AssistantForm({ form, setForm, loaded, models, onSaved }: FormProps) {
   return (
     <form className="assistant-form" noValidate onSubmit={(e) => void submit(e)} aria-label="Assistant">
       <div className="field-row">
-        <AssistantAvatar assistant={{ avatar: form.avatar.trim() || form.name.trim().charAt(0).toUpperCase() || '?',
-          color: form.color }} size="lg" />
+        <AssistantAvatar assistant={{ avatar: form.avatar.trim(), name: form.name, color: form.color }} size="lg" />
         <Field id="assistant-name" label="Name" error={errors.name} grow>
           <input id="assistant-name" data-field="name" value={form.name} maxLength={LIMITS.name} required autoFocus
             aria-invalid={!!errors.name} aria-describedby={describedBy('assistant-name', errors.name)}

@@ -61,15 +61,15 @@ export function emptyAssistant(): AssistantInput {
 /** The editor's starting point for an assistant of yours. */
 export function inputOf(a: Assistant): AssistantInput {
   return { name: a.name, description: a.description, instructions: a.instructions ?? '', model: a.model,
-    tools: a.tools, approval_tools: a.approval_tools, starters: a.starters, avatar: a.avatar, color: a.color,
+    tools: a.tools, approval_tools: a.approval_tools, starters: a.starters, avatar: a.avatar, color: a.color || COLORS[0],
     visibility: a.visibility, groups: a.groups.map((g) => g.id) }
 }
 
-/** One emoji (a grapheme, flags and families included) or one or two letters or digits. */
+/** One emoji (a grapheme, flags and families included) or one or two letters. */
 export function validAvatar(avatar: string): boolean {
   const graphemes = [...new Intl.Segmenter().segment(avatar)].map((s) => s.segment)
   if (graphemes.length === 1 && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(graphemes[0])) return true
-  return /^[\p{L}\p{N}]{1,2}$/u.test(avatar)
+  return /^\p{L}{1,2}$/u.test(avatar)
 }
 
 export type FieldErrors = Partial<Record<'name' | 'description' | 'instructions' | 'starters' | 'avatar' | 'color' |
@@ -109,8 +109,9 @@ export function bodyOf(input: AssistantInput): AssistantInput {
   }
 }
 
-function avatarFallback(name: string): string {
-  return [...name].find((c) => /[\p{L}\p{N}]/u.test(c))?.toUpperCase() ?? 'A'
+/** The name's first letter (none: no avatar, and the server keeps none). */
+export function avatarFallback(name: string): string {
+  return [...name].find((c) => /\p{L}/u.test(c))?.toUpperCase() ?? ''
 }
 
 export async function listAssistants(key: string | null, signal?: AbortSignal): Promise<Assistant[]> {
