@@ -1,5 +1,7 @@
-"""assistants and groups: groups of users (with an optional tier), assistants shared with them, the
-assistant a thread started with, and the documents an assistant owns
+"""assistants and groups (users' configured chats, shared with admins' groups; a thread's assistant)
+
+Groups of users with an optional tier, assistants shared with them, the assistant a thread started with,
+and the documents an assistant owns.
 
 Revision ID: 0011_assistants_groups
 Revises: 0010_thread_model
