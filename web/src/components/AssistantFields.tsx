@@ -70,8 +70,8 @@ export function ToolChoices({ tools, offered, approval, onChange }: ToolProps) {
             <label className="choice">
               <input type="checkbox" checked={isOffered(t.name)} onChange={(e) => toggle(t.name, e.target.checked)} />
               <span>
-                <span className="font-medium">{t.name}</span> <span className="choice-detail">
-                  {t.description || KINDS[t.kind]}</span>
+                <span className="font-medium">{t.name}</span> <span className="choice-detail clamp-2"
+                  title={t.description || undefined}>{t.description || KINDS[t.kind]}</span>
               </span>
             </label>
             {isOffered(t.name) && (
@@ -106,36 +106,42 @@ const WHO: { value: Visibility; label: string; detail: string }[] = [
 
 export function VisibilityChoice({ visibility, groups, myGroups, known, error, onChange }: VisibilityProps) {
   const choices = [...myGroups, ...known.filter((k) => !myGroups.some((g) => g.id === k.id))]
+  const groupList = <GroupList choices={choices} groups={groups} onChange={(next) => onChange(visibility, next)} />
   return (
     <fieldset aria-describedby={error ? 'groups-error' : undefined}>
       <legend>Who can use it</legend>
       {WHO.map((w) => (
-        <label key={w.value} className="choice">
-          <input type="radio" name="visibility" value={w.value} checked={visibility === w.value}
-            onChange={() => onChange(w.value, groups)} />
-          <span>{w.label} <span className="choice-detail">{w.detail}</span></span>
-        </label>
+        <div key={w.value}>
+          <label className="choice">
+            <input type="radio" name="visibility" value={w.value} checked={visibility === w.value}
+              onChange={() => onChange(w.value, groups)} />
+            <span>{w.label} <span className="choice-detail">{w.detail}</span></span>
+          </label>
+          {w.value === 'groups' && visibility === 'groups' && groupList}
+        </div>
       ))}
-      {visibility === 'groups' && (
-        choices.length === 0
-          ? <span className="field-hint ml-6">You are in no group yet: an administrator adds people to groups.</span>
-          : (
-            <ul className="ml-6" aria-label="Groups">
-              {choices.map((g, i) => (
-                <li key={g.id}>
-                  <label className="choice">
-                    <input type="checkbox" data-field={i ? undefined : 'groups'} checked={groups.includes(g.id)}
-                      onChange={(e) => onChange(visibility, e.target.checked ? [...groups, g.id]
-                        : groups.filter((id) => id !== g.id))} />
-                    <span>{g.name}</span>
-                  </label>
-                </li>
-              ))}
-            </ul>
-          )
-      )}
       {error && <span id="groups-error" className="field-error" role="alert">{error}</span>}
     </fieldset>
+  )
+}
+
+/** The groups to share with, ticked (under "My groups"). */
+function GroupList({ choices, groups, onChange }: { choices: GroupRef[]; groups: string[];
+  onChange: (groups: string[]) => void }) {
+  if (choices.length === 0)
+    return <span className="field-hint ml-6">You are in no group yet: an administrator adds people to groups.</span>
+  return (
+    <ul className="ml-6" aria-label="Groups">
+      {choices.map((g, i) => (
+        <li key={g.id}>
+          <label className="choice">
+            <input type="checkbox" data-field={i ? undefined : 'groups'} checked={groups.includes(g.id)}
+              onChange={(e) => onChange(e.target.checked ? [...groups, g.id] : groups.filter((id) => id !== g.id))} />
+            <span>{g.name}</span>
+          </label>
+        </li>
+      ))}
+    </ul>
   )
 }
 
