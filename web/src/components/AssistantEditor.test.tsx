@@ -109,4 +109,26 @@ describe('AssistantEditor', () => {
     expect((await screen.findByRole('alert')).textContent).toContain('Only its owner, grace, can change it.')
     expect(screen.queryByRole('form')).toBeNull()
   })
+
+  it('uploads documents into one of yours (the form names the assistant) and lists them', async () => {
+    const mine = assistant('a1', { mine: true, documents: [] })
+    server(mine)
+    const posted: FormData[] = []
+    const routes = vi.mocked(fetch).getMockImplementation()!
+    vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit = {}) => {
+      if (url === '/api/documents' && init.method === 'POST') {
+        posted.push(init.body as FormData)
+        mine.documents = [{ id: 'd1', filename: 'notes.md', status: 'queued' }]
+        return jsonResponse({ id: 'd1', filename: 'notes.md', status: 'queued' }, 201)
+      }
+      return routes(url, init)
+    }))
+    render(<AssistantEditor assistantId="a1" models={MODELS} onSaved={vi.fn()} />)
+    await screen.findByRole('button', { name: 'Add documents' })
+    await userEvent.upload(screen.getByTestId('assistant-file-input'), new File(['# Notes'], 'notes.md',
+      { type: 'text/markdown' }))
+    await waitFor(() => expect(screen.getByTestId('assistant-documents').textContent).toContain('notes.md'))
+    expect(posted[0].get('assistant_id')).toBe('a1')
+    expect((posted[0].get('file') as File).name).toBe('notes.md')
+  }, 20_000)
 })
