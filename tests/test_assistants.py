@@ -228,6 +228,13 @@ def test_an_assistants_documents_are_searched_in_its_chats_only(world: World, ma
     own = _search(world, "a", f"{marker}-owner")  # its owner, in a chat of their own: not theirs to search
     assert own["type"] == "tool-output-error" or own["output"]["results"] == [], own
 
+    # through /v1, which runs no tools: the search's result comes with the call
+    question = {"model": f"assistant:{made['id']}",
+                "messages": [{"role": "user", "content": f"parental leave weeks {marker}-v1"}]}
+    assert world.call("POST", "/v1/chat/completions", "b", json=question).status_code == 200
+    sent = asked(world, f"{marker}-v1")["messages"]
+    assert [m["role"] for m in sent[-3:]] == ["user", "assistant", "tool"] and "benefits.md" in str(sent[-1])
+
     exported = world.call("GET", "/api/account/export", "a").json()
     assert made["id"] in [x["id"] for x in exported["assistants"]]
     assert world.call("DELETE", f"/api/assistants/{made['id']}", "a").status_code == 204

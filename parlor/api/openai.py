@@ -37,9 +37,10 @@ async def models(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
 
 
 async def _assistant(svc: Services, who: Principal, name: str,
-                     messages: list[LLMMessage]) -> tuple[str, list[LLMMessage]]:
-    """`assistant:<id>`: the model it uses, and the messages after its instructions. An assistant the
-    caller may not see is a model that does not exist."""
+                     messages: list[LLMMessage]) -> tuple[str, list[LLMMessage], bool]:
+    """`assistant:<id>`: the model it uses, and the messages: its instructions, the client's, and what its
+    knowledge search found for the last user message. An assistant the caller may not see is a model that
+    does not exist. The flag: whether a tool of Parlor's ran (its result is outside text for the model)."""
     missing = ApiError(404, "model_not_found", f"The model {name!r} does not exist here.")
     try:
         assistant = await svc.assistants.for_turn(who, name.removeprefix(ASSISTANT))
@@ -49,7 +50,9 @@ async def _assistant(svc: Services, who: Principal, name: str,
     if model is None:
         raise missing
     instructions = [LLMMessage("system", assistant.instructions)] if assistant.instructions.strip() else []
-    return model, [*instructions, *messages]
+    question = messages[-1].content if messages and messages[-1].role == "user" else ""
+    found = await svc.assistants.briefing(who, assistant, question, current_request_id())
+    return model, [*instructions, *messages, *found], bool(found)
 
 
 async def _message(message: OpenAIMessage, svc: Services) -> LLMMessage:
@@ -68,15 +71,15 @@ async def chat_completions(body: ChatCompletionBody, svc: ServicesDep, who: Limi
     """With an `Idempotency-Key`, a retry (on any replica, within 10 minutes) gets the first call's
     answer, from its start, instead of a second model call: a client cut off mid-stream resumes so."""
     stop = [body.stop] if isinstance(body.stop, str) else body.stop or []
-    model, messages = body.model, [await _message(m, svc) for m in body.messages]
+    model, messages, searched = body.model, [await _message(m, svc) for m in body.messages], False
     if model.startswith(ASSISTANT):
-        model, messages = await _assistant(svc, who, body.model, messages)
+        model, messages, searched = await _assistant(svc, who, body.model, messages)
     request = GatewayRequest(principal=who, request_id=current_request_id(), model=model,
                              messages=messages, temperature=body.temperature,
                              max_tokens=body.max_completion_tokens or body.max_tokens, stop=stop,
                              tools=[ToolSpec(t.function.name, t.function.description, t.function.parameters)
                                     for t in body.tools or []],
-                             tool_choice=body.tool_choice)
+                             tool_choice=body.tool_choice, untrusted_tool_results=searched)
     try:
         generation = svc.gateway.generation(request)
     except UnknownModel:

@@ -4,13 +4,15 @@ and its end (its documents deleted with it)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parlor.accounts import Principal
-from parlor.agent.tools import ToolRegistry
+from parlor.agent.tools import ToolContext, ToolError, ToolRegistry
 from parlor.assistants.store import AssistantStore, document_ids
 from parlor.assistants.types import (
     AssistantFields,
@@ -25,6 +27,9 @@ from parlor.assistants.types import (
 )
 from parlor.chat.catalog import ModelCatalog
 from parlor.config import Settings
+from parlor.llm.types import LLMMessage, ToolCall
+
+SEARCH = "search_knowledge_base"
 
 ForgetDocument = Callable[[str, str], Awaitable[bool]]  # (owner id, document id): its file, chunks and row
 
@@ -41,15 +46,15 @@ class ToolKinds:
     join the registry once they are reached)."""
 
     def __init__(self, registry: ToolRegistry, settings: Settings):
-        self._registry = registry
+        self.registry = registry
         self._http = {c.name for c in settings.http_tools}
         self._mcp = tuple(f"{s.name}__" for s in settings.mcp_servers)
 
     def offered(self) -> list[ToolInfo]:
-        return [ToolInfo(t.name, t.description, self._kind(t.name)) for t in self._registry.tools.values()]
+        return [ToolInfo(t.name, t.description, self._kind(t.name)) for t in self.registry.tools.values()]
 
     def names(self) -> set[str]:
-        return set(self._registry.tools)
+        return set(self.registry.tools)
 
     def _kind(self, name: str) -> str:
         if name in self._http:
@@ -114,6 +119,26 @@ class Assistants:
         the tier's default (None: the tier may use no model)."""
         chosen = self._models.usable(who.tier, assistant.model) or self._models.default(who.tier)
         return chosen.id if chosen is not None else None
+
+    async def briefing(self, who: Principal, assistant: TurnAssistant, question: str,
+                       request_id: str) -> list[LLMMessage]:
+        """For a stateless call (`/v1`), which runs no tools: what the assistant's knowledge search finds for
+        the question, as a search call and its result (a tool result like any other: fenced as data for
+        the model). Empty when the assistant offers no search, or it finds nothing."""
+        offered = assistant.tools is None or SEARCH in assistant.tools
+        if not offered or SEARCH not in self.tools.names() or not question.strip():
+            return []
+        registry = self.tools.registry
+        try:
+            raw, arguments = registry.parse(SEARCH, orjson.dumps({"query": question[:1000]}).decode())
+        except ToolError:
+            return []
+        context = ToolContext(who, None, request_id, assistant_id=assistant.id)
+        result = await registry.call(SEARCH, arguments, context)
+        if not result.ok or not result.sources:
+            return []
+        call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", SEARCH, orjson.dumps(raw).decode())
+        return [LLMMessage("assistant", "", (call,)), result.for_model(call.id, SEARCH)]
 
     async def badges(self, ids: Sequence[str]) -> dict[str, Badge]:
         return await self._store.badges(ids)
