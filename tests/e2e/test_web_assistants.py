@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
@@ -18,11 +18,11 @@ from tests.e2e.test_web_a11y import _axe
 from tests.upstream import Script, last_user_text
 
 
-async def signed_in(browser: Browser, server: Any, key: str, path: str,
-                    viewport: ViewportSize = DESKTOP) -> tuple[BrowserContext, Page]:
+async def signed_in(browser: Browser, server: Any, key: str, path: str, viewport: ViewportSize = DESKTOP,
+                    color_scheme: Literal["light", "dark"] = "light") -> tuple[BrowserContext, Page]:
     """A page signed in with `key` at `path`; without the CSP, as axe is injected as an inline script
     (test_web_csp.py checks the pages under it)."""
-    context = await browser.new_context(viewport=viewport, bypass_csp=True)
+    context = await browser.new_context(viewport=viewport, color_scheme=color_scheme, bypass_csp=True)
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     await page.add_init_script(f"localStorage.setItem('parlor.apiKey', {json.dumps(key)})")
@@ -136,10 +136,12 @@ async def test_an_assistant_made_for_a_group_is_used_by_its_members_only(server:
         errors.check()
         await context.close()
 
-        # C, outside the group: not in their gallery; a link to a chat with it says it is not available.
-        context, page = await signed_in(browser, server, c_key, "/assistants")
+        # C, outside the group (in the dark theme, checked by axe too): not in their gallery; a link to a chat
+        # with it says it is not available.
+        context, page = await signed_in(browser, server, c_key, "/assistants", color_scheme="dark")
         await expect(page.get_by_test_id("assistant-card").filter(has_text="Travel planner")).to_be_visible()
         await expect(page.get_by_test_id("assistant-card").filter(has_text="Maths tutor")).to_have_count(0)
+        assert await _axe(page) == []
         await page.goto(f"{server.url}/t/{marker}?assistant={assistant_id}")
         await expect(page.get_by_test_id("assistant-unavailable")).to_contain_text("not available to you")
         await context.close()
