@@ -1,7 +1,7 @@
 import { avatarFallback, COLORS, inkOn, type AssistantSummary } from '../lib/assistants'
 import './assistants.css'
 
-type Props = { assistant: Pick<AssistantSummary, 'avatar' | 'color'> & { name?: string }; size?: 'sm' | 'md' | 'lg' }
+type Props = { assistant: Pick<AssistantSummary, 'avatar' | 'color'> & { name?: string }; size?: 'xs' | 'sm' | 'md' | 'lg' }
 
 /** The assistant's emoji or letters on its colour; decorative (its name is always beside it). */
 export function AssistantAvatar({ assistant, size = 'md' }: Props) {

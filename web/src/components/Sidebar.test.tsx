@@ -111,4 +111,10 @@ describe('Sidebar', () => {
     expect(link.getAttribute('href')).toBe('/assistants')
     expect(link.getAttribute('aria-current')).toBe('page')
   })
+
+  it('marks a chat with an assistant with its avatar (its title stays the link’s name)', () => {
+    setup({ threads: [{ ...threads[0], assistant: { id: 'a1', name: 'Tutor', avatar: 'T', color: '#0e7490' } }] })
+    const link = screen.getByRole('link', { name: 'Lisbon trip' })
+    expect(link.querySelector('.assistant-avatar')?.textContent).toBe('T')
+  })
 })

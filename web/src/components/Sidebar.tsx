@@ -3,6 +3,7 @@ import type { Me, Thread } from '../lib/api'
 import { onLinkClick } from '../lib/nav'
 import { filterThreads } from '../lib/threads'
 import { useThreadSearch } from '../lib/useThreadSearch'
+import { AssistantAvatar } from './AssistantAvatar'
 import { ConfirmDialog } from './ConfirmDialog'
 
 type Props = {
@@ -171,6 +172,7 @@ export function Sidebar(props: Props) {
                     onOpen(thread.id)
                   }}
                 >
+                  {thread.assistant && <AssistantAvatar assistant={thread.assistant} size="xs" />}
                   {thread.title || 'Untitled chat'}
                 </a>
                 <div className="thread-actions">
