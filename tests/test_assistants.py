@@ -108,6 +108,11 @@ def test_admins_keep_groups_and_a_groups_tier_is_its_members_at_once(world: Worl
     assert basic.status_code == 201, basic.text
     assert world.call("GET", "/api/me", "c").json()["tier"] == "basic"
     assert [m["id"] for m in world.call("GET", "/api/models", "c").json()["models"]] == ["alpha"]
+    # in several tiered groups: the first by name gives the tier
+    first = world.call("POST", "/api/admin/groups", json={"name": "Aardvarks", "tier": "unlimited", "members": [c_id]})
+    assert world.call("GET", "/api/me", "c").json()["tier"] == "unlimited"
+    assert world.call("DELETE", f"/api/admin/groups/{first.json()['id']}").status_code == 204
+    assert world.call("GET", "/api/me", "c").json()["tier"] == "basic"
     emptied = world.call("PATCH", f"/api/admin/groups/{basic.json()['id']}", json={"members": []})
     assert emptied.status_code == 200 and emptied.json()["members"] == []
     assert world.call("GET", "/api/me", "c").json()["tier"] == "unlimited"

@@ -68,8 +68,9 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
         raise ApiError(503, "attachments_unavailable", "The message's files could not be stored; try again in a "
                        "moment.", {"Retry-After": "5"}) from None
     except AssistantUnavailable:
-        raise ApiError(422, "assistant_unavailable", "This chat's assistant is no longer available to you (its "
-                       "owner deleted or stopped sharing it); the chat stays readable: start a new one.") from None
+        raise ApiError(422, "assistant_unavailable", "This chat's assistant is not available to you (there is no "
+                       "such assistant, or its owner deleted it or stopped sharing it); the chat stays readable: "
+                       "start a new one.") from None
     except ImagesUnreadable:
         raise ApiError(422, "model_cannot_read_images", "The model cannot read images or PDFs: remove them from "
                        "the message (a PDF can be uploaded as a document to search it instead).") from None
