@@ -190,10 +190,18 @@ def _share(world: World) -> dict[str, str]:
     return made
 
 
+def _assistant(world: World) -> str:
+    """A private assistant of the owner's (nobody else sees it: 404 for them)."""
+    response = httpx.post(f"{world.url}/api/assistants", json={"name": "Owner's helper"}, headers=auth(world.owner))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 MAKERS: dict[str, Callable[[World], str]] = {
     "thread_id": _thread, "request_id": _run, "document_id": _document, "memory_id": _memory,
     "user_id": _user_id, "key_id": _key, "message_id": _message, "name": _file_name,  # after thread_id
     "token": lambda world: _share(world)["token"], "share_id": lambda world: _share(world)["id"],
+    "assistant_id": _assistant,
 }
 ABSENT = "absent-0123456789"  # an id nobody has
 ABSENT_NAMES = {"name": "0123456789abcdef.png"}  # a file name nobody has, of the form the route takes
@@ -355,7 +363,8 @@ def _expect_owner_only(world: World, route: str, call: Call, ids: dict[str, str]
 
 def test_the_owners_resources_survived_everyone_elses_calls(world: World) -> None:
     """Runs after the table: nothing another caller did touched the owner's shared resources."""
-    checks = {"thread_id": "/api/threads/{}", "document_id": "/api/documents/{}", "request_id": "/api/runs/{}"}
+    checks = {"thread_id": "/api/threads/{}", "document_id": "/api/documents/{}", "request_id": "/api/runs/{}",
+              "assistant_id": "/api/assistants/{}"}
     for param, template in checks.items():
         response = httpx.get(world.url + template.format(world.shared[param]), headers=auth(world.owner))
         assert response.status_code == 200, (param, response.text)

@@ -42,7 +42,7 @@ def test_users_are_created_by_the_admin_token_only(server: RunningServer) -> Non
     body = created.json()
     assert body["name"] == name and body["tier"] == "pro" and body["api_key"].startswith("pk-")
     me = httpx.get(f"{server.url}/api/me", headers=auth(body["api_key"])).json()
-    assert me == {"id": body["id"], "name": name, "tier": "pro", "role": "user"}
+    assert me == {"id": body["id"], "name": name, "tier": "pro", "role": "user", "groups": []}
 
     again = httpx.post(url, json={"name": name}, headers=auth(server.process.admin_token))
     assert again.status_code == 409 and again.json()["error"]["code"] == "user_exists"

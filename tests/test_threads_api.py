@@ -133,7 +133,7 @@ def test_search_finds_threads_by_title_or_by_any_message(server: RunningServer, 
     assert [t["id"] for t in _search(server, alice, "zanzibar")["threads"]] == [by_question, by_title]
     found = _search(server, alice, "OUAGADOUGOU")["threads"]  # the answer's words count, in any case
     assert [t["id"] for t in found] == [by_answer]
-    assert set(found[0]) == {"id", "title", "created_at", "updated_at", "model"}
+    assert set(found[0]) == {"id", "title", "created_at", "updated_at", "model", "assistant"}
     assert [t["id"] for t in _search(server, alice, "%")["threads"]] == [other]  # LIKE wildcards are literal
     assert _search(server, alice, "no such words anywhere")["threads"] == []
     assert len(_search(server, alice, "  ")["threads"]) == 4  # a blank query is the plain list

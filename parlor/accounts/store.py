@@ -6,6 +6,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -24,6 +25,7 @@ from parlor.accounts.keys import (
 )
 from parlor.accounts.principal import Principal
 from parlor.db import ApiKey, Identity, User, utcnow
+from parlor.db.models import Group, GroupMember
 
 log = logging.getLogger(__name__)
 LOCAL_USER = "local"
@@ -46,8 +48,16 @@ class TooManyKeys(Exception):
     pass
 
 
-def _principal(user: User) -> Principal:
-    return Principal(id=user.id, name=user.name, tier=user.tier, role=user.role)
+def _principal(user: User, group_tier: str | None = None) -> Principal:
+    return Principal(id=user.id, name=user.name, tier=group_tier or user.tier, role=user.role)
+
+
+def _group_tier() -> Any:
+    """The tier the user's groups give them: that of the first group by name that has one (none: their own).
+    Read with the key, so a membership change holds once the key cache forgets the user (announced)."""
+    return (select(Group.tier).join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id == User.id, Group.tier.is_not(None))
+            .order_by(Group.name).limit(1).correlate(User).scalar_subquery())
 
 
 def _info(key: ApiKey) -> KeyInfo:
@@ -127,14 +137,16 @@ class AccountStore:
         if cached is not None:
             return _unexpired(*cached)
         read_at = self._keys.generation
-        query = (select(User, ApiKey.id, ApiKey.key_hash, ApiKey.expires_at, ApiKey.last_used_at)
+        query = (select(User, _group_tier().label("group_tier"), ApiKey.id, ApiKey.key_hash, ApiKey.expires_at,
+                        ApiKey.last_used_at)
                  .join(ApiKey, ApiKey.user_id == User.id)
                  .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
         async with self._sessions() as session:
             found = (await session.execute(query)).one_or_none()
         if found is None or not same_hash(found.key_hash, digest):
             return None
-        principal, expires_at = _principal(found.User), aware(found.expires_at) if found.expires_at else None
+        principal = _principal(found.User, found.group_tier)
+        expires_at = aware(found.expires_at) if found.expires_at else None
         if self._cache_seconds > 0:
             self._keys.put(digest, principal, expires_at, read_at)
         principal = _unexpired(principal, expires_at)

@@ -31,6 +31,7 @@ class ToolContext:
     thread_id: str | None
     request_id: str
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, after this turn
+    assistant_id: str | None = None  # the chat's assistant: its documents are searched too
 
 
 Validator = Callable[[dict[str, Any]], Any]

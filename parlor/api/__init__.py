@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from parlor.api import (
     account,
     admin_runs,
+    assistants,
     auth_config,
     chat,
     documents,
@@ -20,6 +21,7 @@ from parlor.api import (
     export,
     feedback,
     files,
+    groups,
     health,
     memories,
     metrics,
@@ -62,7 +64,8 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     install_error_handlers(app)
     install_limit_errors(app)
     for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents,
-                   experiments, feedback, oidc, account, auth_config, models, files, shares, export):
+                   experiments, feedback, oidc, account, auth_config, models, files, shares, export,
+                   assistants, groups):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     mount_web(app, web_dir)
     app.add_middleware(RateLimitHeaders)

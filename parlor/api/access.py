@@ -91,6 +91,17 @@ RULES: dict[str, Rule] = {
     "PUT /api/admin/experiments/{name}": ADMIN,
     "DELETE /api/admin/experiments/{name}": ADMIN,
     "GET /api/admin/experiments/{name}/results": ADMIN,
+    # assistants and groups (README "Assistants and groups")
+    "GET /api/assistants": USER,  # those the caller may see: own, public, shared with a group of theirs
+    "POST /api/assistants": USER,
+    "GET /api/assistants/{assistant_id}": OWNER,  # or shared with the caller; anyone else gets 404
+    "PATCH /api/assistants/{assistant_id}": OWNER,  # a caller who only sees it gets 403 not_assistant_owner
+    "DELETE /api/assistants/{assistant_id}": OWNER,
+    "GET /api/tools": USER,  # the tools an assistant may offer
+    "GET /api/admin/groups": ADMIN,
+    "POST /api/admin/groups": ADMIN,
+    "PATCH /api/admin/groups/{group_id}": ADMIN,
+    "DELETE /api/admin/groups/{group_id}": ADMIN,
 }
 
 

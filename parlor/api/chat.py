@@ -11,6 +11,7 @@ from parlor.api.errors import ApiError
 from parlor.api.files import checked
 from parlor.api.schemas import ChatBody, IdPath, UIPart
 from parlor.api.sse import ui_stream
+from parlor.assistants.types import AssistantUnavailable
 from parlor.attachments import AttachmentsUnavailable, Upload
 from parlor.attachments.intake import FileIn
 from parlor.attachments.store import ROUTE
@@ -59,7 +60,7 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
                           files=await _uploads(newest.files(), svc) if fresh else (), approvals=approvals,
                           kept_files=_stored(newest.files()) if edit else (),
                           request_id=current_request_id(), regenerate=body.trigger == "regenerate-message",
-                          edit=edit, requests_left=requests_left(http), model=body.model)
+                          edit=edit, requests_left=requests_left(http), model=body.model, assistant=body.assistant)
     try:
         stream = await svc.chat.submit(request)
     except ThreadNotFound:
@@ -71,6 +72,10 @@ async def chat(body: ChatBody, http: Request, svc: ServicesDep, who: LimitedDep)
     except AttachmentsUnavailable:
         raise ApiError(503, "attachments_unavailable", "The message's files could not be stored; try again in a "
                        "moment.", {"Retry-After": "5"}) from None
+    except AssistantUnavailable:
+        raise ApiError(422, "assistant_unavailable", "This chat's assistant is not available to you (there is no "
+                       "such assistant, or its owner deleted it or stopped sharing it); the chat stays readable: "
+                       "start a new one.") from None
     except ImagesUnreadable:
         raise ApiError(422, "model_cannot_read_images", "The model cannot read images or PDFs: remove them from "
                        "the message (a PDF can be uploaded as a document to search it instead).") from None

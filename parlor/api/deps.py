@@ -15,6 +15,8 @@ from parlor.accounts.data import AccountData
 from parlor.accounts.oidc import NoOidc, OidcClient
 from parlor.api.errors import ApiError
 from parlor.api.ratelimit import add_headers, headers_for, rate_limited
+from parlor.assistants.groups import GroupStore
+from parlor.assistants.service import Assistants
 from parlor.attachments import AttachmentStore
 from parlor.chat import ChatService, Gateway, ModelCatalog, RunRegistry
 from parlor.chat.drain import Drain
@@ -55,6 +57,8 @@ class Services:
     drain: Drain  # a deploy's drain under way: not ready, no new turns
     attachments: AttachmentStore  # messages' images and PDFs (GET /api/files/…)
     shares: ShareStore  # read-only links to a snapshot of one chat
+    assistants: Assistants  # users' configured chats, shared or not (/api/assistants)
+    groups: GroupStore  # groups of users, kept by admins (/api/admin/groups)
 
 
 def services(request: Request) -> Services:

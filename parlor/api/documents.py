@@ -15,9 +15,11 @@ from parlor.api.errors import ApiError
 from parlor.api.inputs import problem
 from parlor.api.schemas import ID_PATTERN, IdPath
 from parlor.api.sse import sse
+from parlor.assistants.types import AssistantNotFound, NotAssistantOwner
 from parlor.jobs.queue import QueueUnavailable
 from parlor.memory import ThreadNotFound
 from parlor.rag import DocumentService, KnowledgeUnavailable
+from parlor.rag.service import DocumentElsewhere
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 NOT_FOUND = ApiError(404, "document_not_found", "No such document.")
@@ -46,16 +48,31 @@ async def _read(file: UploadFile, limit: int) -> bytes:
 @router.post("", status_code=202, responses={200: {"description": "A duplicate of one of the caller's documents "
                                                                   "(`duplicate: true`): nothing new is stored."}})
 async def upload(svc: ServicesDep, who: PrincipalDep, file: Annotated[UploadFile, File()],
-                 thread_id: Annotated[str | None, Form(pattern=ID_PATTERN)] = None) -> JSONResponse:
-    """Stores the file and queues it; with `thread_id`, also shows it in that thread as a message."""
+                 thread_id: Annotated[str | None, Form(pattern=ID_PATTERN)] = None,
+                 assistant_id: Annotated[str | None, Form(pattern=ID_PATTERN)] = None) -> JSONResponse:
+    """Stores the file and queues it; with `thread_id`, also shows it in that thread as a message; with
+    `assistant_id` (an assistant of the caller's), it is that assistant's knowledge: searched in its chats
+    only, not in the caller's own."""
     if (why := problem(file.filename or "")) is not None:  # the name is stored: the input rule holds for it too
         raise ApiError(422, "invalid_request", f"file.filename: {why}")
+    if thread_id and assistant_id:
+        raise ApiError(422, "invalid_request", "A document goes to a thread or to an assistant, not both.")
     documents = _documents(svc)
     data = await _read(file, svc.settings.max_upload_bytes)
     if thread_id and not await documents.repo.may_scope(who.id, thread_id):
         raise THREAD_NOT_FOUND
+    if assistant_id:
+        try:
+            await svc.assistants.owned(who, assistant_id)
+        except (AssistantNotFound, NotAssistantOwner):
+            raise ApiError(404, "assistant_not_found", "No such assistant of yours.") from None
     try:
-        document, created = await documents.upload(who.id, file.filename or "document", data, thread_id or None)
+        document, created = await documents.upload(who.id, file.filename or "document", data, thread_id or None,
+                                                   assistant_id or None)
+    except DocumentElsewhere as exc:
+        where = "another assistant of yours" if exc.document.assistant_id else "your documents"
+        raise ApiError(409, "document_elsewhere", f"This file is already in {where} ({exc.document.filename!r}); "
+                       "delete it there first to upload it here.") from None
     except QueueUnavailable:  # the file is kept and the document marked failed: the same upload again queues it
         raise ApiError(503, "jobs_unavailable", "The job queue is unavailable right now; upload the file again"
                        " in a moment.", {"Retry-After": "5"}) from None

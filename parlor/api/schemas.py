@@ -49,6 +49,7 @@ class ChatBody(RequestBody):
     trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
     messageId: str | None = Field(default=None, max_length=128)
     model: str | None = Field(default=None, min_length=1, max_length=200)  # an id of GET /api/models
+    assistant: str | None = Field(default=None, pattern=ID_PATTERN)  # a thread keeps the first one it got
 
 
 class ThreadPatch(RequestBody):

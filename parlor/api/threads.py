@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from parlor.api.deps import PrincipalDep, ServicesDep
+from parlor.api.deps import PrincipalDep, Services, ServicesDep
 from parlor.api.errors import ApiError
 from parlor.api.schemas import ID_PATTERN, IdPath, ThreadPatch
 from parlor.api.wire.ui import ui_parts
+from parlor.assistants.types import Badge
 from parlor.memory import StoredMessage, ThreadNotFound
 from parlor.memory.store import ThreadSummary
 
@@ -23,9 +24,16 @@ def _iso(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
-def thread_json(thread: ThreadSummary) -> dict[str, Any]:
+def thread_json(thread: ThreadSummary, badges: dict[str, Badge] | None = None) -> dict[str, Any]:
+    """`assistant`: the one the thread started with (null: none, or deleted since)."""
+    badge = (badges or {}).get(thread.assistant_id or "")
+    assistant = {"id": badge.id, "name": badge.name, "avatar": badge.avatar, "color": badge.color} if badge else None
     return {"id": thread.id, "title": thread.title, "created_at": _iso(thread.created_at),
-            "updated_at": _iso(thread.updated_at), "model": thread.model}
+            "updated_at": _iso(thread.updated_at), "model": thread.model, "assistant": assistant}
+
+
+async def _badges(svc: Services, threads: list[ThreadSummary]) -> dict[str, Badge]:
+    return await svc.assistants.badges([t.assistant_id for t in threads if t.assistant_id])
 
 
 def ui_message(message: StoredMessage) -> dict[str, Any]:
@@ -43,7 +51,8 @@ async def list_threads(svc: ServicesDep, who: PrincipalDep,
         page = await svc.store.list_threads(who.id, limit, cursor, (q or "").strip() or None)
     except ValueError:
         raise ApiError(422, "invalid_cursor", "The cursor is not one this server gave out.") from None
-    return {"threads": [thread_json(t) for t in page.threads], "next_cursor": page.next_cursor}
+    badges = await _badges(svc, page.threads)
+    return {"threads": [thread_json(t, badges) for t in page.threads], "next_cursor": page.next_cursor}
 
 
 @router.get("/{thread_id}")
@@ -53,7 +62,8 @@ async def get_thread(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> 
     except ThreadNotFound:
         raise NOT_FOUND from None
     rated = await svc.experiments.feedback.for_thread(who.id, thread_id) if svc.experiments else {}
-    return {**thread_json(thread), "messages": [_with_feedback(ui_message(m), rated) for m in messages]}
+    messages_json = [_with_feedback(ui_message(m), rated) for m in messages]
+    return {**thread_json(thread, await _badges(svc, [thread])), "messages": messages_json}
 
 
 def _with_feedback(message: dict[str, Any], rated: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -66,7 +76,8 @@ def _with_feedback(message: dict[str, Any], rated: dict[str, dict[str, Any]]) ->
 @router.patch("/{thread_id}")
 async def rename_thread(thread_id: IdPath, body: ThreadPatch, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     try:
-        return thread_json(await svc.store.rename_thread(who.id, thread_id, body.title))
+        renamed = await svc.store.rename_thread(who.id, thread_id, body.title)
+        return thread_json(renamed, await _badges(svc, [renamed]))
     except ThreadNotFound:
         raise NOT_FOUND from None
 

@@ -34,8 +34,10 @@ def _expiry(days: int | None) -> datetime | None:
 
 
 @router.get("/me")
-async def me(who: PrincipalDep) -> dict[str, Any]:
-    return principal_json(who)
+async def me(svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    """The caller; `tier` is the one their groups give them, if any; `groups`: theirs, by name."""
+    groups = [{"id": g.id, "name": g.name} for g in await svc.groups.of_user(who.id)]
+    return {**principal_json(who), "groups": groups}
 
 
 @router.get("/keys")

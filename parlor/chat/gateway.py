@@ -38,6 +38,7 @@ class GatewayRequest:
     stop: list[str] = field(default_factory=list)
     tools: list[ToolSpec] = field(default_factory=list)  # the client's own: passed through, never run here
     tool_choice: str | dict[str, Any] | None = None
+    untrusted_tool_results: bool = False  # Parlor ran a tool for the call (an assistant's knowledge search)
 
 
 IDEMPOTENCY_TTL = 600.0
@@ -65,7 +66,8 @@ class Gateway:
             raise ImagesUnreadable()
         completion = CompletionRequest(request.messages, tools=request.tools, tool_choice=request.tool_choice,
                                        temperature=request.temperature, max_tokens=request.max_tokens,
-                                       stop=request.stop, request_id=request.request_id)
+                                       stop=request.stop, request_id=request.request_id,
+                                       untrusted_tool_results=request.untrusted_tool_results)
         return Generation(self._router, completion, first=first)
 
     async def reserve(self, request: GatewayRequest, generation: Generation) -> Reservation | None:

@@ -5,9 +5,11 @@ prompt within the token budget, pick the experiment arm, and hold the tokens aga
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from parlor.accounts import Principal
 from parlor.agent.approval import Resumption
+from parlor.assistants.types import TurnAssistant
 from parlor.attachments import AttachmentStore, Upload
 from parlor.chat.approvals import ApprovalAnswer, find_paused
 from parlor.chat.catalog import ImagesUnreadable, ModelCatalog
@@ -35,8 +37,8 @@ class TurnRequest:
     edit: bool = False  # the client replaced its message `client_message_id` (edit and resend)
     requests_left: dict[str, int] = field(default_factory=dict)  # per request window, as admitted
     model: str | None = None  # the model the user chose (kept for the thread); None: the thread's own
-    approval_tools: frozenset[str] = frozenset()  # tools that wait for the user's yes or no this turn
     approvals: tuple[ApprovalAnswer, ...] = ()  # the user's answers to the last answer's approvals: resume it
+    assistant: str | None = None  # the assistant the chat is with (a thread keeps the first it got)
 
     @property
     def trigger(self) -> str:
@@ -69,6 +71,8 @@ class Turn:
     resume: Resumption | None = None  # the approvals answered: the paused answer goes on (chat/approvals.py)
     continues: StoredMessage | None = None  # ...that answer, which this turn streams into
     replay_after: frozenset[str] = frozenset()  # a replay of only what answering these approvals added
+    assistant: TurnAssistant | None = None  # the thread's assistant: instructions, model, tools, knowledge
+    approval_tools: frozenset[str] = frozenset()  # tools that wait for the user's approval in this turn
 
     @property
     def prompt_tokens(self) -> int:
@@ -78,26 +82,33 @@ class Turn:
         return estimate_tokens(m.content for m in self.history)
 
 
+class AssistantSource(Protocol):
+    async def for_turn(self, who: Principal, assistant_id: str) -> TurnAssistant:
+        """Raises AssistantUnavailable when the user may not (or no longer) see it."""
+
+
 def _lost(answer: StoredMessage) -> bool:
     return answer.status is MessageStatus.STREAMING or answer.meta.get("error") == "run_lost"
 
 
 class TurnPlanner:
     def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook,
-                 models: ModelCatalog, attachments: AttachmentStore | None = None, sees_images: bool = False):
+                 models: ModelCatalog, attachments: AttachmentStore | None = None, sees_images: bool = False,
+                 assistants: AssistantSource | None = None):
         """`attachments`: where messages' images and PDFs are kept (None: messages carry none);
-        `sees_images`: whether any configured model reads them."""
+        `sees_images`: whether any configured model reads them; `assistants`: the chats' assistants."""
         self._memory = memory
         self._budget = budget
         self._experiments = experiments
         self._models = models
         self._attachments = attachments
         self._sees_images = sees_images
+        self._assistants = assistants
 
     async def plan(self, request: TurnRequest) -> Turn:
         """The turn to run, its tokens held, its files stored and read. Raises ThreadNotFound for someone
-        else's thread, BudgetExhausted, ImagesUnreadable (all three before anything is stored or sent),
-        AttachmentsUnavailable."""
+        else's thread, BudgetExhausted, ImagesUnreadable, AssistantUnavailable (all before anything is stored
+        or sent), AttachmentsUnavailable."""
         if (request.files or request.kept_files) and not (self._sees_images and self._attachments is not None):
             raise ImagesUnreadable()
         with phase("context"):
@@ -126,13 +137,15 @@ class TurnPlanner:
                 raise ImagesUnreadable()  # the user chose a model that cannot see them: no silent switch
             request = replace(request, model=chosen.id)
         window = await self._memory.read(request.principal.id, request.thread_id)  # the one query
+        assistant = await self._assistant(request, window.assistant_id)
         recent = window.recent
         if request.approvals:
-            return self._resume(request, window)
+            return self._resume(request, window, assistant)
         if request.regenerate:
             replaces = (recent[-1].id,) if recent and recent[-1].role == "assistant" else ()
             history = recent[:-1] if replaces else recent
-            return self._turn(request, window, history, save_user_message=False, replaces=replaces)
+            return self._turn(request, window, history, save_user_message=False, replaces=replaces,
+                              assistant=assistant)
         for index, message in enumerate(recent):
             # a message's client id, or its stored id (what a reloaded thread's messages carry)
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
@@ -141,7 +154,7 @@ class TurnPlanner:
                 kept = tuple(p for p in message.parts if isinstance(p, FilePart) and p.url in request.kept_files)
                 pending = self._pending(request, kept)
                 turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
-                                  replaces=tuple(m.id for m in recent[index:]), pending=pending)
+                                  replaces=tuple(m.id for m in recent[index:]), pending=pending, assistant=assistant)
                 first = index == 0 and not window.capped  # then the thread's title came from it
                 return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
             if matches:
@@ -151,18 +164,29 @@ class TurnPlanner:
                 # no answer yet, or one whose run died with its replica (SIGKILL, OOM): still `streaming`
                 # although this turn holds the thread, or already ended as lost: answered again, in its place
                 dead = (answer.id,) if answer is not None else ()
-                return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
+                return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead,
+                                  assistant=assistant)
         pending = self._pending(request)
-        return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending)
+        return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending,
+                          assistant=assistant)
 
-    def _resume(self, request: TurnRequest, window: ThreadWindow) -> Turn:
+    async def _assistant(self, request: TurnRequest, kept: str | None) -> TurnAssistant | None:
+        """The thread's assistant (the first one it got wins), checked: one the user may no longer see
+        refuses the turn (AssistantUnavailable) rather than answer without its instructions."""
+        assistant_id = kept or request.assistant
+        if assistant_id is None or self._assistants is None:
+            return None
+        return await self._assistants.for_turn(request.principal, assistant_id)
+
+    def _resume(self, request: TurnRequest, window: ThreadWindow, assistant: TurnAssistant | None) -> Turn:
         """The paused answer goes on from the user's approvals (raises ApprovalProblem when they do not fit);
         approvals answered already are a retried request: what their answer added is replayed."""
         paused = find_paused(window.recent, request.approvals, utcnow())
         if paused.resumption is None:
             answered = frozenset(a.approval_id for a in request.approvals)
             return Turn(request, [], save_user_message=False, replay=paused.message, replay_after=answered)
-        turn = self._turn(request, window, window.recent[:paused.index], save_user_message=False)
+        turn = self._turn(request, window, window.recent[:paused.index], save_user_message=False,
+                          assistant=assistant)
         return replace(turn, resume=paused.resumption, continues=paused.message)
 
     def _pending(self, request: TurnRequest, kept: tuple[FilePart, ...] = ()) -> StoredMessage:
@@ -183,23 +207,30 @@ class TurnPlanner:
         return replace(turn, history=await self._attachments.load(request.principal.id, turn.history))
 
     def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
-              save_user_message: bool, replaces: tuple[str, ...] = (), pending: StoredMessage | None = None) -> Turn:
-        """The prompt within the token budget: system prompt, saved facts, summary, recent window."""
+              save_user_message: bool, replaces: tuple[str, ...] = (), pending: StoredMessage | None = None,
+              assistant: TurnAssistant | None = None) -> Turn:
+        """The prompt within the token budget: system prompt (then the assistant's instructions), saved
+        facts, summary, recent window."""
         arm = self._experiments.arm(request.principal, window.arm)
         overrides = arm.overrides
-        context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens)
+        context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens,
+                                       instructions=assistant.instructions if assistant else "")
         return Turn(request, context.messages, save_user_message, replaces, context=context, arm=arm,
                     user_tokens=pending.tokens if pending else None, user_parts=pending.parts if pending else (),
-                    model=self._first(request, window, overrides.provider))
+                    model=self._first(request, window, overrides.provider, assistant), assistant=assistant,
+                    approval_tools=assistant.approval_tools if assistant else frozenset())
 
-    def _first(self, request: TurnRequest, window: ThreadWindow, experiment: str | None) -> str | None:
+    def _first(self, request: TurnRequest, window: ThreadWindow, experiment: str | None,
+               assistant: TurnAssistant | None = None) -> str | None:
         """The provider tried first: the model chosen now, else the thread's (while still allowed), else
-        the experiment arm's, else the tier's default."""
+        the assistant's (while the user's tier allows it), else the experiment arm's, else the tier's default."""
         tier = request.principal.tier
         if request.model is not None:
             return request.model
         if (kept := self._models.usable(tier, window.model)) is not None:
             return kept.id
+        if assistant is not None and (its := self._models.usable(tier, assistant.model)) is not None:
+            return its.id
         if experiment is not None:
             return experiment
         default = self._models.default(tier)

@@ -98,7 +98,8 @@ class TurnRecorder:
                         title=request.title, user_message=user if turn.save_user_message else None,
                         assistant_message=assistant, replaces=turn.replaces, retitle_from=turn.retitle_from,
                         arm=turn.arm.stored() if turn.arm.assign else None,
-                        model=request.model)  # the user's choice (checked by the planner), kept for the thread
+                        model=request.model,  # the user's choice (checked by the planner), kept for the thread
+                        assistant=turn.assistant.id if turn.assistant else None)
         record = TurnRecord(turn, assistant.id, begin)
         record.saving = self._tasks.spawn(record._save_once_sent(), name=f"begin-turn:{request.request_id}")
         return record

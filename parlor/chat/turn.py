@@ -5,7 +5,7 @@ stored. Time to first token is sacred: the turn is saved only once the model cal
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from parlor.agent import AgentLoop, ToolContext, Transcript
 from parlor.agent.events import CallSent
@@ -50,11 +50,13 @@ class TurnRunner:
     async def _answer(self, turn: Turn, record: TurnRecord, transcript: Transcript) -> AsyncIterator[ChatEvent]:
         request, overrides = turn.request, turn.arm.overrides
         max_reply = turn.reservation.max_reply if turn.reservation is not None else None  # the tier's cap
-        context = ToolContext(request.principal, request.thread_id, request.request_id, request.requests_left)
+        assistant = turn.assistant
+        context = ToolContext(request.principal, request.thread_id, request.request_id, request.requests_left,
+                              assistant.id if assistant else None)
         async for event in self._agent.run(turn.history, context, transcript, max_reply,
                                            temperature=overrides.temperature, provider=turn.model,
-                                           tools=overrides.tools, approval=request.approval_tools,
-                                           resume=turn.resume):
+                                           tools=_offered(overrides.tools, assistant.tools if assistant else None),
+                                           approval=turn.approval_tools, resume=turn.resume):
             if isinstance(event, CallSent):
                 record.call_sent()
             else:
@@ -83,3 +85,10 @@ class TurnRunner:
             return TurnFailed("storage_unavailable", "The database is unavailable, so this answer is not saved"
                               " yet; the server keeps trying. Reload the chat later to see it.", report)
         return TurnFinished(transcript.finish_reason, report)
+
+
+def _offered(experiment: Collection[str] | None, assistant: Collection[str] | None) -> Collection[str] | None:
+    """The tools a turn offers: those both its experiment arm and its assistant offer (None: no limit)."""
+    if experiment is None or assistant is None:
+        return assistant if experiment is None else experiment
+    return [name for name in experiment if name in assistant]

@@ -73,6 +73,9 @@ class Thread(Base):
     experiment: Mapped[str | None] = mapped_column(String(64), default=None)
     variant: Mapped[str | None] = mapped_column(String(64), default=None)
     model: Mapped[str | None] = mapped_column(String(64), default=None)  # chosen by the user; NULL: the default
+    # the assistant the thread started with, kept for its life (no foreign key: the assistant is its owner's,
+    # the thread another user's; a deleted one leaves the thread readable, its chat refused)
+    assistant_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class Message(Base):
@@ -172,6 +175,7 @@ class Document(Base):
         Index("ix_documents_user_recent", "user_id", "created_at"),
         Index("ix_documents_status", "status"),
         Index("ix_documents_user_thread", "user_id", "thread_id"),
+        Index("ix_documents_assistant", "assistant_id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -190,6 +194,8 @@ class Document(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # set: the knowledge of this assistant of the user's (searched only in its chats, not in the user's own)
+    assistant_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class RunRecord(Base):
@@ -267,3 +273,52 @@ class Share(Base):
     snapshot: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# ---- assistants and groups (README "Assistants and groups") ----
+
+
+class Group(Base):
+    """Users an admin put together: an assistant may be shared with it; its tier, if any, is its members'."""
+
+    __tablename__ = "groups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    tier: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Assistant(Base):
+    """A user's configured chat: instructions, model, tools, knowledge (documents with its id), who sees it."""
+
+    __tablename__ = "assistants"
+    __table_args__ = (Index("ix_assistants_owner", "owner_id", "created_at"),
+                      Index("ix_assistants_visibility", "visibility"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str | None] = mapped_column(String(200), default=None)  # NULL: the tier's default
+    tools: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # NULL: all the server offers
+    approval_tools: Mapped[list[str]] = mapped_column(JSON, default=list)
+    starters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    avatar: Mapped[str] = mapped_column(String(16), default="")
+    color: Mapped[str] = mapped_column(String(7), default="")
+    visibility: Mapped[str] = mapped_column(String(16), default="private")  # private | public | groups
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssistantGroup(Base):
+    """The groups an assistant with visibility `groups` is shared with."""
+
+    __tablename__ = "assistant_groups"
+    assistant_id: Mapped[str] = mapped_column(ForeignKey("assistants.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True)

@@ -66,6 +66,7 @@ class ThreadWindow:
     capped: bool  # as many messages as asked for came back: there may be older ones
     arm: tuple[str, str | None] | None = None  # the thread's stored experiment arm ("": none; None: unassigned)
     model: str | None = None  # the model the user chose for the thread (None: the default)
+    assistant_id: str | None = None  # the assistant the thread started with
 
     def unsummarised(self) -> list[StoredMessage]:
         summary = self.summary
@@ -102,7 +103,9 @@ class ContextReader:
         saved_facts.sort(key=lambda f: (f.created_at, f.id), reverse=True)
         arm = (thread.client_id, thread.role) if thread is not None and thread.client_id is not None else None
         model = thread.text if thread is not None else None
-        return ThreadWindow(owner is not None, recent, found, saved_facts, len(recent) >= messages, arm, model)
+        assistant = thread.status if thread is not None else None
+        return ThreadWindow(owner is not None, recent, found, saved_facts, len(recent) >= messages, arm, model,
+                            assistant)
 
 
 def _window_query(with_facts: bool) -> Any:
@@ -126,19 +129,21 @@ def _window_query(with_facts: bool) -> Any:
                  .order_by(Memory.created_at.desc(), Memory.id.desc())
                  .limit(bindparam("facts", type_=Integer)).subquery())
         parts.append(_row(_FACT, saved.c.id, saved.c.text, saved.c.tokens, saved.c.created_at).select_from(saved))
-    parts.append(_row(_THREAD, Thread.user_id, Thread.model, null(), null(), Thread.experiment, Thread.variant)
-                 .where(Thread.id == thread_id))  # the arm rides in the client_id and role columns, the model in text
+    parts.append(_row(_THREAD, Thread.user_id, Thread.model, null(), null(), Thread.experiment, Thread.variant,
+                      Thread.assistant_id).where(Thread.id == thread_id))
+    # the arm rides in the client_id and role columns, the model in text, the assistant in status
     return union_all(*parts)
 
 
 def _row(kind: int, id_: Any, text: Any, tokens: Any, created_at: Any, client_id: Any = None,
-         role: Any = None) -> Any:
+         role: Any = None, status: Any = None) -> Any:
     """A non-message row of the union, shaped like a message row (no CAST: SQLite would mangle dates)."""
     empty = null()
     return select(literal(kind, Integer).label("kind"), type_coerce(id_, String),
                   empty if client_id is None else type_coerce(client_id, String),
                   empty if role is None else type_coerce(role, String),
-                  type_coerce(text, Text), empty, empty, type_coerce(tokens, Integer),
+                  type_coerce(text, Text), empty, empty if status is None else type_coerce(status, String),
+                  type_coerce(tokens, Integer),
                   type_coerce(created_at, DateTime(timezone=True)), empty, empty, empty, empty, empty)
 
 

@@ -11,9 +11,12 @@ from parlor.llm.types import LLMMessage
 from parlor.memory.context import Budget, Context, ContextReader, Render, ThreadWindow, build_context
 from parlor.memory.facts import FactStore
 from parlor.memory.summaries import Summariser
-from parlor.memory.tokens import TokenCounter, count_messages
+from parlor.memory.tokens import TokenCounter, count_messages, truncate_to
 from parlor.messages import FilePart, MessageStatus, StoredMessage, TextPart
 from parlor.tasks import TaskTracker
+
+INSTRUCTIONS_HEADER = "Instructions for this conversation (from the assistant the user is chatting with):"
+MAX_INSTRUCTION_TOKENS = 4000  # an assistant's instructions: at most this much of the prompt
 
 
 class ConversationMemory:
@@ -38,9 +41,15 @@ class ConversationMemory:
         return await self._reader.read(user_id, thread_id, self.budget.window_messages + 2, self._facts_read)
 
     def context(self, window: ThreadWindow, history: Sequence[StoredMessage], system_prompt: str | None = None,
-                context_tokens: int | None = None) -> Context:
-        """`system_prompt`, `context_tokens`: an experiment's overrides of the configured ones."""
+                context_tokens: int | None = None, instructions: str = "") -> Context:
+        """`system_prompt`, `context_tokens`: an experiment's overrides of the configured ones;
+        `instructions`: an assistant's, after the system prompt (cut to a quarter of the window at most)."""
         budget = self.budget if context_tokens is None else replace(self.budget, context_tokens=context_tokens)
+        if instructions.strip():
+            room = min(MAX_INSTRUCTION_TOKENS, budget.context_tokens // 4)
+            prompt = system_prompt if system_prompt is not None else self._system_prompt
+            instructions = truncate_to(self.counter, instructions.strip(), room, "…")
+            system_prompt = f"{prompt}\n\n{INSTRUCTIONS_HEADER}\n{instructions}" if prompt else instructions
         if system_prompt is None:
             return build_context(self._system_prompt, self._prompt_tokens, window, history, self._render,
                                  self.counter, budget)

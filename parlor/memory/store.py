@@ -38,6 +38,7 @@ class ThreadSummary:
     created_at: datetime
     updated_at: datetime
     model: str | None = None  # the one chosen for it (None: the default)
+    assistant_id: str | None = None  # the assistant it started with
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def _stored(m: Message) -> StoredMessage:
 
 
 def _summary(t: Thread) -> ThreadSummary:
-    return ThreadSummary(t.id, t.title, t.created_at, t.updated_at, t.model)
+    return ThreadSummary(t.id, t.title, t.created_at, t.updated_at, t.model, t.assistant_id)
 
 
 class MessageStore:
@@ -85,13 +86,15 @@ class MessageStore:
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
         assistant_message: Message, replaces: Sequence[str] = (),
         arm: tuple[str, str | None] | None = None, retitle_from: str | None = None, model: str | None = None,
+        assistant: str | None = None,
     ) -> None:
         """One transaction: the thread (created on first use), the user message (once per client id)
         and the assistant message that will stream. `replaces`: the message(s) this turn supersedes
         (a regenerated answer; an edited question and what followed it), deleted first. `arm`: the
         experiment arm to keep with a thread that has none yet (the first arm stored wins).
         `retitle_from`: a thread still titled so (from the first message, which an edit replaces; not
-        renamed since) takes `title`. `model`: the one the user chose, kept for the thread's next turns."""
+        renamed since) takes `title`. `model`: the one the user chose, kept for the thread's next turns.
+        `assistant`: the one the chat is with, kept by a thread that has none yet (the first one wins)."""
         now = utcnow()
         values: dict[str, Any] = {}
         if arm is not None:
@@ -101,6 +104,8 @@ class MessageStore:
             values.update(title=case((Thread.title == retitle_from, title), else_=Thread.title))
         if model is not None:
             values.update(model=model)
+        if assistant is not None:
+            values.update(assistant_id=func.coalesce(Thread.assistant_id, assistant))
         async with self._sessions.begin() as session:
             await _claim_thread(session, user_id, thread_id, title, now, values)
             if replaces:

@@ -51,7 +51,7 @@ class Ingestor:
             return
         vectors = await self._embed(document, chunks)
         await self._progress(document, "indexing", STAGES["indexing"])
-        records = [ChunkRecord(document.id, document.user_id, document.thread_id, c.ordinal, c.page, c.text,
+        records = [ChunkRecord(document.id, document.scope_owner, document.thread_id, c.ordinal, c.page, c.text,
                                document.filename) for c in chunks]
         if await self._repo.get(document.id) is None:
             return  # deleted while it was being processed: index nothing

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from parlor.assistants.types import knowledge_owner
 from parlor.db import Document, Thread, utcnow
 
 FINAL = ("ready", "failed")
@@ -35,13 +36,19 @@ class DocumentView:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    assistant_id: str | None = None  # one assistant's knowledge, not its owner's library
+
+    @property
+    def scope_owner(self) -> str:
+        """Whose chunks these are in the vector store: the user's, or the assistant's own namespace."""
+        return knowledge_owner(self.assistant_id) if self.assistant_id else self.user_id
 
     def json(self) -> dict[str, Any]:
         return {"id": self.id, "filename": self.filename, "content_type": self.content_type,
                 "thread_id": self.thread_id, "size_bytes": self.size_bytes, "sha256": self.sha256,
                 "status": self.status, "stage": self.stage, "progress": self.progress, "error": self.error,
                 "pages": self.pages, "chunks": self.chunks, "created_at": _iso(self.created_at),
-                "updated_at": _iso(self.updated_at)}
+                "updated_at": _iso(self.updated_at), "assistant_id": self.assistant_id}
 
     def event(self) -> dict[str, Any]:
         """A progress event: what the events stream and the chat's progress part carry."""
@@ -56,7 +63,7 @@ def _iso(moment: datetime) -> str:
 def _view(row: Document) -> DocumentView:
     return DocumentView(row.id, row.user_id, row.thread_id, row.filename, row.content_type, row.sha256,
                         row.size_bytes, row.storage_key, row.status, row.stage, row.progress, row.error, row.pages,
-                        row.chunks, row.attempts, row.created_at, row.updated_at)
+                        row.chunks, row.attempts, row.created_at, row.updated_at, row.assistant_id)
 
 
 class DocumentRepo:
@@ -91,10 +98,14 @@ class DocumentRepo:
             return _view(row) if row else None
 
     async def list(self, user_id: str, thread_id: str | None = None, limit: int = 200,
-                   with_library: bool = True) -> list[DocumentView]:
+                   with_library: bool = True, assistant_id: str | None = None) -> list[DocumentView]:
         """The user's documents; with `thread_id`, those a search in that thread sees (the thread's own,
-        and the library's too unless `with_library` is False)."""
-        query = select(Document).where(Document.user_id == user_id)
+        and the library's too unless `with_library` is False). An assistant's documents are listed only
+        with its `assistant_id` (then they alone: whoever owns them)."""
+        if assistant_id is not None:
+            query = select(Document).where(Document.assistant_id == assistant_id)
+        else:
+            query = select(Document).where(Document.user_id == user_id, Document.assistant_id.is_(None))
         if thread_id is not None and with_library:
             query = query.where((Document.thread_id == thread_id) | Document.thread_id.is_(None))
         elif thread_id is not None:
@@ -144,11 +155,13 @@ class DocumentRepo:
                 Document.status.in_(("queued", "processing"))).order_by(Document.created_at))).scalars())
 
 
-async def named(repo: DocumentRepo, user_id: str, ids: Sequence[str]) -> dict[str, DocumentView]:
-    """The user's documents among `ids` (a deleted or someone else's document is simply absent)."""
+async def named(repo: DocumentRepo, user_id: str, ids: Sequence[str],
+                assistant_id: str | None = None) -> dict[str, DocumentView]:
+    """The user's documents among `ids`, and `assistant_id`'s (a deleted or someone else's document is
+    simply absent)."""
     found: dict[str, DocumentView] = {}
     for document_id in dict.fromkeys(ids):
-        view = await repo.get(document_id, user_id)
-        if view is not None:
+        view = await repo.get(document_id)
+        if view is not None and (view.assistant_id == assistant_id if view.assistant_id else view.user_id == user_id):
             found[document_id] = view
     return found

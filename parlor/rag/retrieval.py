@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.agent.tools import Cited, Tool, ToolContext, ToolError, pydantic_tool
+from parlor.assistants.types import knowledge_owner
 from parlor.llm.types import ToolHint
 from parlor.messages import SourcePart
 from parlor.observability import phase
@@ -27,13 +28,14 @@ class Retriever:
         self._store = store
         self._candidates = candidates
 
-    async def search(self, scope: Scope, query: str, k: int) -> list[Hit]:
+    async def search(self, scope: Scope, query: str, k: int, *more: Scope) -> list[Hit]:
+        """The best `k` passages for `query` in `scope` and any `more` scopes (an assistant's documents)."""
         with phase("retrieval", **{"parlor.retrieval.top_k": k}) as span:  # a span; its time in the run record
             vector = (await self._embedder.embed([query]))[0]
             n = max(k, self._candidates)
-            by_meaning, by_words = await asyncio.gather(self._store.vector_search(scope, vector, n),
-                                                        self._store.text_search(scope, query, n))
-            hits = fuse([by_meaning, by_words], k)
+            rankings = await asyncio.gather(*(search for each in (scope, *more) for search in (
+                self._store.vector_search(each, vector, n), self._store.text_search(each, query, n))))
+            hits = fuse(rankings, k)
             span.set_attribute("parlor.retrieval.hits", len(hits))
             return hits
 
@@ -55,11 +57,15 @@ class SearchArgs(BaseModel):
 def knowledge_tool(retriever: Retriever, repo: DocumentRepo, timeout: float) -> Tool:
     async def run(context: ToolContext, args: SearchArgs) -> Cited:
         scope = Scope(context.principal.id, context.thread_id)
-        hits = await retriever.search(scope, args.query, args.top_k)
-        documents = await named(repo, context.principal.id, [h.document_id for h in hits])
+        # a chat with an assistant searches its documents too (whoever owns them: the turn checked the user sees it)
+        its = (Scope(knowledge_owner(context.assistant_id)),) if context.assistant_id else ()
+        hits = await retriever.search(scope, args.query, args.top_k, *its)
+        documents = await named(repo, context.principal.id, [h.document_id for h in hits], context.assistant_id)
         hits = [h for h in hits if h.document_id in documents]
         if not hits:
             mine = await repo.list(context.principal.id, context.thread_id, limit=1)
+            if context.assistant_id and not mine:
+                mine = await repo.list(context.principal.id, assistant_id=context.assistant_id, limit=1)
             if not mine:
                 raise ToolError("the user has no documents yet; they can upload some first")
             return Cited({"query": args.query, "results": [], "note": "nothing relevant was found"}, ())

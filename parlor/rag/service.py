@@ -27,6 +27,14 @@ POLL_SECONDS = 2.0  # a watcher re-reads the database this often (progress event
 QUEUE_DOWN = "The job queue was unavailable, so the file was not processed; upload it again to retry."
 
 
+class DocumentElsewhere(Exception):
+    """The user has this file already, in their library or with another assistant of theirs."""
+
+    def __init__(self, document: DocumentView):
+        super().__init__(document.id)
+        self.document = document
+
+
 class DocumentService:
     def __init__(self, repo: DocumentRepo, files: FileStore, store: VectorStore, queue: JobQueue, bus: ProgressBus,
                  messages: MessageStore):
@@ -37,12 +45,16 @@ class DocumentService:
         self._queue = queue
         self._bus = bus
 
-    async def upload(self, user_id: str, filename: str, data: bytes,
-                     thread_id: str | None = None) -> tuple[DocumentView, bool]:
-        """(the document, created?); a duplicate of a failed document is queued again."""
+    async def upload(self, user_id: str, filename: str, data: bytes, thread_id: str | None = None,
+                     assistant_id: str | None = None) -> tuple[DocumentView, bool]:
+        """(the document, created?); a duplicate of a failed document is queued again. With `assistant_id`
+        (the caller's assistant): its knowledge. One file is one document of a user's: the same bytes kept
+        elsewhere (the library, another assistant) raise DocumentElsewhere."""
         sha256 = hashlib.sha256(data).hexdigest()
         existing = await self.repo.by_sha(user_id, sha256)
         if existing is not None:
+            if existing.assistant_id != assistant_id:
+                raise DocumentElsewhere(existing)
             return await self._again(existing), False
         try:
             content_type, problem = detect(data), None
@@ -52,7 +64,8 @@ class DocumentService:
         key = f"{user_id}/{sha256}"
         if problem is None:
             await self._files.put(key, data)
-        row = Document(id=document_id, user_id=user_id, thread_id=thread_id, filename=_clean(filename),
+        row = Document(id=document_id, user_id=user_id, thread_id=thread_id, assistant_id=assistant_id,
+                       filename=_clean(filename),
                        content_type=content_type, sha256=sha256, size_bytes=len(data), storage_key=key,
                        status="failed" if problem else "queued", stage="failed" if problem else "queued",
                        progress=0, error=problem, attempts=0)

@@ -32,6 +32,9 @@ from parlor.agent.catalog import configured_tools
 from parlor.agent.mcp_tools import McpTools
 from parlor.agent.transcript import render_stored
 from parlor.api import Services, create_api
+from parlor.assistants.groups import GroupStore
+from parlor.assistants.service import Assistants, ToolKinds
+from parlor.assistants.store import AssistantStore
 from parlor.attachments import AttachmentStore
 from parlor.chat import ChatService, Gateway, ModelCatalog, RunRegistry, TurnPlanner, TurnRecorder, TurnRunner
 from parlor.chat.drain import Drain
@@ -109,8 +112,10 @@ class Server:
         runner = TurnRunner(agent, turns, memory)
         models = ModelCatalog(settings.providers, Tiers(settings.tiers, settings.default_tier), prices,
                               settings.default_model)
+        assistants = Assistants(AssistantStore(sessions), sessions, models, ToolKinds(self.tools, settings),
+                                _forget(self.knowledge))
         planner = TurnPlanner(memory, self.limits.budget, self.experiments.book, models, self.attachments,
-                              sees_images=any(p.sees_images for p in settings.providers))
+                              sees_images=any(p.sees_images for p in settings.providers), assistants=assistants)
         chat = ChatService(planner, runner, turns, runs, mirror)
         gateway_runs = RunRegistry(tasks, mirror.publish)
         gateway = Gateway(self.router, ledger, tasks, self.limits.budget, recorder, mirror, gateway_runs)
@@ -124,7 +129,8 @@ class Server:
                         memories=memory.facts, experiments=self.experiments, data=self.data,
                         knowledge=self.knowledge, oidc=parts.oidc(settings, self.tools_client),
                         metrics=self.telemetry.metrics, records=records, drain=self.drain,
-                        attachments=self.attachments, shares=ShareStore(sessions))
+                        attachments=self.attachments, shares=ShareStore(sessions), assistants=assistants,
+                        groups=GroupStore(sessions))
 
     async def start(self) -> None:
         settings, metrics = self.settings, self.telemetry.metrics

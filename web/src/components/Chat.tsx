@@ -9,11 +9,13 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { fetchThreadMessages, stopChat } from '../lib/api'
 import { ApprovalContext, openApprovals } from '../lib/approval'
 import { filesOf, withoutEarlierFiles } from '../lib/attachments'
+import type { ChatAssistant } from '../lib/assistants'
 import { uploadDocument, type Uploaded } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
 import { authHeaders } from '../lib/http'
 import { chosenModel, type Model } from '../lib/models'
 import { markStopped, unanswered } from '../lib/unanswered'
+import { AssistantWelcome } from './AssistantWelcome'
 import { Composer, type ComposerHandle } from './Composer'
 import { ErrorNotice } from './ErrorNotice'
 import { messageText } from './Message'
@@ -35,6 +37,10 @@ type Props = {
   onSent?: (chatId: string, text: string) => void
   /** A turn ended (its title and order may have changed on the server). */
   onSettled?: (chatId: string) => void
+  /** The assistant the chat is with: sent with every message (the server keeps the thread's first). */
+  assistant?: ChatAssistant | null
+  /** Why the assistant cannot go on (no longer shared with this user, say). */
+  assistantNotice?: string | null
 }
 
 function lastUserText(messages: UIMessage[]): string | null {
@@ -77,17 +83,20 @@ function draggingFiles(event: React.DragEvent): boolean {
 }
 
 export default function Chat({ chatId, apiKey, initialMessages, tier, models = [], threadModel = null, onSent,
-  onSettled }: Props) {
+  onSettled, assistant = null, assistantNotice = null }: Props) {
   // useChat keeps only a failed answer's body; the 429's Retry-After and RateLimit headers are read here.
   const lastFailure = useRef<HttpFailure | null>(null)
   // The model: picked here, else the thread's, else the default; sent with every message (the server
   // keeps it with the thread, so a reload shows it again).
   const [picked, setPicked] = useState<string | null>(null)
-  const model = chosenModel(models, picked ?? threadModel)
+  // With an assistant, its model comes first unless one is picked here: only a picked one is sent.
+  const model = chosenModel(models, picked ?? threadModel ?? assistant?.model)
   const modelId = useRef<string | null>(null)
+  const assistantId = useRef<string | null>(null)
   useEffect(() => {
-    modelId.current = model?.id ?? null
-  }, [model])
+    modelId.current = assistant && !picked ? null : (model?.id ?? null)
+    assistantId.current = assistant?.id ?? null
+  }, [model, assistant, picked])
   const transport = useMemo(
     () =>
       new DefaultChatTransport({
@@ -96,7 +105,8 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
         // itself, because useChat reads a refused answer's body to show its error.
         headers: () => authHeaders(apiKey),
         // Read at each request: the model picked last (no model: the server uses the thread's).
-        body: () => (modelId.current ? { model: modelId.current } : {}),
+        body: () => ({ ...(modelId.current ? { model: modelId.current } : {}),
+          ...(assistantId.current ? { assistant: assistantId.current } : {}) }),
         prepareSendMessagesRequest: ({ body, id, messages, trigger, messageId }) => ({
           body: { ...body, id, messages: withoutEarlierFiles(messages), trigger, messageId },
         }),
@@ -350,13 +360,18 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
             : 'You are offline. The answer keeps going on the server and will continue here when you are back.'}
         </div>
       )}
+      {assistantNotice && <div role="status" className="banner-warn" data-testid="assistant-notice">{assistantNotice}</div>}
       {messages.length === 0 && !busy ? (
         <div className="flex min-h-0 flex-1 flex-col items-center justify-center px-6 text-center">
-          <h2 className="text-2xl font-semibold text-fg">How can I help?</h2>
-          <p className="mt-2 text-sm text-muted">
-            Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered. Paste or drop an image or a
-            document here, or use the paperclip, to ask about it.
-          </p>
+          {assistant ? <AssistantWelcome assistant={assistant} onStarter={(text) => send(text)} disabled={!online} /> : (
+            <>
+              <h2 className="text-2xl font-semibold text-fg">How can I help?</h2>
+              <p className="mt-2 text-sm text-muted">
+                Enter sends, Shift+Enter adds a line. Markdown, code and math are rendered. Paste or drop an image or a
+                document here, or use the paperclip, to ask about it.
+              </p>
+            </>
+          )}
           {failure && failure.kind !== 'network' && (
             <div className="mt-4 w-full max-w-xl text-left">
               <ErrorNotice failure={failure} tier={tier} onRetry={retry} onDismiss={clearError} />

@@ -104,4 +104,17 @@ describe('Sidebar', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Load older chats' }))
     expect(props.onLoadMore).toHaveBeenCalledOnce()
   })
+
+  it('links to the assistants, marked current while they show', () => {
+    setup({ assistantsOpen: true })
+    const link = screen.getByRole('link', { name: 'Assistants' })
+    expect(link.getAttribute('href')).toBe('/assistants')
+    expect(link.getAttribute('aria-current')).toBe('page')
+  })
+
+  it('marks a chat with an assistant with its avatar (its title stays the link’s name)', () => {
+    setup({ threads: [{ ...threads[0], assistant: { id: 'a1', name: 'Tutor', avatar: 'T', color: '#0e7490' } }] })
+    const link = screen.getByRole('link', { name: 'Lisbon trip' })
+    expect(link.querySelector('.assistant-avatar')?.textContent).toBe('T')
+  })
 })

@@ -3,6 +3,7 @@ import type { Me, Thread } from '../lib/api'
 import { onLinkClick } from '../lib/nav'
 import { filterThreads } from '../lib/threads'
 import { useThreadSearch } from '../lib/useThreadSearch'
+import { AssistantAvatar } from './AssistantAvatar'
 import { ConfirmDialog } from './ConfirmDialog'
 
 type Props = {
@@ -16,6 +17,8 @@ type Props = {
   documentsOpen?: boolean
   /** The account page is showing. */
   accountOpen?: boolean
+  /** The assistants' gallery or editor is showing. */
+  assistantsOpen?: boolean
   apiKey?: string | null
   onOpen: (id: string) => void
   onNew: () => void
@@ -74,6 +77,13 @@ export function Sidebar(props: Props) {
         </button>
       </div>
       <div className="px-3 pt-1">
+        <a href="/assistants" className="nav-link" data-testid="assistants-link" onClick={(e) => {
+          onLinkClick(e)
+          if (e.defaultPrevented) onClose?.()
+        }} aria-current={props.assistantsOpen ? 'page' : undefined}>
+          <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.6"><rect x="4" y="6" width="12" height="10" rx="3" /><path d="M10 3v3M7.5 11h.01M12.5 11h.01M2.5 10.5v2M17.5 10.5v2" /></svg>
+          Assistants
+        </a>
         <a href="/documents" className="nav-link" data-testid="documents-link" onClick={(e) => {
           onLinkClick(e)
           if (e.defaultPrevented) onClose?.()
@@ -162,6 +172,7 @@ export function Sidebar(props: Props) {
                     onOpen(thread.id)
                   }}
                 >
+                  {thread.assistant && <AssistantAvatar assistant={thread.assistant} size="xs" />}
                   {thread.title || 'Untitled chat'}
                 </a>
                 <div className="thread-actions">

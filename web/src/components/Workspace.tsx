@@ -1,8 +1,11 @@
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react'
 import type { Me } from '../lib/api'
+import type { ChatAssistant } from '../lib/assistants'
 import { useModels } from '../lib/useModels'
+import { navigate } from '../lib/nav'
 import { useRouter, type OpenChat, type Route } from '../lib/router'
 import { useThreadList, type ThreadList } from '../lib/useThreadList'
+import { AssistantBadge } from './AssistantWelcome'
 import { ChatActions } from './ChatActions'
 import ChatLoader from './ChatLoader'
 import { Sidebar } from './Sidebar'
@@ -11,6 +14,8 @@ import { Sidebar } from './Sidebar'
 const DocumentsPage = lazy(() => import('./DocumentsPage'))
 const DocumentPage = lazy(() => import('./DocumentPage'))
 const AccountPage = lazy(() => import('./AccountPage'))
+const AssistantsPage = lazy(() => import('./AssistantsPage'))
+const AssistantEditor = lazy(() => import('./AssistantEditor'))
 
 type Props = {
   me: Me
@@ -33,9 +38,9 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
     openChat(id)
   }, [openChat])
 
-  const startChat = useCallback(() => {
+  const startChat = useCallback((assistant: string | null = null) => {
     setDrawerOpen(false)
-    newChat()
+    newChat(assistant)
     requestAnimationFrame(() => document.getElementById('message-input')?.focus())
   }, [newChat])
 
@@ -46,6 +51,7 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
       startChat()
     }
   }, [startChat]))
+  const toGallery = useCallback(() => navigate('/assistants'), [])
 
   // The drawer (phone width): Esc closes it and focus goes back to the menu button.
   const closeDrawer = useCallback(() => {
@@ -65,6 +71,10 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
 
   const [loadedTitle, setLoadedTitle] = useState<{ id: string; title: string } | null>(null)
   const onTitle = useCallback((id: string, title: string) => setLoadedTitle({ id, title }), [])
+  const [chatAssistant, setChatAssistant] = useState<{ id: string; assistant: ChatAssistant | null } | null>(null)
+  const onAssistant = useCallback((id: string, assistant: ChatAssistant | null) => setChatAssistant({ id, assistant }),
+    [])
+  const headerAssistant = route.kind === 'chat' && chatAssistant?.id === chat?.id ? chatAssistant?.assistant : null
   const title = pageTitle(route, chat, threads, loadedTitle)
   useEffect(() => {
     document.title = title && title !== 'New chat' ? `${title} · Parlor` : 'Parlor'
@@ -80,9 +90,10 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
       currentId={route.kind === 'chat' ? (chat?.id ?? '') : ''}
       documentsOpen={route.kind === 'documents' || route.kind === 'document'}
       accountOpen={route.kind === 'account'}
+      assistantsOpen={route.kind === 'assistants' || route.kind === 'assistant'}
       apiKey={apiKey}
       onOpen={open}
-      onNew={startChat}
+      onNew={() => startChat()}
       onRename={threads.rename}
       onDelete={remove}
       onLoadMore={() => void threads.loadMore()}
@@ -115,13 +126,14 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
           >
             <svg aria-hidden="true" viewBox="0 0 20 20" width="20" height="20" fill="none" stroke="currentColor" strokeWidth="1.8"><path d="M3 5h14M3 10h14M3 15h14" /></svg>
           </button>
+          {headerAssistant && <AssistantBadge assistant={headerAssistant} />}
           <h1 className="chat-title" data-testid="chat-title">
             {title}
           </h1>
           {route.kind === 'chat' && chat && title && title !== 'New chat' && (
             <ChatActions key={chat.id} threadId={chat.id} apiKey={apiKey} />
           )}
-          <button type="button" className="icon-button menu-button" aria-label="New chat" onClick={startChat}>
+          <button type="button" className="icon-button menu-button" aria-label="New chat" onClick={() => startChat()}>
             <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18" fill="none" stroke="currentColor" strokeWidth="1.8"><path d="M10 4v12M4 10h12" /></svg>
           </button>
         </header>
@@ -137,6 +149,8 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
               onSent={threads.touch}
               onSettled={threads.refresh}
               onTitle={onTitle}
+              assistantId={chat.assistant}
+              onAssistant={onAssistant}
             />
           </div>
         )}
@@ -144,6 +158,10 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
           <Suspense fallback={<p role="status" className="p-6 text-sm text-muted">Loading…</p>}>
             {route.kind === 'account' ? (
               <AccountPage me={me} onSignedOut={onSignedOut} />
+            ) : route.kind === 'assistants' ? (
+              <AssistantsPage onChat={startChat} />
+            ) : route.kind === 'assistant' ? (
+              <AssistantEditor key={route.id ?? 'new'} assistantId={route.id} models={models} onSaved={toGallery} />
             ) : route.kind === 'documents' ? (
               <DocumentsPage />
             ) : (
@@ -160,6 +178,8 @@ export default function Workspace({ me, apiKey, onSignOut, onSignedOut }: Props)
 function pageTitle(route: Route, chat: OpenChat | null, threads: ThreadList,
   loaded: { id: string; title: string } | null): string {
   if (route.kind === 'account') return 'Account'
+  if (route.kind === 'assistants') return 'Assistants'
+  if (route.kind === 'assistant') return route.id ? 'Edit assistant' : 'New assistant'
   if (route.kind !== 'chat') return 'Documents'
   if (!chat) return ''
   return threads.threads.find((t) => t.id === chat.id)?.title ??

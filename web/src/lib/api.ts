@@ -1,4 +1,5 @@
 import type { UIMessage } from 'ai'
+import type { AssistantSummary, GroupRef } from './assistants'
 import { ApiError, apiFetch, request } from './http'
 
 // Parlor's own routes for who you are and your threads (not the chat stream: useChat owns that).
@@ -8,6 +9,8 @@ export type Me = {
   name: string
   tier: string
   role: string
+  /** The groups the user is in (admin-managed). */
+  groups?: GroupRef[]
 }
 
 export type MeResult = { kind: 'ok'; me: Me } | { kind: 'unauthorized' }
@@ -19,6 +22,8 @@ export type Thread = {
   updated_at: string
   /** The model chosen for it (null: the default). */
   model?: string | null
+  /** The assistant it was started with (null: none). */
+  assistant?: AssistantSummary | null
 }
 
 export type ThreadPage = { threads: Thread[]; next_cursor: string | null }
@@ -58,14 +63,16 @@ export function deleteThread(key: string | null, id: string): Promise<void> {
   return request<void>(`/api/threads/${encodeURIComponent(id)}`, key, { method: 'DELETE' })
 }
 
-export type LoadedThread = { title: string | null; model: string | null; messages: StoredMessage[] }
+export type LoadedThread = { title: string | null; model: string | null; assistant: AssistantSummary | null;
+  messages: StoredMessage[] }
 
 /** A thread's title, model and stored messages, to seed useChat; an unknown thread is a new, empty chat. */
 export async function fetchThread(chatId: string, key: string | null): Promise<LoadedThread> {
   const res = await apiFetch(`/api/threads/${encodeURIComponent(chatId)}`, key, {}, { allow: [404] })
-  if (res.status === 404) return { title: null, model: null, messages: [] }
-  const thread = (await res.json()) as { title: string; model?: string | null; messages: StoredMessage[] }
-  return { title: thread.title, model: thread.model ?? null, messages: settledMessages(thread.messages) }
+  if (res.status === 404) return { title: null, model: null, assistant: null, messages: [] }
+  const thread = (await res.json()) as Thread & { messages: StoredMessage[] }
+  return { title: thread.title, model: thread.model ?? null, assistant: thread.assistant ?? null,
+    messages: settledMessages(thread.messages) }
 }
 
 /** The stored messages of a thread (see fetchThread). */

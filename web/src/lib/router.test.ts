@@ -88,3 +88,25 @@ describe('sharedTokenFromPath', () => {
     expect(sharedTokenFromPath('/t/abc')).toBeNull()
   })
 })
+
+describe('assistants', () => {
+  beforeEach(() => window.history.replaceState(null, '', '/'))
+
+  it('reads the gallery and the editor from the address', () => {
+    expect(routeFromPath('/assistants')).toEqual({ kind: 'assistants' })
+    expect(routeFromPath('/assistants/new')).toEqual({ kind: 'assistant', id: null })
+    expect(routeFromPath('/assistants/a_1')).toEqual({ kind: 'assistant', id: 'a_1' })
+  })
+
+  it('a new chat with an assistant names it in the address, so a reload keeps it', () => {
+    const { result } = renderHook(() => useRouter())
+    act(() => result.current.newChat('asst-1'))
+    const { chat } = result.current
+    expect(chat).toMatchObject({ fresh: true, assistant: 'asst-1' })
+    expect(window.location.pathname).toBe(`/t/${chat!.id}`)
+    expect(window.location.search).toBe('?assistant=asst-1')
+    // reloaded: the same chat, with the same assistant
+    const reloaded = renderHook(() => useRouter())
+    expect(reloaded.result.current.chat).toEqual({ id: chat!.id, fresh: false, assistant: 'asst-1' })
+  })
+})

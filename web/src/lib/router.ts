@@ -3,17 +3,24 @@ import { useCallback, useEffect, useState } from 'react'
 
 // Which page the address shows, kept in step with Back and Forward (and with navigate() in nav.ts).
 
-/** What the address shows: a chat (`/t/{id}`, or `/` for a new one), the documents, one document, the account. */
-export type Route = { kind: 'chat' } | { kind: 'documents' } | { kind: 'document'; id: string; hash: string } | { kind: 'account' }
+/** What the address shows: a chat (`/t/{id}`, or `/` for a new one), the documents, one document, the account,
+ * the assistants, one assistant's editor (`/assistants/new`: id null). */
+export type Route = { kind: 'chat' } | { kind: 'documents' } | { kind: 'document'; id: string; hash: string } |
+  { kind: 'account' } | { kind: 'assistants' } | { kind: 'assistant'; id: string | null }
 
-/** The chat in the chat column; `fresh` when it was started here (nothing stored to load). */
-export type OpenChat = { id: string; fresh: boolean }
+/** The chat in the chat column; `fresh` when it was started here (nothing stored to load); `assistant`: the one
+ * a new chat was started with (`/t/{id}?assistant={id}`, so a reload keeps it; a stored chat's comes with it). */
+export type OpenChat = { id: string; fresh: boolean; assistant?: string | null }
 
 const ID = '([A-Za-z0-9_.:-]{1,128})'
 
 export function routeFromPath(pathname: string, hash = ''): Route {
   if (pathname === '/documents') return { kind: 'documents' }
   if (pathname === '/account') return { kind: 'account' }
+  if (pathname === '/assistants') return { kind: 'assistants' }
+  if (pathname === '/assistants/new') return { kind: 'assistant', id: null }
+  const assistant = new RegExp(`^/assistants/${ID}$`).exec(pathname)
+  if (assistant) return { kind: 'assistant', id: assistant[1] }
   const doc = new RegExp(`^/d/${ID}$`).exec(pathname)
   if (doc) return { kind: 'document', id: doc[1], hash }
   return { kind: 'chat' }
@@ -31,10 +38,16 @@ export function chatIdFromPath(pathname: string): string | null {
   return match ? match[1] : null
 }
 
+/** A stored chat (or a new one reloaded), with the assistant its address names (`?assistant=`), if any. */
+function linkedChat(id: string): OpenChat {
+  const assistant = new URLSearchParams(window.location.search).get('assistant')
+  return assistant ? { id, fresh: false, assistant } : { id, fresh: false }
+}
+
 /** The chat from the address, or a new one (its id put in the address, so a reload keeps it). */
 function chatFromAddress(): OpenChat {
   const linked = chatIdFromPath(window.location.pathname)
-  if (linked) return { id: linked, fresh: false }
+  if (linked) return linkedChat(linked)
   const id = generateId()
   window.history.replaceState(null, '', `/t/${id}`)
   return { id, fresh: true }
@@ -46,8 +59,8 @@ export type Router = {
   chat: OpenChat | null
   /** Shows a stored chat (a new history entry, unless the address names it already). */
   openChat: (id: string) => void
-  /** Starts a new, empty chat under a new id. */
-  newChat: () => void
+  /** Starts a new, empty chat under a new id (with an assistant, when given). */
+  newChat: (assistant?: string | null) => void
 }
 
 export function useRouter(): Router {
@@ -61,7 +74,7 @@ export function useRouter(): Router {
       if (next.kind !== 'chat') return
       const id = chatIdFromPath(window.location.pathname)
       // Back to the chat already open keeps it as it was (no reload of its messages).
-      setChat((current) => (id && current?.id === id ? current : id ? { id, fresh: false } : chatFromAddress()))
+      setChat((current) => (id && current?.id === id ? current : id ? linkedChat(id) : chatFromAddress()))
     }
     window.addEventListener('popstate', onPop)
     return () => window.removeEventListener('popstate', onPop)
@@ -73,11 +86,12 @@ export function useRouter(): Router {
     setChat((current) => (current?.id === id ? current : { id, fresh: false }))
   }, [])
 
-  const newChat = useCallback(() => {
+  const newChat = useCallback((assistant: string | null = null) => {
     const id = generateId()
-    window.history.pushState(null, '', `/t/${id}`)
+    const query = assistant ? `?${new URLSearchParams({ assistant })}` : ''
+    window.history.pushState(null, '', `/t/${id}${query}`)
     setRoute({ kind: 'chat' })
-    setChat({ id, fresh: true })
+    setChat(assistant ? { id, fresh: true, assistant } : { id, fresh: true })
   }, [])
 
   return { route, chat, openChat, newChat }

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0015_shares'
-down_revision: str | None = '0010_thread_model'
+down_revision: str | None = '0011_assistants_groups'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
