@@ -52,7 +52,8 @@ class Turn:
     request: TurnRequest
     history: list[LLMMessage]
     save_user_message: bool
-    replaces: tuple[str, ...] = ()  # the messages this turn supersedes (deleted when it is saved)
+    replaces: tuple[str, ...] = ()  # answers lost with their replica, answered again in their place (deleted)
+    parent_id: str | None = None  # where its first new message hangs in the thread's tree (None: a root)
     replay: StoredMessage | None = None
     reservation: Reservation | None = None  # tokens held against the user's daily budget
     context: Context | None = None  # how the prompt was built (for the summary check after the turn)
@@ -119,19 +120,20 @@ class TurnPlanner:
             request = replace(request, model=chosen.id)
         window = await self._memory.read(request.principal.id, request.thread_id)  # the one query
         recent = window.recent
-        if request.regenerate:
-            replaces = (recent[-1].id,) if recent and recent[-1].role == "assistant" else ()
-            history = recent[:-1] if replaces else recent
-            return self._turn(request, window, history, save_user_message=False, replaces=replaces)
+        leaf = recent[-1] if recent else None
+        if request.regenerate:  # a new version of the last answer, beside it (its question's child)
+            if leaf is not None and leaf.role == "assistant":
+                return self._turn(request, window, recent[:-1], save_user_message=False, parent=leaf.parent_id)
+            return self._turn(request, window, recent, save_user_message=False, parent=leaf.id if leaf else None)
         for index, message in enumerate(recent):
             # a message's client id, or its stored id (what a reloaded thread's messages carry)
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
             if matches and request.edit:
-                # Edit and resend: the edited question and everything after it give way to the new one.
+                # Edit and resend: a new version of the question beside it, a new branch (the old one is kept).
                 kept = tuple(p for p in message.parts if isinstance(p, FilePart) and p.url in request.kept_files)
                 pending = self._pending(request, kept)
                 turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
-                                  replaces=tuple(m.id for m in recent[index:]), pending=pending)
+                                  parent=message.parent_id, pending=pending)
                 first = index == 0 and not window.capped  # then the thread's title came from it
                 return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
             if matches:
@@ -141,9 +143,11 @@ class TurnPlanner:
                 # no answer yet, or one whose run died with its replica (SIGKILL, OOM): still `streaming`
                 # although this turn holds the thread, or already ended as lost: answered again, in its place
                 dead = (answer.id,) if answer is not None else ()
-                return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead)
+                return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead,
+                                  parent=message.id)
         pending = self._pending(request)
-        return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending)
+        return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending,
+                          parent=leaf.id if leaf else None)
 
     def _pending(self, request: TurnRequest, kept: tuple[FilePart, ...] = ()) -> StoredMessage:
         """The new user message: the stored files it keeps (an edit's, as stored: their sizes are ours, not
@@ -163,12 +167,13 @@ class TurnPlanner:
         return replace(turn, history=await self._attachments.load(request.principal.id, turn.history))
 
     def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
-              save_user_message: bool, replaces: tuple[str, ...] = (), pending: StoredMessage | None = None) -> Turn:
+              save_user_message: bool, replaces: tuple[str, ...] = (), pending: StoredMessage | None = None,
+              parent: str | None = None) -> Turn:
         """The prompt within the token budget: system prompt, saved facts, summary, recent window."""
         arm = self._experiments.arm(request.principal, window.arm)
         overrides = arm.overrides
         context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens)
-        return Turn(request, context.messages, save_user_message, replaces, context=context, arm=arm,
+        return Turn(request, context.messages, save_user_message, replaces, parent, context=context, arm=arm,
                     user_tokens=pending.tokens if pending else None, user_parts=pending.parts if pending else (),
                     model=self._first(request, window, overrides.provider))
 
