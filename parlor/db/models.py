@@ -104,7 +104,7 @@ class Message(Base):
     # Versions and branches: the message before it on its branch (NULL: a first message). Siblings sharing a
     # parent are the versions of an answer (regenerated) or of a question (edited).
     parent_id: Mapped[str | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE", name="fk_messages_parent"), default=None)
+        ForeignKey("messages.id", name="fk_messages_parent"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -46,7 +46,7 @@ def _columns() -> None:
     else:  # SQLite alters no constraint: the table is copied (the embedded mode: one process, a small table)
         with op.batch_alter_table('messages') as batch_op:
             batch_op.add_column(sa.Column('parent_id', sa.String(36), nullable=True))
-            batch_op.create_foreign_key(FK, 'messages', ['parent_id'], ['id'], ondelete='CASCADE')
+            batch_op.create_foreign_key(FK, 'messages', ['parent_id'], ['id'])
 
 
 def _foreign_key() -> None:
@@ -56,7 +56,7 @@ def _foreign_key() -> None:
     with op.get_context().autocommit_block():
         if bind.execute(sa.text("SELECT 1 FROM pg_constraint WHERE conname = :name"), {"name": FK}).scalar() is None:
             op.execute(f"ALTER TABLE messages ADD CONSTRAINT {FK} FOREIGN KEY (parent_id) REFERENCES messages (id) "
-                       "ON DELETE CASCADE NOT VALID")
+                       "NOT VALID")
         op.execute(f"ALTER TABLE messages VALIDATE CONSTRAINT {FK}")
 
 
