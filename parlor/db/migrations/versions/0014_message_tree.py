@@ -1,5 +1,6 @@
-"""messages form a tree (versions and branches): `messages.parent_id`, `threads.leaf_id`; existing threads
-become a single branch
+"""messages: a tree (versions and branches), each naming its parent; threads: their current leaf
+
+Existing threads become a single branch: each message's parent the one before it, the leaf the last.
 
 Revision ID: 0014_message_tree
 Revises: 0010_thread_model
