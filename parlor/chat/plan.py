@@ -75,6 +75,12 @@ def _lost(answer: StoredMessage) -> bool:
     return answer.status is MessageStatus.STREAMING or answer.meta.get("error") == "run_lost"
 
 
+def _unchanged(question: StoredMessage, request: TurnRequest) -> bool:
+    """An "edit" that changes nothing: the question asked again as it is (Retry), not a new version."""
+    files = {p.url for p in question.parts if isinstance(p, FilePart)}
+    return question.text == request.text and not request.files and files == set(request.kept_files)
+
+
 class TurnPlanner:
     def __init__(self, memory: ConversationMemory, budget: TokenBudget, experiments: ExperimentBook,
                  models: ModelCatalog, attachments: AttachmentStore | None = None, sees_images: bool = False):
@@ -128,6 +134,14 @@ class TurnPlanner:
         for index, message in enumerate(recent):
             # a message's client id, or its stored id (what a reloaded thread's messages carry)
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
+            if matches and request.edit and _unchanged(message, request):
+                # Asked again: a new answer under it; an empty one (stopped before it began) or one lost
+                # with its replica gives way to it, any other stays as a version.
+                after = recent[index + 1] if index + 1 < len(recent) else None
+                empty = after is not None and after.role == "assistant" and (_lost(after) or not after.text.strip())
+                dead = (after.id,) if after is not None and empty else ()
+                return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead,
+                                  parent=message.id)
             if matches and request.edit:
                 # Edit and resend: a new version of the question beside it, a new branch (the old one is kept).
                 kept = tuple(p for p in message.parts if isinstance(p, FilePart) and p.url in request.kept_files)
