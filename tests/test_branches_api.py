@@ -49,7 +49,7 @@ def test_regenerate_keeps_the_old_answer_as_a_version(server: RunningServer, ups
     second = chat(server.url, key, thread_id, f"tell me {marker}", trigger="regenerate-message")
 
     messages = stored(server, key, thread_id)
-    assert [m["id"] for m in messages][1] == second.message_id != first.message_id
+    assert messages[1]["id"] == second.message_id != first.message_id
     assert texts(messages)[1] == "A second take." and versions(messages[1]) == (2, 2)
     assert versions(messages[0]) == (1, 1)
     assert messages[1]["metadata"]["versions"]["ids"] == [first.message_id, second.message_id]
@@ -105,3 +105,15 @@ def test_the_leaf_route_refuses_an_unknown_message_and_someone_elses_thread(serv
     assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "thread_not_found"
     invalid = httpx.put(f"{server.url}/api/threads/{thread_id}/leaf", json={}, headers=auth(key), timeout=10)
     assert invalid.status_code == 422
+
+
+def test_asking_the_same_question_again_is_no_new_version_of_it(server: RunningServer, marker: str) -> None:
+    """What Retry posts (an "edit" that changes nothing): a new answer under the same question."""
+    key, thread_id = server.user(), uuid.uuid4().hex
+    chat(server.url, key, thread_id, f"same {marker}")
+    question = stored(server, key, thread_id)[0]["id"]
+    body = {**chat_body(thread_id, f"same {marker}", question), "messageId": question}
+    assert httpx.post(f"{server.url}/api/chat", json=body, headers=auth(key), timeout=30).status_code == 200
+    messages = stored(server, key, thread_id)
+    assert messages[0]["id"] == question and versions(messages[0]) == (1, 1)
+    assert versions(messages[1]) == (2, 2)  # the answer it had is kept beside the new one
