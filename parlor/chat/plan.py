@@ -13,10 +13,9 @@ from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
 from parlor.memory import Context, ConversationMemory, ThreadWindow
+from parlor.memory.store import TITLE_CHARS
 from parlor.messages import FilePart, MessageStatus, Parts, StoredMessage
 from parlor.observability import phase
-
-TITLE_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from parlor.memory.tree import newest_leaf, path
 from parlor.message_json import load_parts
 from parlor.messages import MessageStatus, StoredMessage
 
+TITLE_CHARS = 80  # a thread's title from its first message: that many characters of it
+
 
 class ThreadNotFound(Exception):
     pass
@@ -206,8 +208,13 @@ class MessageStore:
             messages = await _messages(session, thread_id)
             if not any(m.id == message_id for m in messages):
                 raise MessageNotFound(message_id)
+            before = path(messages, thread.leaf_id)
             thread.leaf_id = newest_leaf(messages, message_id)
-            return _summary(thread), path(messages, thread.leaf_id)
+            after = path(messages, thread.leaf_id)
+            first, now_first = before[0] if before else None, after[0]
+            if first is not None and now_first.id != first.id and thread.title == first.text[:TITLE_CHARS]:
+                thread.title = now_first.text[:TITLE_CHARS] or thread.title  # titled from the branch's first
+            return _summary(thread), after
 
     async def rename_thread(self, user_id: str, thread_id: str, title: str) -> ThreadSummary:
         async with self._sessions.begin() as session:

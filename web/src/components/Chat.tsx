@@ -187,11 +187,14 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
     (messageId: string) => {
       setVersionError(null)
       turns.current += 1
-      void switchVersion(chatId, apiKey, messageId).then(setMessages).catch((err: unknown) => {
+      void switchVersion(chatId, apiKey, messageId).then((shown) => {
+        setMessages(shown)
+        onSettled?.(chatId) // a branch with another first message may bring its title back
+      }).catch((err: unknown) => {
         setVersionError(`Could not show that version: ${err instanceof Error ? err.message : String(err)}`)
       })
     },
-    [apiKey, chatId, setMessages],
+    [apiKey, chatId, onSettled, setMessages],
   )
 
   const doEdit = useCallback(
