@@ -192,3 +192,5 @@ class StoredMessage:
     created_at: datetime
     meta: dict[str, Any] = field(default_factory=dict)  # provider, model, tokens_in, tokens_out, error
     tokens: int | None = None  # its size in a prompt, counted when it was stored
+    parent_id: str | None = None  # the message before it on its branch (None: a first message)
+    versions: tuple[str, ...] = ()  # it and its siblings (same parent), oldest first; () when not read

@@ -287,9 +287,16 @@ def _call(world: World, route: str, ids: dict[str, str]) -> Call:
     content = operation.get("requestBody", {}).get("content", {})
     if "application/json" in content:
         kwargs["json"] = minimal(content["application/json"]["schema"], world.schema)
+        if "message_id" in kwargs["json"] and "thread_id" in ids:  # PUT .../leaf: a message of that thread
+            kwargs["json"]["message_id"] = _first_message(world, ids["thread_id"])
     elif "multipart/form-data" in content:
         kwargs["files"] = {"file": ("probe.txt", f"probe {uuid.uuid4().hex}".encode(), "text/plain")}
     return Call(method, path, kwargs)
+
+
+def _first_message(world: World, thread_id: str) -> str:
+    found = httpx.get(f"{world.url}/api/threads/{thread_id}", headers=auth(world.owner))
+    return str(found.json()["messages"][0]["id"]) if found.status_code == 200 else ABSENT
 
 
 def _send(world: World, call: Call, token: str | None) -> httpx.Response:

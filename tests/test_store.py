@@ -331,11 +331,11 @@ async def test_delete_removes_the_thread_and_its_messages(store: MessageStore, s
     assert (await store.thread_state(alice, "t1", 10)).exists is False
 
 
-async def test_begin_turn_replaces_the_regenerated_answer(store: MessageStore, alice: str) -> None:
+async def test_begin_turn_replaces_an_answer_lost_with_its_replica(store: MessageStore, alice: str) -> None:
     user, old = await turn(store, alice, "t1", "c1")
     _, new = turn_messages("t1", "unused", "hello")
     await store.begin_turn(user_id=alice, thread_id="t1", title="hello", user_message=None,
-                           assistant_message=new, replaces=(old.id,))
+                           assistant_message=new, parent=user.id, replaces=(old.id,))
     _, messages = await store.get_thread(alice, "t1")
     assert [m.id for m in messages] == [user.id, new.id]
 

@@ -52,6 +52,8 @@ RULES: dict[str, Rule] = {
     "GET /api/threads/{thread_id}": OWNER,
     "PATCH /api/threads/{thread_id}": OWNER,
     "DELETE /api/threads/{thread_id}": OWNER,
+    # versions and branches: switch the thread to the branch through a message
+    "PUT /api/threads/{thread_id}/leaf": OWNER,
     "GET /api/usage": USER,
     "GET /api/runs": USER,
     "GET /api/runs/{request_id}": OWNER,

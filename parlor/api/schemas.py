@@ -56,6 +56,12 @@ class ThreadPatch(RequestBody):
     title: str = Field(min_length=1, max_length=200)
 
 
+class LeafChoice(RequestBody):
+    """`PUT /api/threads/{id}/leaf`: the message whose branch the thread switches to."""
+
+    message_id: str = Field(pattern=ID_PATTERN)
+
+
 class NewMemoryBody(RequestBody):
     text: str = Field(min_length=1, max_length=300, pattern=r"\S")  # MAX_FACT_CHARS; not only spaces
 

@@ -1,4 +1,5 @@
-"""Threads of the caller: list (and search), read (as UI messages, to seed `useChat`), rename, delete."""
+"""Threads of the caller: list (and search), read (as UI messages, to seed `useChat`: the current branch,
+each message with its versions), switch branch, rename, delete."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from fastapi import APIRouter, Query, Response
 
 from parlor.api.deps import PrincipalDep, Services, ServicesDep
 from parlor.api.errors import ApiError
-from parlor.api.schemas import ID_PATTERN, IdPath, ThreadPatch
+from parlor.api.schemas import ID_PATTERN, IdPath, LeafChoice, ThreadPatch
 from parlor.api.wire.ui import ui_parts
 from parlor.assistants.types import Badge
-from parlor.memory import StoredMessage, ThreadNotFound
+from parlor.memory import MessageNotFound, StoredMessage, ThreadNotFound
 from parlor.memory.store import ThreadSummary
 
 router = APIRouter(prefix="/api/threads", tags=["threads"])
 NOT_FOUND = ApiError(404, "thread_not_found", "No such thread.")
+NO_MESSAGE = ApiError(404, "message_not_found", "No such message in this thread.")
 ThreadId = Annotated[str, Query(pattern=ID_PATTERN)]
 
 
@@ -38,6 +40,9 @@ async def _badges(svc: Services, threads: list[ThreadSummary]) -> dict[str, Badg
 
 def ui_message(message: StoredMessage) -> dict[str, Any]:
     metadata = {"status": message.status.value, "createdAt": _iso(message.created_at), **message.meta}
+    if message.id in message.versions:  # it and its siblings: "2/3" (index from 1, in creation order)
+        ids = list(message.versions)
+        metadata["versions"] = {"index": ids.index(message.id) + 1, "count": len(ids), "ids": ids}
     return {"id": message.id, "role": message.role, "parts": ui_parts(message.parts), "metadata": metadata}
 
 
@@ -61,7 +66,27 @@ async def get_thread(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep) -> 
         thread, messages = await svc.store.get_thread(who.id, thread_id)
     except ThreadNotFound:
         raise NOT_FOUND from None
-    rated = await svc.experiments.feedback.for_thread(who.id, thread_id) if svc.experiments else {}
+    return await _thread_with_messages(svc, who.id, thread, messages)
+
+
+@router.put("/{thread_id}/leaf")
+async def set_leaf(thread_id: IdPath, body: LeafChoice, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    """Switches the thread to the branch through the message (its newest descendant becomes the leaf:
+    the newest child at each step); returns the thread as GET does, on that branch."""
+    if svc.runs.active((who.id, thread_id)) is not None:
+        raise ApiError(409, "thread_busy", "This thread is answering; stop it before switching versions.")
+    try:
+        thread, messages = await svc.store.set_leaf(who.id, thread_id, body.message_id)
+    except ThreadNotFound:
+        raise NOT_FOUND from None
+    except MessageNotFound:
+        raise NO_MESSAGE from None
+    return await _thread_with_messages(svc, who.id, thread, messages)
+
+
+async def _thread_with_messages(svc: Services, user_id: str, thread: ThreadSummary,
+                                messages: list[StoredMessage]) -> dict[str, Any]:
+    rated = await svc.experiments.feedback.for_thread(user_id, thread.id) if svc.experiments else {}
     messages_json = [_with_feedback(ui_message(m), rated) for m in messages]
     return {**thread_json(thread, await _badges(svc, [thread])), "messages": messages_json}
 

@@ -18,10 +18,9 @@ from parlor.experiments import NO_ARM, Arm, ExperimentBook
 from parlor.limits import Reservation, TokenBudget, estimate_tokens
 from parlor.llm import LLMMessage
 from parlor.memory import Context, ConversationMemory, ThreadWindow
+from parlor.memory.store import TITLE_CHARS
 from parlor.messages import FilePart, MessageStatus, Parts, StoredMessage
 from parlor.observability import phase
-
-TITLE_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,8 @@ class Turn:
     request: TurnRequest
     history: list[LLMMessage]
     save_user_message: bool
-    replaces: tuple[str, ...] = ()  # the messages this turn supersedes (deleted when it is saved)
+    replaces: tuple[str, ...] = ()  # answers lost with their replica, answered again in their place (deleted)
+    parent_id: str | None = None  # where its first new message hangs in the thread's tree (None: a root)
     replay: StoredMessage | None = None
     reservation: Reservation | None = None  # tokens held against the user's daily budget
     context: Context | None = None  # how the prompt was built (for the summary check after the turn)
@@ -89,6 +89,12 @@ class AssistantSource(Protocol):
 
 def _lost(answer: StoredMessage) -> bool:
     return answer.status is MessageStatus.STREAMING or answer.meta.get("error") == "run_lost"
+
+
+def _unchanged(question: StoredMessage, request: TurnRequest) -> bool:
+    """An "edit" that changes nothing: the question asked again as it is (Retry), not a new version."""
+    files = {p.url for p in question.parts if isinstance(p, FilePart)}
+    return question.text == request.text and not request.files and files == set(request.kept_files)
 
 
 class TurnPlanner:
@@ -141,20 +147,30 @@ class TurnPlanner:
         recent = window.recent
         if request.approvals:
             return self._resume(request, window, assistant)
-        if request.regenerate:
-            replaces = (recent[-1].id,) if recent and recent[-1].role == "assistant" else ()
-            history = recent[:-1] if replaces else recent
-            return self._turn(request, window, history, save_user_message=False, replaces=replaces,
+        leaf = recent[-1] if recent else None
+        if request.regenerate:  # a new version of the last answer, beside it (its question's child)
+            if leaf is not None and leaf.role == "assistant":
+                return self._turn(request, window, recent[:-1], save_user_message=False, parent=leaf.parent_id,
+                                  assistant=assistant)
+            return self._turn(request, window, recent, save_user_message=False, parent=leaf.id if leaf else None,
                               assistant=assistant)
         for index, message in enumerate(recent):
             # a message's client id, or its stored id (what a reloaded thread's messages carry)
             matches = message.role == "user" and request.client_message_id in (message.client_id, message.id)
+            if matches and request.edit and _unchanged(message, request):
+                # Asked again: a new answer under it; an empty one (stopped before it began) or one lost
+                # with its replica gives way to it, any other stays as a version.
+                after = recent[index + 1] if index + 1 < len(recent) else None
+                empty = after is not None and after.role == "assistant" and (_lost(after) or not after.text.strip())
+                dead = (after.id,) if after is not None and empty else ()
+                return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead,
+                                  parent=message.id, assistant=assistant)
             if matches and request.edit:
-                # Edit and resend: the edited question and everything after it give way to the new one.
+                # Edit and resend: a new version of the question beside it, a new branch (the old one is kept).
                 kept = tuple(p for p in message.parts if isinstance(p, FilePart) and p.url in request.kept_files)
                 pending = self._pending(request, kept)
                 turn = self._turn(request, window, [*recent[:index], pending], save_user_message=True,
-                                  replaces=tuple(m.id for m in recent[index:]), pending=pending, assistant=assistant)
+                                  parent=message.parent_id, pending=pending, assistant=assistant)
                 first = index == 0 and not window.capped  # then the thread's title came from it
                 return replace(turn, retitle_from=message.text[:TITLE_CHARS]) if first else turn
             if matches:
@@ -165,10 +181,10 @@ class TurnPlanner:
                 # although this turn holds the thread, or already ended as lost: answered again, in its place
                 dead = (answer.id,) if answer is not None else ()
                 return self._turn(request, window, recent[:index + 1], save_user_message=False, replaces=dead,
-                                  assistant=assistant)
+                                  parent=message.id, assistant=assistant)
         pending = self._pending(request)
         return self._turn(request, window, [*recent, pending], save_user_message=True, pending=pending,
-                          assistant=assistant)
+                          parent=leaf.id if leaf else None, assistant=assistant)
 
     async def _assistant(self, request: TurnRequest, kept: str | None) -> TurnAssistant | None:
         """The thread's assistant (the first one it got wins), checked: one the user may no longer see
@@ -208,14 +224,14 @@ class TurnPlanner:
 
     def _turn(self, request: TurnRequest, window: ThreadWindow, history: list[StoredMessage],
               save_user_message: bool, replaces: tuple[str, ...] = (), pending: StoredMessage | None = None,
-              assistant: TurnAssistant | None = None) -> Turn:
+              parent: str | None = None, assistant: TurnAssistant | None = None) -> Turn:
         """The prompt within the token budget: system prompt (then the assistant's instructions), saved
         facts, summary, recent window."""
         arm = self._experiments.arm(request.principal, window.arm)
         overrides = arm.overrides
         context = self._memory.context(window, history, overrides.system_prompt, overrides.context_tokens,
                                        instructions=assistant.instructions if assistant else "")
-        return Turn(request, context.messages, save_user_message, replaces, context=context, arm=arm,
+        return Turn(request, context.messages, save_user_message, replaces, parent, context=context, arm=arm,
                     user_tokens=pending.tokens if pending else None, user_parts=pending.parts if pending else (),
                     model=self._first(request, window, overrides.provider, assistant), assistant=assistant,
                     approval_tools=assistant.approval_tools if assistant else frozenset())

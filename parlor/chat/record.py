@@ -90,13 +90,17 @@ class TurnRecorder:
         assistant = Message(id=new_id(), thread_id=request.thread_id, role="assistant", parts=[], text="",
                             status=MessageStatus.STREAMING, request_id=request.request_id,
                             created_at=now + timedelta(microseconds=1))
-        user = Message(id=new_id(), thread_id=request.thread_id, client_id=request.client_message_id,
+        user_id = new_id()
+        # an edit is a new version beside the edited message, which keeps its client id: the new one is its own
+        client_id = user_id if request.edit else request.client_message_id
+        user = Message(id=user_id, thread_id=request.thread_id, client_id=client_id,
                        role="user", text=request.text, parts=dump_parts(turn.user_parts or [TextPart(request.text)]),
                        status=MessageStatus.COMPLETE, request_id=request.request_id, created_at=now,
                        tokens=turn.user_tokens)
         begin = partial(self._store.begin_turn, user_id=request.principal.id, thread_id=request.thread_id,
                         title=request.title, user_message=user if turn.save_user_message else None,
-                        assistant_message=assistant, replaces=turn.replaces, retitle_from=turn.retitle_from,
+                        assistant_message=assistant, parent=turn.parent_id, replaces=turn.replaces,
+                        retitle_from=turn.retitle_from,
                         arm=turn.arm.stored() if turn.arm.assign else None,
                         model=request.model,  # the user's choice (checked by the planner), kept for the thread
                         assistant=turn.assistant.id if turn.assistant else None)

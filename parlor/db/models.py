@@ -76,6 +76,9 @@ class Thread(Base):
     # the assistant the thread started with, kept for its life (no foreign key: the assistant is its owner's,
     # the thread another user's; a deleted one leaves the thread readable, its chat refused)
     assistant_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    # Versions and branches: the end of the branch the thread shows and continues (NULL: its newest message).
+    # No foreign key: like a summary's cover, a pointer that never blocks deleting messages.
+    leaf_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class Message(Base):
@@ -85,6 +88,7 @@ class Message(Base):
         Index("ix_messages_thread_order", "thread_id", "created_at", "id"),
         Index("ix_messages_streaming", "created_at", postgresql_where=sql("status = 'streaming'"),
               sqlite_where=sql("status = 'streaming'")),  # the runs under way (crash recovery's query)
+        Index("ix_messages_parent", "parent_id", "thread_id"),  # a message's versions (children); the roots
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
@@ -100,6 +104,10 @@ class Message(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     tokens: Mapped[int | None] = mapped_column(Integer, default=None)  # its size in a prompt, counted once
+    # Versions and branches: the message before it on its branch (NULL: a first message). Siblings sharing a
+    # parent are the versions of an answer (regenerated) or of a question (edited).
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("messages.id", name="fk_messages_parent"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -1,8 +1,9 @@
 """The context window: system prompt (with what the bot remembers of the user and the thread's
 summary) plus the most recent messages that fit a token budget.
 
-Reading it is one indexed query (`ContextReader.read`: the thread's owner, its newest summary, its
-newest messages and the user's saved facts, as one UNION ALL); building it (`build_context`) is
+Reading it is one indexed query (`ContextReader.read`: the thread's owner, its newest summary on the
+current branch, the newest messages of that branch -- a recursive walk from the thread's leaf up the
+parents -- and the user's saved facts, as one UNION ALL); building it (`build_context`) is
 arithmetic on the token counts stored with each row. Messages are kept or dropped whole -- an
 assistant message holds its turn's tool calls and their results, so a pair is never split -- and a
 message too big for the whole budget is cut short with a marker rather than dropped silently.
@@ -15,8 +16,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, bindparam, literal, null, select, type_coerce, union_all
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
 
 from parlor.db import Memory, Message, Summary, Thread
 from parlor.db.engine import autocommit
@@ -33,7 +51,8 @@ MIN_TRUNCATED_TOKENS = 32  # less room than this left for a too-big message: sto
 
 Render = Callable[[StoredMessage], list[LLMMessage]]
 _MESSAGE, _SUMMARY, _FACT, _THREAD = 0, 1, 2, 3
-_META = ("provider", "model", "tokens_in", "tokens_out", "error")
+_META = ("provider", "model", "tokens_in", "tokens_out", "error", "parent_id")
+WALK_WINDOWS = 4  # past the window, the walk looks this many windows further up for the branch's summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +99,8 @@ class ContextReader:
 
     async def read(self, user_id: str, thread_id: str, messages: int, facts: int = 0) -> ThreadWindow:
         """One round trip. Raises ThreadNotFound for another user's thread."""
-        params = {"thread_id": thread_id, "user_id": user_id, "messages": messages, "facts": facts}
+        params = {"thread_id": thread_id, "user_id": user_id, "messages": messages, "facts": facts,
+                  "walk": messages * WALK_WINDOWS}
         async with self._engine.connect() as connection:
             rows = (await connection.execute(self._statements[facts > 0], params)).all()
         thread = next((r for r in rows if r.kind == _THREAD), None)
@@ -92,9 +112,10 @@ class ContextReader:
         saved_facts: list[Fact] = []
         for kind, id_, client_id, role, text, parts, status, tokens, at, *extra in rows:
             if kind == _MESSAGE:
-                meta = {k: v for k, v in zip(_META, extra, strict=True) if v is not None}
+                *meta_values, parent_id = extra
+                meta = {k: v for k, v in zip(_META[:-1], meta_values, strict=True) if v is not None}
                 recent.append(StoredMessage(id_, client_id, role, text, load_parts(parts), MessageStatus(status), at,
-                                             meta, tokens))
+                                             meta, tokens, parent_id))
             elif kind == _SUMMARY:
                 found = SummaryRecord(text, tokens, id_, at)
             elif kind == _FACT:
@@ -108,18 +129,42 @@ class ContextReader:
                             assistant)
 
 
+def _walk(thread_id: Any) -> Any:
+    """The current branch from its leaf up (the thread's leaf; none stored: its newest message), one primary
+    key lookup a step: the window's messages (depth <= `messages`), then on up to the first one a summary
+    covers through (`seen`), at most `walk` steps. A summary is used only if it covers part of this branch."""
+    newest = (select(Message.id).where(Message.thread_id == thread_id)
+              .order_by(Message.created_at.desc(), Message.id.desc()).limit(1).scalar_subquery())
+    leaf = select(func.coalesce(Thread.leaf_id, newest)).where(Thread.id == thread_id).scalar_subquery()
+
+    def summarised(message_id: Any) -> Any:
+        return exists().where(Summary.thread_id == thread_id, Summary.covers_through_message_id == message_id)
+
+    walk = select(Message.id.label("id"), Message.parent_id.label("parent_id"), literal(1, Integer).label("depth"),
+                  case((summarised(Message.id), 1), else_=0).label("seen")
+                  ).where(Message.id == leaf, Message.thread_id == thread_id).cte("walk", recursive=True)
+    up = aliased(Message)
+    return walk.union_all(
+        select(up.id, up.parent_id, walk.c.depth + 1, case((or_(walk.c.seen == 1, summarised(up.id)), 1), else_=0))
+        .join(walk, up.id == walk.c.parent_id)
+        .where(or_(walk.c.depth < bindparam("messages", type_=Integer),
+                   and_(walk.c.seen == 0, walk.c.depth < bindparam("walk", type_=Integer)))))
+
+
 def _window_query(with_facts: bool) -> Any:
-    """The thread's owner, newest summary and newest messages, and the user's newest facts: one
-    UNION ALL of index range scans (built once; thread, user and limits are bound per call)."""
+    """The thread's owner, newest summary and newest messages of its current branch, and the user's newest
+    facts: one UNION ALL of index lookups (built once; thread, user and limits are bound per call)."""
     thread_id = bindparam("thread_id", type_=String)
-    newest = (select(Message).where(Message.thread_id == thread_id)
-              .order_by(Message.created_at.desc(), Message.id.desc())
-              .limit(bindparam("messages", type_=Integer)).subquery())
+    walk = _walk(thread_id)
+    newest = (select(Message).join(walk, walk.c.id == Message.id)
+              .where(walk.c.depth <= bindparam("messages", type_=Integer)).subquery())
     parts: list[Any] = [select(
         literal(_MESSAGE, Integer).label("kind"), newest.c.id, newest.c.client_id, newest.c.role, newest.c.text,
         type_coerce(newest.c.parts, Text).label("parts"), newest.c.status, newest.c.tokens, newest.c.created_at,
-        newest.c.provider, newest.c.model, newest.c.tokens_in, newest.c.tokens_out, newest.c.error)]
-    summary = (select(Summary).where(Summary.thread_id == thread_id)
+        newest.c.provider, newest.c.model, newest.c.tokens_in, newest.c.tokens_out, newest.c.error,
+        newest.c.parent_id)]
+    summary = (select(Summary).where(Summary.thread_id == thread_id,
+                                     Summary.covers_through_message_id.in_(select(walk.c.id)))
                .order_by(Summary.covers_through_at.desc(), Summary.covers_through_message_id.desc())
                .limit(1).subquery())
     parts.append(_row(_SUMMARY, summary.c.covers_through_message_id, summary.c.text, summary.c.tokens,
@@ -144,7 +189,7 @@ def _row(kind: int, id_: Any, text: Any, tokens: Any, created_at: Any, client_id
                   empty if role is None else type_coerce(role, String),
                   type_coerce(text, Text), empty, empty if status is None else type_coerce(status, String),
                   type_coerce(tokens, Integer),
-                  type_coerce(created_at, DateTime(timezone=True)), empty, empty, empty, empty, empty)
+                  type_coerce(created_at, DateTime(timezone=True)), empty, empty, empty, empty, empty, empty)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from parlor.db import Message, Thread, utcnow
+from parlor.memory.tree import newest_leaf, path
 from parlor.message_json import load_parts
 from parlor.messages import MessageStatus, StoredMessage
+
+TITLE_CHARS = 80  # a thread's title from its first message: that many characters of it
 
 
 class ThreadNotFound(Exception):
     pass
+
+
+class MessageNotFound(Exception):
+    """No such message in the thread."""
+
+
+class _Leaf:
+    """`begin_turn`'s default parent: the thread's current leaf."""
+
+
+LEAF = _Leaf()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +65,7 @@ def _stored(m: Message) -> StoredMessage:
     meta = {k: v for k, v in (("provider", m.provider), ("model", m.model), ("tokens_in", m.tokens_in),
                               ("tokens_out", m.tokens_out), ("error", m.error)) if v is not None}
     return StoredMessage(m.id, m.client_id, m.role, m.text, load_parts(m.parts), MessageStatus(m.status),
-                         m.created_at, meta, m.tokens)
+                         m.created_at, meta, m.tokens, m.parent_id)
 
 
 def _summary(t: Thread) -> ThreadSummary:
@@ -84,7 +98,7 @@ class MessageStore:
 
     async def begin_turn(
         self, *, user_id: str, thread_id: str, title: str, user_message: Message | None,
-        assistant_message: Message, replaces: Sequence[str] = (),
+        assistant_message: Message, parent: str | _Leaf | None = LEAF, replaces: Sequence[str] = (),
         arm: tuple[str, str | None] | None = None, retitle_from: str | None = None, model: str | None = None,
         assistant: str | None = None,
     ) -> None:
@@ -94,9 +108,11 @@ class MessageStore:
         experiment arm to keep with a thread that has none yet (the first arm stored wins).
         `retitle_from`: a thread still titled so (from the first message, which an edit replaces; not
         renamed since) takes `title`. `model`: the one the user chose, kept for the thread's next turns.
-        `assistant`: the one the chat is with, kept by a thread that has none yet (the first one wins)."""
+        `assistant`: the one the chat is with, kept by a thread that has none yet (the first one wins).
+        `parent`: where the first new message hangs (None: a new root; by default the thread's leaf); the
+        answer follows the user message, and becomes the thread's leaf."""
         now = utcnow()
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {"leaf_id": assistant_message.id}
         if arm is not None:
             values.update(experiment=func.coalesce(Thread.experiment, arm[0]),
                           variant=case((Thread.experiment.is_(None), arm[1]), else_=Thread.variant))
@@ -107,22 +123,37 @@ class MessageStore:
         if assistant is not None:
             values.update(assistant_id=func.coalesce(Thread.assistant_id, assistant))
         async with self._sessions.begin() as session:
-            await _claim_thread(session, user_id, thread_id, title, now, values)
-            if replaces:
-                await session.execute(delete(Message).where(Message.id.in_(list(replaces)),
-                                                            Message.thread_id == thread_id))
+            leaf = await _claim_thread(session, user_id, thread_id, title, now, values)
+            first = user_message if user_message is not None else assistant_message
+            first.parent_id = leaf if isinstance(parent, _Leaf) else parent
+            if first.parent_id in replaces:  # a lost answer is replaced beside it, never under it
+                first.parent_id = (await session.execute(
+                    select(Message.parent_id).where(Message.id == first.parent_id))).scalar()
             if user_message is not None:
-                await _insert_ignoring_duplicate(session, user_message)
+                assistant_message.parent_id = user_message.id
+            if user_message is not None and not await _insert_ignoring_duplicate(session, user_message):
+                # stored already (a concurrent retry of the same POST): the answer follows the stored one
+                assistant_message.parent_id = (await session.execute(select(Message.id).where(
+                    Message.thread_id == thread_id, Message.client_id == user_message.client_id))).scalar_one()
             await session.execute(_insert(session, Message).values(**_values(assistant_message))
                                   .on_conflict_do_nothing(index_elements=["id"]))  # a retried write adds nothing
+            if replaces:  # an answer lost with its replica, answered again in its place: what followed it stays
+                dead = list(replaces)
+                await session.execute(update(Message).where(Message.thread_id == thread_id,
+                                                            Message.parent_id.in_(dead),
+                                                            Message.id != assistant_message.id)
+                                      .values(parent_id=assistant_message.id))
+                await session.execute(delete(Message).where(Message.id.in_(dead), Message.thread_id == thread_id))
 
     async def add_message(self, *, user_id: str, thread_id: str, title: str, message: Message) -> str:
         """One message outside a turn (a document attached to the thread), in the thread (created on
-        first use; ThreadNotFound if it is another user's). Once per client id: returns the stored id."""
+        first use; ThreadNotFound if it is another user's). Once per client id: returns the stored id.
+        It follows the thread's leaf, and becomes the leaf."""
         now = utcnow()
         async with self._sessions.begin() as session:
-            await _claim_thread(session, user_id, thread_id, title, now)
-            await _insert_ignoring_duplicate(session, message)
+            message.parent_id = await _claim_thread(session, user_id, thread_id, title, now)
+            if await _insert_ignoring_duplicate(session, message):
+                await session.execute(update(Thread).where(Thread.id == thread_id).values(leaf_id=message.id))
             return str((await session.execute(select(Message.id).where(
                 Message.thread_id == thread_id, Message.client_id == message.client_id))).scalar_one())
 
@@ -176,12 +207,28 @@ class MessageStore:
         return ThreadPage([_summary(t) for t in threads], next_cursor)
 
     async def get_thread(self, user_id: str, thread_id: str) -> tuple[ThreadSummary, list[StoredMessage]]:
+        """The thread and its current path (root to leaf), each message with its `versions`."""
         async with self._sessions() as session:
             thread = await self._owned(session, user_id, thread_id)
-            messages = (await session.execute(
-                select(Message).where(Message.thread_id == thread_id).order_by(Message.created_at, Message.id)
-            )).scalars()
-            return _summary(thread), [_stored(m) for m in messages]
+            return _summary(thread), path(await _messages(session, thread_id), thread.leaf_id)
+
+    async def set_leaf(self, user_id: str, thread_id: str,
+                       message_id: str) -> tuple[ThreadSummary, list[StoredMessage]]:
+        """Switches the thread to the branch through `message_id` (its newest descendant, following the
+        newest child at each step, becomes the leaf); returns the thread and its new path. Raises
+        ThreadNotFound, MessageNotFound."""
+        async with self._sessions.begin() as session:
+            thread = await self._owned(session, user_id, thread_id)
+            messages = await _messages(session, thread_id)
+            if not any(m.id == message_id for m in messages):
+                raise MessageNotFound(message_id)
+            before = path(messages, thread.leaf_id)
+            thread.leaf_id = newest_leaf(messages, message_id)
+            after = path(messages, thread.leaf_id)
+            first, now_first = before[0] if before else None, after[0]
+            if first is not None and now_first.id != first.id and thread.title == first.text[:TITLE_CHARS]:
+                thread.title = now_first.text[:TITLE_CHARS] or thread.title  # titled from the branch's first
+            return _summary(thread), after
 
     async def rename_thread(self, user_id: str, thread_id: str, title: str) -> ThreadSummary:
         async with self._sessions.begin() as session:
@@ -205,6 +252,13 @@ class MessageStore:
         return thread
 
 
+async def _messages(session: AsyncSession, thread_id: str) -> list[StoredMessage]:
+    """Every message of the thread, every branch, oldest first."""
+    rows = (await session.execute(
+        select(Message).where(Message.thread_id == thread_id).order_by(Message.created_at, Message.id))).scalars()
+    return [_stored(m) for m in rows]
+
+
 def _insert(session: AsyncSession, model: type[Thread] | type[Message]) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING on both databases."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -212,25 +266,31 @@ def _insert(session: AsyncSession, model: type[Thread] | type[Message]) -> Any:
 
 
 async def _claim_thread(session: AsyncSession, user_id: str, thread_id: str, title: str, now: datetime,
-                        values: dict[str, Any] | None = None) -> None:
+                        values: dict[str, Any] | None = None) -> str | None:
     """The user's thread, created on first use and touched (with `values`); ThreadNotFound if another
     user's. Insert-or-nothing, then read the owner: concurrent first turns (or two users picking the
-    same new id) never race into an integrity error."""
+    same new id) never race into an integrity error. Returns its leaf as it was."""
     await session.execute(_insert(session, Thread).values(
         id=thread_id, user_id=user_id, title=title, created_at=now, updated_at=now, meta={},
     ).on_conflict_do_nothing(index_elements=["id"]))
-    owner = (await session.execute(select(Thread.user_id).where(Thread.id == thread_id))).scalar()
+    owner, leaf = (await session.execute(select(Thread.user_id, Thread.leaf_id).where(Thread.id == thread_id))).one()
     if owner != user_id:
         raise ThreadNotFound(thread_id)
     await session.execute(update(Thread).where(Thread.id == thread_id).values(updated_at=now, **(values or {})))
+    if leaf is None:  # a thread a release before this one wrote (no leaf kept): its newest message
+        leaf = (await session.execute(select(Message.id).where(Message.thread_id == thread_id)
+                                      .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))).scalar()
+    return str(leaf) if leaf is not None else None
 
 
-async def _insert_ignoring_duplicate(session: AsyncSession, message: Message) -> None:
-    """Insert a message unless its (thread, client id) is already stored: a retried POST adds nothing."""
-    await session.execute(
+async def _insert_ignoring_duplicate(session: AsyncSession, message: Message) -> bool:
+    """Insert a message unless its (thread, client id) is already stored: a retried POST adds nothing.
+    False when it was stored already."""
+    inserted = await session.execute(
         _insert(session, Message).values(**_values(message))
         .on_conflict_do_nothing(index_elements=["thread_id", "client_id"])
     )
+    return bool(getattr(inserted, "rowcount", 1))
 
 
 def _values(message: Message) -> dict[str, Any]:

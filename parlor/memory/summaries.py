@@ -20,17 +20,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parlor.db import Message, Summary, SummaryLease, new_id, utcnow
+from parlor.db import Message, Summary, SummaryLease, Thread, new_id, utcnow
 from parlor.llm.router import Router
 from parlor.llm.types import CompletionRequest, LLMMessage, TextDelta
 from parlor.memory.context import Render, SummaryRecord
 from parlor.memory.facts import rowcount
 from parlor.memory.store import _stored
 from parlor.memory.tokens import TokenCounter, count_messages, truncate_to
+from parlor.memory.tree import path
 from parlor.messages import StoredMessage
 
 log = logging.getLogger(__name__)
@@ -85,15 +86,18 @@ class SummaryStore:
             return await self._latest(session, thread_id)
 
     async def pending(self, thread_id: str) -> tuple[SummaryRecord | None, list[StoredMessage]]:
-        """The newest summary and every message after what it covers, oldest first."""
+        """The current branch's newest summary and the branch's messages after what it covers, oldest first
+        (a summary of another branch is no part of this one's)."""
         async with self._sessions() as session:
-            summary = await self._latest(session, thread_id)
-            query = select(Message).where(Message.thread_id == thread_id)
-            if summary is not None:
-                query = query.where(tuple_(Message.created_at, Message.id)
-                                    > tuple_(summary.covers_through_at, summary.covers_through_message_id))
-            rows = (await session.execute(query.order_by(Message.created_at, Message.id))).scalars()
-            return summary, [_stored(m) for m in rows]
+            leaf = (await session.execute(select(Thread.leaf_id).where(Thread.id == thread_id))).scalar()
+            rows = (await session.execute(select(Message).where(Message.thread_id == thread_id)
+                                          .order_by(Message.created_at, Message.id))).scalars()
+            branch = path([_stored(m) for m in rows], leaf)
+            on_branch = [m.id for m in branch]
+            summary = await self._latest(session, thread_id, on_branch)
+        if summary is None:
+            return None, branch
+        return summary, [m for m in branch if not summary.covers(m)]
 
     async def save(self, thread_id: str, through: StoredMessage, text: str, tokens: int) -> bool:
         """Stores a summary covering through `through`; False if that range was summarised already."""
@@ -109,9 +113,13 @@ class SummaryStore:
             return len((await session.execute(select(Summary.id).where(Summary.thread_id == thread_id))).all())
 
     @staticmethod
-    async def _latest(session: AsyncSession, thread_id: str) -> SummaryRecord | None:
+    async def _latest(session: AsyncSession, thread_id: str, through: list[str] | None = None) -> SummaryRecord | None:
+        """The newest summary; with `through`, the newest covering through one of those messages."""
+        query = select(Summary).where(Summary.thread_id == thread_id)
+        if through is not None:
+            query = query.where(Summary.covers_through_message_id.in_(through))
         row = (await session.execute(
-            select(Summary).where(Summary.thread_id == thread_id)
+            query
             .order_by(Summary.covers_through_at.desc(), Summary.covers_through_message_id.desc()).limit(1)
         )).scalar_one_or_none()
         if row is None:

@@ -15,6 +15,7 @@ import { classifyChatError, type HttpFailure } from '../lib/errors'
 import { authHeaders } from '../lib/http'
 import { chosenModel, type Model } from '../lib/models'
 import { markStopped, unanswered } from '../lib/unanswered'
+import { switchVersion } from '../lib/versions'
 import { AssistantWelcome } from './AssistantWelcome'
 import { Composer, type ComposerHandle } from './Composer'
 import { ErrorNotice } from './ErrorNotice'
@@ -126,6 +127,10 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
       }),
     [apiKey],
   )
+  // A regenerated answer or an edit adds a version: once its turn settles, the thread is read again for the
+  // versions ("2/2") the stream does not carry. `turns` counts sends: a reload older than a new turn is dropped.
+  const reloadVersions = useRef(false)
+  const turns = useRef(0)
   const { messages, sendMessage, status, stop, error, regenerate, clearError, setMessages, resumeStream,
     addToolApprovalResponse } = useChat({
     id: chatId,
@@ -137,6 +142,13 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
     onFinish: ({ isAbort }) => {
       // Stop ends the stream here before the server's word on it: show the answer as the server stores it.
       if (isAbort) setMessages(markStopped)
+      if (reloadVersions.current && !isAbort) {
+        reloadVersions.current = false
+        const turn = turns.current
+        void fetchThreadMessages(chatId, apiKey).then((stored) => {
+          if (turns.current === turn) setMessages(stored)
+        }).catch(() => undefined) // the versions show on the next load instead
+      }
       onSettled?.(chatId)
     },
   })
@@ -172,6 +184,7 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
   const send = useCallback(
     (text: string, files: FileUIPart[] = []) => {
       setFollowKey((k) => k + 1)
+      turns.current += 1
       onSent?.(chatId, text || files[0]?.filename || 'Image')
       void resumed.current.then(() => sendMessage(files.length ? { text, files } : { text }))
     },
@@ -187,16 +200,36 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
 
   const doRegenerate = useCallback(() => {
     setFollowKey((k) => k + 1)
+    turns.current += 1
+    reloadVersions.current = true
     onSent?.(chatId, '')
     void regenerate()
   }, [chatId, onSent, regenerate])
 
+  // "‹ 2/3 ›": the server switches the thread to that version's branch and sends it back.
+  const [versionError, setVersionError] = useState<string | null>(null)
+  const doVersion = useCallback(
+    (messageId: string) => {
+      setVersionError(null)
+      turns.current += 1
+      void switchVersion(chatId, apiKey, messageId).then((shown) => {
+        setMessages(shown)
+        onSettled?.(chatId) // a branch with another first message may bring its title back
+      }).catch((err: unknown) => {
+        setVersionError(`Could not show that version: ${err instanceof Error ? err.message : String(err)}`)
+      })
+    },
+    [apiKey, chatId, onSettled, setMessages],
+  )
+
   const doEdit = useCallback(
-    (messageId: string, text: string) => {
+    (messageId: string, text: string, newVersion = true) => {
       setFollowKey((k) => k + 1)
+      turns.current += 1
+      reloadVersions.current = newVersion
       onSent?.(chatId, text)
-      // Same message id + `messageId` in the body: the server replaces that message and what followed.
-      // Its images go again (stored ones by their URL: the server keeps them).
+      // Same message id + `messageId` in the body: the server adds a new version of that message, a branch
+      // (the old one is kept). Its images go again (stored ones by their URL: the server keeps them).
       const original = messagesRef.current.find((m) => m.id === messageId)
       void sendMessage({ text, files: original ? filesOf(original.parts) : [], messageId })
     },
@@ -339,7 +372,9 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
       {ending && (
         // Asked again by its id: the server replaces the question (and an empty answer) if it holds it,
         // and takes it as new if it never did (a refusal dismissed, a stop before the request got there).
-        <RetryNotice stopped={ending.stopped} onRetry={() => doEdit(ending.question.id, messageText(ending.question))} />
+        // The same text: no new version of the question (an empty answer is replaced in place).
+        <RetryNotice stopped={ending.stopped}
+          onRetry={() => doEdit(ending.question.id, messageText(ending.question), false)} />
       )}
     </>
   )
@@ -385,10 +420,17 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
             busy={busy}
             onRegenerate={doRegenerate}
             onEdit={doEdit}
+            onVersion={doVersion}
             footer={footer}
             followKey={followKey}
           />
         </ApprovalContext.Provider>
+      )}
+      {versionError && (
+        <p role="alert" className="upload-error" data-testid="version-error">
+          {versionError}
+          <button type="button" className="link-button ml-2" onClick={() => setVersionError(null)}>Dismiss</button>
+        </p>
       )}
       {(uploading.length > 0 || uploadError) && (
         <div className="upload-status">

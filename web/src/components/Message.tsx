@@ -6,6 +6,7 @@ import type { DocumentPartData } from '../lib/documents'
 import type { Feedback } from '../lib/feedback'
 import { onLinkClick } from '../lib/nav'
 import { isEmptyAnswer } from '../lib/unanswered'
+import { versionsOf } from '../lib/versions'
 import { MessageFiles } from './Attachments'
 import { CopyButton } from './CopyButton'
 import { DocumentCard } from './DocumentCard'
@@ -13,6 +14,7 @@ import { FeedbackButtons } from './FeedbackButtons'
 import { Markdown } from './Markdown'
 import { Reasoning } from './Reasoning'
 import { ToolCard } from './ToolCard'
+import { VersionNav } from './VersionNav'
 
 type Part = UIMessage['parts'][number]
 
@@ -81,12 +83,15 @@ type Props = {
   onRegenerate?: () => void
   /** Shown on the last user message when nothing is running. */
   onEdit?: (text: string) => void
+  /** Shows another version of the message (none: its versions are shown but cannot be switched now). */
+  onVersion?: (messageId: string) => void
   status?: string
   /** A shared chat's: no feedback buttons (the reader is not the owner). */
   readOnly?: boolean
 }
 
-export const Message = memo(function Message({ message, streaming, onRegenerate, onEdit, status, readOnly }: Props) {
+export const Message = memo(function Message({ message, streaming, onRegenerate, onEdit, onVersion, status,
+  readOnly }: Props) {
   const [editing, setEditing] = useState(false)
   const isUser = message.role === 'user'
   const documents = isUser ? documentsOf(message) : []
@@ -95,6 +100,33 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
   // An answer with nothing yet; a message that only attached documents (it has no bubble nor actions).
   const empty = isUser ? !hasText : isEmptyAnswer(message)
   const feedback = (message.metadata as { feedback?: Feedback } | undefined)?.feedback
+  const versions = versionsOf(message)
+  const actions = (
+    <div className="msg-actions">
+      <CopyButton
+        label={isUser ? 'Copy message' : 'Copy answer'}
+        testId="copy-message"
+        getText={() => messageText(message)}
+      />
+      {onEdit && (
+        <button type="button" className="icon-button" data-testid="edit-message" aria-label="Edit message"
+          title="Edit message" onClick={() => setEditing(true)}>
+          <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.6">
+            <path d="M13.5 3.5l3 3L7 16H4v-3z" />
+          </svg>
+        </button>
+      )}
+      {!isUser && !readOnly && status !== 'streaming' && <FeedbackButtons messageId={message.id} stored={feedback} />}
+      {onRegenerate && (
+        <button type="button" className="icon-button" data-testid="regenerate" aria-label="Regenerate answer"
+          title="Regenerate answer" onClick={onRegenerate}>
+          <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.6">
+            <path d="M16 10a6 6 0 1 1-2-4.5M16 3.5V7h-3.5" />
+          </svg>
+        </button>
+      )}
+    </div>
+  )
   return (
     <article
       className={'msg ' + (isUser ? 'msg-user' : 'msg-assistant')}
@@ -133,32 +165,13 @@ export const Message = memo(function Message({ message, streaming, onRegenerate,
         </div>
       )}
       {status === 'aborted' && !streaming && !empty && <p className="msg-note">Stopped.</p>}
-      {!editing && !streaming && !empty && (
-        <div className="msg-actions">
-          <CopyButton
-            label={isUser ? 'Copy message' : 'Copy answer'}
-            testId="copy-message"
-            getText={() => messageText(message)}
-          />
-          {onEdit && (
-            <button type="button" className="icon-button" data-testid="edit-message" aria-label="Edit message"
-              title="Edit message" onClick={() => setEditing(true)}>
-              <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.6">
-                <path d="M13.5 3.5l3 3L7 16H4v-3z" />
-              </svg>
-            </button>
-          )}
-          {!isUser && !readOnly && status !== 'streaming' && <FeedbackButtons messageId={message.id} stored={feedback} />}
-          {onRegenerate && (
-            <button type="button" className="icon-button" data-testid="regenerate" aria-label="Regenerate answer"
-              title="Regenerate answer" onClick={onRegenerate}>
-              <svg aria-hidden="true" viewBox="0 0 20 20" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="1.6">
-                <path d="M16 10a6 6 0 1 1-2-4.5M16 3.5V7h-3.5" />
-              </svg>
-            </button>
-          )}
+      {!editing && !streaming && !empty && (versions ? (
+        // its versions beside its actions, outside them (faded until hovered): always in sight, legible
+        <div className="msg-footer">
+          <VersionNav versions={versions} onSelect={(id) => onVersion?.(id)} disabled={!onVersion} />
+          {actions}
         </div>
-      )}
+      ) : actions)}
     </article>
   )
 })

@@ -10,6 +10,8 @@ type Props = {
   onRegenerate: () => void
   /** Edits and resends the last user message (shown on it when nothing runs). */
   onEdit: (messageId: string, text: string) => void
+  /** Switches to another version of a message (its branch), when nothing runs. */
+  onVersion?: (messageId: string) => void
   /** Shown under the last message: the "Thinking…" row, an error with its retry button. */
   footer?: ReactNode
   /** Changes when the user sends: the list jumps back to the bottom and follows again. */
@@ -24,7 +26,7 @@ const STICKY_PX = 48
  * scrolls smoothly), following the newest text while the user is at the bottom and staying put once
  * they scroll up.
  */
-export function MessageList({ messages, busy, onRegenerate, onEdit, footer, followKey }: Props) {
+export function MessageList({ messages, busy, onRegenerate, onEdit, onVersion, footer, followKey }: Props) {
   const scrollRef = useRef<HTMLDivElement>(null)
   const [following, setFollowing] = useState(true)
   const followingRef = useRef(true)
@@ -121,6 +123,7 @@ export function MessageList({ messages, busy, onRegenerate, onEdit, footer, foll
                       onEdit={
                         !busy && row.index === lastUserIndex ? (text: string) => onEdit(message.id, text) : undefined
                       }
+                      onVersion={busy ? undefined : onVersion}
                     />
                   </div>
                 )

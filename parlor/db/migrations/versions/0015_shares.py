@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0015_shares'
-down_revision: str | None = '0011_assistants_groups'
+down_revision: str | None = '0014_message_tree'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
