@@ -151,7 +151,8 @@ async def test_the_index_builds_let_writes_through(pg_url: str, connect: Callabl
     await client.execute(f"INSERT INTO messages {MESSAGE} VALUES ('m', md5('2'), 'user', '[]', 'hi', 'done', now())")
     await held.rollback()
     applied = await asyncio.wait_for(migrating, 300)
-    assert [m.split(" ")[0] for m in applied] == ["0009_streaming_answers", "0010_thread_model"]
+    assert [m.split(" ")[0] for m in applied] == ["0009_streaming_answers", "0010_thread_model",
+                                              "0012_user_instructions"]
     assert await schema_diff(pg_url) == []
 
 
@@ -171,7 +172,7 @@ async def test_a_migration_behind_a_long_transaction_gives_way_and_retries(
     await held.rollback()
     applied = await asyncio.wait_for(migrating, 300)
     assert [m.split(" ")[0] for m in applied] == ["0007_experiments", "0008_key_last_used", "0009_streaming_answers",
-                                              "0010_thread_model"]
+                                              "0010_thread_model", "0012_user_instructions"]
     assert await schema_diff(pg_url) == []
 
 

@@ -39,7 +39,9 @@ def remember_tool(facts: Facts, timeout: float) -> Tool:
             saved, new = await facts.add(context.principal.id, args.fact, context.thread_id)
         except MemoryFull as exc:
             raise ToolError(f"{exc}; tell the user they can delete old ones under Memories") from None
-        return {"saved": saved.text, "new": new}
+        # The id lets the chat offer "Undo" (DELETE /api/memories/{id}); the model reads it too, as one more
+        # short field it has no use for (tests/test_mind_api.py checks it reads nothing else).
+        return {"saved": saved.text, "new": new, "memory_id": saved.id}
 
     return pydantic_tool(
         "remember",

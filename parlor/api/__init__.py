@@ -20,6 +20,7 @@ from parlor.api import (
     feedback,
     files,
     health,
+    instructions,
     memories,
     metrics,
     models,
@@ -60,7 +61,7 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     install_error_handlers(app)
     install_limit_errors(app)
     for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents,
-                   experiments, feedback, oidc, account, auth_config, models, files):
+                   experiments, feedback, oidc, account, auth_config, models, files, instructions):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     mount_web(app, web_dir)
     app.add_middleware(RateLimitHeaders)

@@ -69,6 +69,10 @@ RULES: dict[str, Rule] = {
     "POST /api/messages/{message_id}/feedback": OWNER,
     "GET /api/models": USER,  # those the caller's tier may use
     "GET /api/files/{thread_id}/{name}": OWNER,  # a message's image or PDF
+    # custom instructions and the memory manager (issue 23 item 2)
+    "GET /api/me/instructions": USER,
+    "PUT /api/me/instructions": USER,
+    "PATCH /api/memories/{memory_id}": OWNER,
     # the OpenAI-compatible gateway
     "GET /v1/models": USER,
     "POST /v1/chat/completions": USER,

@@ -22,6 +22,7 @@ from parlor.config import Settings
 from parlor.experiments import Experiments
 from parlor.limits import Limits, UsageReport
 from parlor.memory import FactStore, MessageStore
+from parlor.memory.instructions import InstructionStore
 from parlor.observability import Metrics, RunStore
 from parlor.rag import Knowledge
 
@@ -53,6 +54,7 @@ class Services:
     records: RunStore  # the run inspector's records
     drain: Drain  # a deploy's drain under way: not ready, no new turns
     attachments: AttachmentStore  # messages' images and PDFs (GET /api/files/…)
+    instructions: InstructionStore  # users' custom instructions (GET/PUT /api/me/instructions)
 
 
 def services(request: Request) -> Services:
