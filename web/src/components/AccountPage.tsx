@@ -5,6 +5,9 @@ import { describeError } from '../lib/http'
 import { useApiKey } from '../lib/session'
 import { ApiKeys } from './ApiKeys'
 import { ConfirmDialog } from './ConfirmDialog'
+import { InstructionsSection } from './InstructionsSection'
+import { MemoriesSection } from './MemoriesSection'
+import { UsageSection } from './UsageSection'
 
 type Props = {
   me: Me
@@ -38,6 +41,9 @@ export default function AccountPage({ me, onSignedOut }: Props) {
             <dd>{me.role}</dd>
           </div>
         </dl>
+        <InstructionsSection apiKey={apiKey} />
+        <MemoriesSection apiKey={apiKey} />
+        <UsageSection apiKey={apiKey} />
         {authOff ? (
           <p className="page-lead">
             This server runs without sign-in (<code>PARLOR_AUTH=off</code>): everyone shares this account, so it has

@@ -1,5 +1,6 @@
 import { getToolName, isToolUIPart, type UIMessage } from 'ai'
 import { formatDuration } from '../lib/errors'
+import { RememberNotice, savedMemory } from './RememberNotice'
 
 type Part = UIMessage['parts'][number]
 
@@ -43,7 +44,9 @@ export function ToolCard({ part }: { part: Part }) {
   const failed = part.state === 'output-error'
   const done = part.state === 'output-available' || failed
   const state = failed ? 'failed' : done ? 'done' : 'running'
+  const remembered = name === 'remember' && part.state === 'output-available' ? savedMemory(part.output) : null
   return (
+    <>
     <details data-testid="tool-card" data-tool={name} data-state={part.state} className={'tool-card ' + state}>
       <summary>
         <span className="tool-icon" aria-hidden="true">
@@ -81,5 +84,7 @@ export function ToolCard({ part }: { part: Part }) {
         )}
       </div>
     </details>
+    {remembered && <RememberNotice memory={remembered} />}
+    </>
   )
 }
