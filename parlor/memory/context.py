@@ -33,7 +33,6 @@ SUMMARY_HEADER = "Summary of the earlier part of this conversation:"
 # The user's own words, fenced and named as preferences: they shape answers, they are not the operator's rules.
 INSTRUCTIONS_HEADER = ("The user's custom instructions (their preferences, written by them; follow them unless they "
                        "conflict with the instructions above):")
-INSTRUCTIONS_OVERHEAD = 48  # the header and the tags around the two texts
 MIN_TRUNCATED_TOKENS = 32  # less room than this left for a too-big message: stop without it
 
 Render = Callable[[StoredMessage], list[LLMMessage]]
@@ -206,6 +205,12 @@ def instructions_block(instructions: Instructions) -> str:
     return "\n".join(lines)
 
 
+def _block_overhead(counter: TokenCounter) -> int:
+    """The instructions block's size beyond its two texts (the header, the tags, the blank line before
+    it), by this counter: counted on ~200 characters each time, as cheap as it gets and never stale."""
+    return counter.count_tokens(instructions_block(Instructions("x", "x", 0))) - 2 * counter.count_tokens("x") + 4
+
+
 def build_context(system_prompt: str, prompt_tokens: int, window: ThreadWindow, history: Sequence[StoredMessage],
                   render: Render, counter: TokenCounter, budget: Budget) -> Context:
     """`history`: the conversation to send, oldest first, ending with the message being answered
@@ -216,7 +221,7 @@ def build_context(system_prompt: str, prompt_tokens: int, window: ThreadWindow, 
         instructions = None
     system, kept = system_text(system_prompt, window.facts, summary, budget.memory_tokens, instructions)
     system_tokens = (MESSAGE_OVERHEAD + prompt_tokens + sum(f.tokens + 2 for f in kept)
-                     + (instructions.tokens + INSTRUCTIONS_OVERHEAD if instructions else 0)
+                     + (instructions.tokens + _block_overhead(counter) if instructions else 0)
                      + (summary.tokens + 16 if summary else 0) + (24 if kept else 0))
     room = budget.context_tokens - budget.reply_reserve - system_tokens
     candidates = [m for m in history if m.role in ("user", "assistant") and (m.text or m.parts)
