@@ -17,7 +17,7 @@ from parlor.agent.transcript import render_stored
 from parlor.db import Message, create_engine, migrate, new_id, session_factory, utcnow
 from parlor.memory import Budget, ContextReader, FactStore, MessageStore, StoredMessage, SummaryStore, ThreadNotFound
 from parlor.memory.context import TRUNCATED, Fact, SummaryRecord, ThreadWindow, build_context
-from parlor.memory.instructions import Instructions
+from parlor.memory.instructions import Instructions, InstructionStore
 from parlor.memory.tokens import EstimateCounter, count_messages
 from parlor.message_json import load_parts
 from parlor.messages import MessageStatus
@@ -212,6 +212,10 @@ async def test_the_window_is_read_in_one_statement(engine: AsyncEngine, sessions
     facts = FactStore(sessions, COUNTER, 10)
     await facts.add(alice, "Alice's cat is called Miso.")
     await facts.add(bob, "Bob is allergic to nuts.")
+    instructions = InstructionStore(sessions, COUNTER, 400)
+    await instructions.put(alice, "I draft.", "Long answers.")
+    await instructions.put(alice, "I teach chemistry.", "Short answers.")  # the second save replaces the first
+    await instructions.put(bob, "Bob's own.", "")
     cover = stored_messages[39]
     await SummaryStore(sessions).save("t1", StoredMessage(cover.id, None, "assistant", "", (), MessageStatus.COMPLETE,
                                                           cover.created_at, {}), "Alice likes tea.", 5)
@@ -225,6 +229,8 @@ async def test_the_window_is_read_in_one_statement(engine: AsyncEngine, sessions
     assert read.summary is not None and read.summary.text == "Alice likes tea."
     assert read.summary.covers_through_message_id == cover.id
     assert [f.text for f in read.facts] == ["Alice's cat is called Miso."]  # never Bob's
+    assert read.instructions is not None and read.instructions.about == "I teach chemistry."
+    assert read.instructions.style == "Short answers." and read.instructions.tokens > 0
     assert len(read.unsummarised()) == 12
 
 
