@@ -6,7 +6,7 @@ import { ApiKeyContext } from '../lib/session'
 import { jsonResponse } from '../test/responses'
 import { InstructionsSection } from './InstructionsSection'
 import { MemoriesSection } from './MemoriesSection'
-import { RememberNotice } from './RememberNotice'
+import { RememberNotice, savedMemory } from './RememberNotice'
 import { UsageSection } from './UsageSection'
 
 type Call = { method: string; url: string; body: unknown }
@@ -153,6 +153,13 @@ describe('UsageSection', () => {
 })
 
 describe('RememberNotice', () => {
+  it("reads the remember tool's output, and nothing else", () => {
+    expect(savedMemory({ saved: 'Likes tea.', new: true, client: { memory_id: 'm1' } }))
+      .toEqual({ text: 'Likes tea.', id: 'm1' })
+    expect(savedMemory({ saved: 'Likes tea.', new: true })).toBeNull() // stored before it carried the id
+    expect(savedMemory('42')).toBeNull()
+  })
+
   it('says what was saved, and Undo forgets it', async () => {
     const calls = fakeServer({ 'DELETE /api/memories/:id': () => new Response(null, { status: 204 }) })
     withKey(<RememberNotice memory={{ id: 'm9', text: 'Their name is Zorblat.' }} />)

@@ -3,10 +3,12 @@ import { describeError } from '../lib/http'
 import { deleteMemory } from '../lib/mind'
 import { useApiKey } from '../lib/session'
 
-/** The `remember` tool's result as its output carries it: `{saved, new, memory_id}`; null for anything else. */
+/** The `remember` tool's result: `{saved, new, client: {memory_id}}` (`client`: ours, never the model's); null
+ * for anything else. */
 export function savedMemory(output: unknown): { text: string; id: string } | null {
   if (!output || typeof output !== 'object') return null
-  const { saved, memory_id: id } = output as { saved?: unknown; memory_id?: unknown }
+  const { saved, client } = output as { saved?: unknown; client?: { memory_id?: unknown } }
+  const id = client?.memory_id
   return typeof saved === 'string' && typeof id === 'string' ? { text: saved, id } : null
 }
 
