@@ -19,6 +19,7 @@ from playwright.async_api import Page, expect
 from tests.conftest import RunningServer, upstream_provider
 from tests.e2e.browser import PageErrors, api, chromium, idle, new_page, send, shot
 from tests.e2e.test_web_a11y import _axe
+from tests.e2e.test_web_csp import WATCH
 from tests.server import ParlorServer
 from tests.upstream import Script, ScriptedToolCall, Upstream, last_user_text
 
@@ -70,8 +71,11 @@ async def test_instructions_memories_and_usage(mind_server: RunningServer, upstr
     upstream.push(Script(text="Nice to meet you, Zorblat!"), match=f"zorb {marker}")
 
     async with chromium() as browser:
-        context, page = await new_page(browser, server, key, bypass_csp=True)  # axe is injected inline
-        errors = PageErrors(page)
+        context, page = await new_page(browser, server, key)  # under the UI's CSP: the chart must keep to it
+        await page.add_init_script(WATCH)
+        await page.reload()
+        await expect(page.get_by_test_id("message-input")).to_be_visible()
+        errors = PageErrors(page)  # a CSP violation is also a console error ("Refused to ...")
 
         # The remember tool's result in the chat: what was saved, and Undo forgets it.
         await send(page, f"My name is Zorblat. zorb {marker}")
@@ -158,7 +162,7 @@ async def test_instructions_memories_and_usage(mind_server: RunningServer, upstr
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
             return false; }""")
-        assert await _axe(page) == []
+        assert await page.evaluate("window.__csp") == []
 
         await page.evaluate("document.activeElement.blur()")
         await page.get_by_test_id("instructions-section").evaluate("e => e.scrollIntoView()")
@@ -176,6 +180,15 @@ async def test_instructions_memories_and_usage(mind_server: RunningServer, upstr
         system = prompt_of(upstream, f"What should I plant? plant {marker}")
         assert "<about_the_user>\nI keep bees in Porto.\n</about_the_user>" in system
         assert "Their name is Zorblat the Great." in system
+        assert await page.evaluate("window.__csp") == []
         errors.check()
+        await context.close()
+
+        # axe is injected as an inline script: a context of its own that bypasses the policy
+        context, page = await new_page(browser, server, key, bypass_csp=True)
+        await open_account(page)
+        await expect(page.get_by_test_id("usage-canvas")).to_be_visible()
+        await expect(page.get_by_test_id("memory-row")).to_have_count(2)
+        assert await _axe(page) == []
         await context.close()
 

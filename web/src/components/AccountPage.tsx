@@ -41,9 +41,6 @@ export default function AccountPage({ me, onSignedOut }: Props) {
             <dd>{me.role}</dd>
           </div>
         </dl>
-        <InstructionsSection apiKey={apiKey} />
-        <MemoriesSection apiKey={apiKey} />
-        <UsageSection apiKey={apiKey} />
         {authOff ? (
           <p className="page-lead">
             This server runs without sign-in (<code>PARLOR_AUTH=off</code>): everyone shares this account, so it has
@@ -53,6 +50,9 @@ export default function AccountPage({ me, onSignedOut }: Props) {
           <ApiKeys apiKey={apiKey}
             onCurrentRevoked={() => onSignedOut('You revoked the key this browser used: sign in again.')} />
         )}
+        <InstructionsSection apiKey={apiKey} />
+        <MemoriesSection apiKey={apiKey} />
+        <UsageSection apiKey={apiKey} />
         <ExportData apiKey={apiKey} />
         {!authOff && <DeleteAccount apiKey={apiKey} name={me.name} onDeleted={() =>
           onSignedOut('Your account and everything it held were deleted.')} />}

@@ -97,7 +97,7 @@ function AddMemoryForm({ apiKey, onAdded }: { apiKey: string | null; onAdded: ()
       <div className="field grow">
         <label htmlFor={`${id}-text`}>Add a memory</label>
         <input id={`${id}-text`} data-testid="memory-new" value={text} maxLength={MAX_CHARS}
-          placeholder="e.g. Prefers metric units." onChange={(e) => setText(e.target.value)} />
+          placeholder="e.g. Works night shifts." onChange={(e) => setText(e.target.value)} />
       </div>
       <button type="submit" className="btn-primary" data-testid="memory-add" disabled={busy || !text.trim()}>
         {busy ? 'Adding…' : 'Add'}

@@ -144,6 +144,23 @@ describe('UsageSection', () => {
     expect(screen.getByTestId('usage-canvas').getAttribute('aria-label')).toContain('1,000 in all')
   })
 
+  it('without a daily budget: no meter, today’s tokens from the ledger, no request limits', async () => {
+    const today = new Date().toISOString().slice(0, 10)
+    fakeServer({
+      'GET /api/usage': () => jsonResponse({
+        tier: 'unlimited', days: [{ day: today, model: 'm', requests: 1, tokens_in: 40, tokens_out: 10 }],
+        budget: { tokens_per_day: null, used_today: 0, remaining_today: null, timezone: 'UTC' },
+        limits: { requests_per_minute: null, requests_per_hour: null }, requests_left: { minute: null, hour: null },
+      }),
+    })
+    withKey(<UsageSection apiKey="pk-mine" />)
+    const budget = await screen.findByTestId('usage-budget')
+    expect(budget.textContent).toContain('Tokens today50')
+    expect(budget.textContent).toContain('Your unlimited tier has no daily token budget.')
+    expect(screen.queryByRole('meter')).toBeNull()
+    expect(screen.getByTestId('usage-requests').textContent).toBe('Requestsno limit')
+  })
+
   it('tokensPerDay fills the days without use with zeros, oldest first', () => {
     const points = tokensPerDay([{ day: '2026-12-03', model: 'a', requests: 1, tokens_in: 5, tokens_out: 5 },
       { day: '2026-12-03', model: 'b', requests: 1, tokens_in: 1, tokens_out: 0 }], 3, new Date('2026-12-04T10:00:00Z'))

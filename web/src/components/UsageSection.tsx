@@ -25,20 +25,24 @@ export function UsageSection({ apiKey }: { apiKey: string | null }) {
       <h3 id={`${id}-title`} className="section-title">Usage</h3>
       {error && <p role="alert" className="upload-error">{error}</p>}
       {!usage && !error && <p role="status" className="text-sm text-muted">Loading usage…</p>}
-      {usage && <UsageFacts usage={usage} id={id} />}
-      {usage && <UsageChart points={tokensPerDay(usage.days, DAYS)} />}
+      {usage && <UsageFacts usage={usage} id={id} points={tokensPerDay(usage.days, DAYS)} />}
     </section>
   )
 }
 
-function UsageFacts({ usage, id }: { usage: Usage; id: string }) {
-  const { tokens_per_day: limit, used_today: used, timezone } = usage.budget
+type Points = ReturnType<typeof tokensPerDay>
+
+function UsageFacts({ usage, id, points }: { usage: Usage; id: string; points: Points }) {
+  const { tokens_per_day: limit, timezone } = usage.budget
+  // With a budget, its own count (its day, in its time zone); without one nothing counts it: the ledger's UTC day
+  const used = limit !== null ? usage.budget.used_today : (points.at(-1)?.tokens ?? 0)
   const left = usage.requests_left
   const windows = [
     { name: 'this minute', left: left.minute, of: usage.limits.requests_per_minute },
     { name: 'this hour', left: left.hour, of: usage.limits.requests_per_hour },
   ].filter((w) => w.of !== null)
   return (
+    <>
     <div className="usage-facts">
       <div className="usage-budget" data-testid="usage-budget">
         <div className="flex items-baseline justify-between gap-2 text-sm">
@@ -65,5 +69,7 @@ function UsageFacts({ usage, id }: { usage: Usage; id: string }) {
         ))}
       </dl>
     </div>
+    <UsageChart points={points} />
+    </>
   )
 }
