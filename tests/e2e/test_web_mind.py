@@ -23,6 +23,9 @@ from tests.e2e.test_web_csp import WATCH
 from tests.server import ParlorServer
 from tests.upstream import Script, ScriptedToolCall, Upstream, last_user_text
 
+# The page's own scroller brings a section to the top (scrollIntoView scrolled the window too, near the end)
+SCROLL_TO = """e => { const s = e.closest('.page-scroll');
+  s.scrollTop += e.getBoundingClientRect().top - s.getBoundingClientRect().top - 8; }"""
 TIERS = {"standard": {"requests_per_minute": 20, "requests_per_hour": 300, "tokens_per_day": 20_000}}
 
 
@@ -165,9 +168,9 @@ async def test_instructions_memories_and_usage(mind_server: RunningServer, upstr
         assert await page.evaluate("window.__csp") == []
 
         await page.evaluate("document.activeElement.blur()")
-        await page.get_by_test_id("instructions-section").evaluate("e => e.scrollIntoView()")
+        await page.get_by_test_id("instructions-section").evaluate(SCROLL_TO)
         await shot(page, "account-memories")
-        await usage.evaluate("e => e.scrollIntoView()")
+        await usage.evaluate(SCROLL_TO)
         await shot(page, "account-usage")
 
         # The memory's link opens the chat it came from; the instructions reach the model in a new chat.

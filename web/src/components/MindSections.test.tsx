@@ -138,7 +138,7 @@ describe('UsageSection', () => {
     expect(screen.getByText('1,000 of 4,000')).toBeTruthy()
     const requests = screen.getByTestId('usage-requests')
     expect(requests.textContent).toBe('Requests left this minute8 of 10') // no hourly limit: not shown
-    const rows = within(screen.getByTestId('usage-table')).getAllByRole('row')
+    const rows = within(await screen.findByTestId('usage-table')).getAllByRole('row')
     expect(rows).toHaveLength(31)
     expect(rows.at(-1)!.textContent).toBe(`${today}1000`)
     expect(screen.getByTestId('usage-canvas').getAttribute('aria-label')).toContain('1,000 in all')

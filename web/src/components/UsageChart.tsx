@@ -19,7 +19,7 @@ function shortDay(day: string): string {
 }
 
 /** Tokens per day as bars; the same numbers in a table for screen readers (a canvas says nothing). */
-export function UsageChart({ points }: Props) {
+export default function UsageChart({ points }: Props) {
   const total = points.reduce((sum, p) => sum + p.tokens, 0)
   const busiest = points.reduce((best, p) => (p.tokens > best.tokens ? p : best), points[0] ?? { day: '', tokens: 0 })
   const summary = total

@@ -1,7 +1,9 @@
-import { useEffect, useId, useState } from 'react'
+import { lazy, Suspense, useEffect, useId, useState } from 'react'
 import { describeError } from '../lib/http'
 import { fetchUsage, tokensPerDay, type Usage } from '../lib/mind'
-import { UsageChart } from './UsageChart'
+
+// Chart.js is most of the account page's weight: loaded once the numbers are in, in a chunk of its own.
+const UsageChart = lazy(() => import('./UsageChart'))
 
 const DAYS = 30
 
@@ -69,7 +71,9 @@ function UsageFacts({ usage, id, points }: { usage: Usage; id: string; points: P
         ))}
       </dl>
     </div>
-    <UsageChart points={points} />
+    <Suspense fallback={<p className="text-sm text-muted">Loading the chart…</p>}>
+      <UsageChart points={points} />
+    </Suspense>
     </>
   )
 }
