@@ -132,6 +132,7 @@ class Settings(BaseSettings):
     memory: Literal["on", "off"] = "on"  # the remember tool, and saved facts in every thread's system prompt
     memory_tokens: int = Field(default=300, ge=0)  # saved facts put in a prompt, at most
     memory_max_facts: int = Field(default=100, ge=1)  # per user
+    instruction_tokens: int = Field(default=400, ge=0, le=4000)  # a user's custom instructions, at most (0: off)
 
     # ---- tools: built-in, HTTP and MCP tools the model may call ----
     tools: list[str] = Field(default_factory=lambda: ["calculator", "current_time", "get_user_data", "remember",
@@ -295,6 +296,9 @@ class Settings(BaseSettings):
         room = self.context_tokens - self.reply_reserve_tokens - self.summary_max_tokens - self.memory_tokens
         if room < 64:
             raise ValueError("PARLOR_CONTEXT_TOKENS: too small for the reply reserve, the summary and the memory")
+        if self.instruction_tokens > self.context_tokens - self.reply_reserve_tokens - 64:
+            raise ValueError(f"PARLOR_INSTRUCTION_TOKENS: {self.instruction_tokens} leaves no room in "
+                             "PARLOR_CONTEXT_TOKENS after the reply reserve")
         if self.summary_trigger_tokens is None:
             self.summary_trigger_tokens = room // 2
         if self.summary_trigger_tokens > room:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from parlor.agent.transcript import render_stored
 from parlor.db import Message, create_engine, migrate, new_id, session_factory, utcnow
 from parlor.memory import Budget, ContextReader, FactStore, MessageStore, StoredMessage, SummaryStore, ThreadNotFound
 from parlor.memory.context import TRUNCATED, Fact, SummaryRecord, ThreadWindow, build_context
+from parlor.memory.instructions import Instructions, InstructionStore
 from parlor.memory.tokens import EstimateCounter, count_messages
 from parlor.message_json import load_parts
 from parlor.messages import MessageStatus
@@ -136,6 +138,30 @@ def test_saved_facts_fit_their_budget_newest_first() -> None:
     assert "fact number 0" in system and "fact number 3" in system and "fact number 4" not in system
 
 
+PROMPT = "You are a test."
+
+
+def test_custom_instructions_come_after_the_prompt_and_count_in_the_budget() -> None:
+    history = conversation(30)
+    texts = ("I keep bees.", "Answer briefly.")
+    mine = Instructions(*texts, sum(map(COUNTER.count_tokens, texts)))
+    told_window = replace(window(history), instructions=mine)
+    plain = build_context(PROMPT, COUNTER.count_tokens(PROMPT), window(history), history, render_stored, COUNTER,
+                          Budget(3000, 100, 1000, 0, 400))
+    told = build_context(PROMPT, COUNTER.count_tokens(PROMPT), told_window, history, render_stored,
+                         COUNTER, Budget(3000, 100, 1000, 0, 400))
+    system = told.messages[0].content
+    assert system.startswith("You are a test.\n\nThe user's custom instructions")
+    assert ("<about_the_user>\nI keep bees.\n</about_the_user>\n<how_to_answer>\nAnswer briefly.\n</how_to_answer>"
+            in system)
+    assert told.tokens <= 3000 - 100 and told.window < plain.window  # the room they take is the messages'
+    counted_system = told.tokens - sum(m.tokens or 0 for m in history[-told.window:])
+    assert prompt_tokens(told.messages[:1]) <= counted_system  # the block is never under-counted
+    over = build_context(PROMPT, COUNTER.count_tokens(PROMPT), told_window, history, render_stored, COUNTER,
+                         Budget(3000, 100, 1000, 0, mine.tokens - 1))  # saved under a higher bound
+    assert "custom instructions" not in over.messages[0].content
+
+
 # ---- the query, on both databases ----
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
@@ -186,6 +212,10 @@ async def test_the_window_is_read_in_one_statement(engine: AsyncEngine, sessions
     facts = FactStore(sessions, COUNTER, 10)
     await facts.add(alice, "Alice's cat is called Miso.")
     await facts.add(bob, "Bob is allergic to nuts.")
+    instructions = InstructionStore(sessions, COUNTER, 400)
+    await instructions.put(alice, "I draft.", "Long answers.")
+    await instructions.put(alice, "I teach chemistry.", "Short answers.")  # the second save replaces the first
+    await instructions.put(bob, "Bob's own.", "")
     cover = stored_messages[39]
     await SummaryStore(sessions).save("t1", StoredMessage(cover.id, None, "assistant", "", (), MessageStatus.COMPLETE,
                                                           cover.created_at, {}), "Alice likes tea.", 5)
@@ -199,6 +229,8 @@ async def test_the_window_is_read_in_one_statement(engine: AsyncEngine, sessions
     assert read.summary is not None and read.summary.text == "Alice likes tea."
     assert read.summary.covers_through_message_id == cover.id
     assert [f.text for f in read.facts] == ["Alice's cat is called Miso."]  # never Bob's
+    assert read.instructions is not None and read.instructions.about == "I teach chemistry."
+    assert read.instructions.style == "Short answers." and read.instructions.tokens > 0
     assert len(read.unsummarised()) == 12
 
 

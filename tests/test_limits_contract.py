@@ -133,3 +133,15 @@ async def test_concurrent_reservations_never_overspend(stores: Stores) -> None:
     results = await asyncio.gather(*(stores.budget.reserve(key, 70, 1000, 3600) for _ in range(40)))
     assert sum(fitted for fitted, _ in results) == 14  # 14 * 70 = 980; a 15th would be 1050
     assert await stores.budget.used(key) == 980
+
+
+async def test_peek_says_what_is_left_and_counts_nothing(stores: Stores) -> None:
+    windows = [Window("minute", 3, 60), Window("hour", 10, 3600)]
+    fresh = await stores.limiter.peek("user:p", windows)
+    assert [(s.window.name, s.remaining, s.reset) for s in fresh] == [("minute", 3, 0.0), ("hour", 10, 0.0)]
+    await stores.limiter.hit("user:p", windows)
+    for _ in range(3):  # peeking again and again counts nothing
+        states = await stores.limiter.peek("user:p", windows)
+        assert [s.remaining for s in states] == [2, 9]
+        assert 59 < states[0].reset <= 60 and 3599 < states[1].reset <= 3600
+    assert [s.remaining for s in (await stores.limiter.hit("user:p", windows)).states] == [1, 8]

@@ -152,8 +152,8 @@ async def test_the_index_builds_let_writes_through(pg_url: str, connect: Callabl
     await held.rollback()
     applied = await asyncio.wait_for(migrating, 300)
     assert [m.split(" ")[0] for m in applied] == ["0009_streaming_answers", "0010_thread_model",
-                                                  "0011_assistants_groups", "0014_message_tree",
-                                                  "0015_shares"]
+                                                  "0011_assistants_groups", "0012_user_instructions",
+                                                  "0013_message_tree", "0014_shares"]
     assert await schema_diff(pg_url) == []
 
 
@@ -173,8 +173,8 @@ async def test_a_migration_behind_a_long_transaction_gives_way_and_retries(
     await held.rollback()
     applied = await asyncio.wait_for(migrating, 300)
     assert [m.split(" ")[0] for m in applied] == ["0007_experiments", "0008_key_last_used", "0009_streaming_answers",
-                                              "0010_thread_model", "0011_assistants_groups", "0014_message_tree",
-                                                  "0015_shares"]
+                                              "0010_thread_model", "0011_assistants_groups", "0012_user_instructions",
+                                              "0013_message_tree", "0014_shares"]
     assert await schema_diff(pg_url) == []
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parlor.agent.tools import Tool, ToolContext, ToolError, pydantic_tool
+from parlor.agent.tools import CLIENT_KEY, Tool, ToolContext, ToolError, pydantic_tool
 from parlor.llm.types import ToolHint
 from parlor.memory.facts import MAX_FACT_CHARS, MemoryFull, SavedFact
 
@@ -34,12 +34,13 @@ class RememberArgs(BaseModel):
 
 
 def remember_tool(facts: Facts, timeout: float) -> Tool:
-    async def run(context: ToolContext, args: RememberArgs) -> dict[str, str | bool]:
+    async def run(context: ToolContext, args: RememberArgs) -> dict[str, object]:
         try:
             saved, new = await facts.add(context.principal.id, args.fact, context.thread_id)
         except MemoryFull as exc:
             raise ToolError(f"{exc}; tell the user they can delete old ones under Memories") from None
-        return {"saved": saved.text, "new": new}
+        # The id lets the chat offer "Undo" (DELETE /api/memories/{id}); the model never reads it (CLIENT_KEY).
+        return {"saved": saved.text, "new": new, CLIENT_KEY: {"memory_id": saved.id}}
 
     return pydantic_tool(
         "remember",

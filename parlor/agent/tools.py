@@ -19,6 +19,9 @@ from parlor.llm.types import LLMMessage, ToolHint, ToolSpec
 from parlor.messages import SourcePart
 
 DEFAULT_TIMEOUT = 10.0
+# A dict result's entry for the client only (the chat's own buttons: an id to undo with), never shown to the
+# model: the 0.5B local model echoed a memory's id from its result note into an answer (bench/quality.py).
+CLIENT_KEY = "client"
 
 
 class ToolError(Exception):
@@ -92,6 +95,9 @@ class ToolResult:
 
 
 def tool_message(call_id: str, name: str, output: Any, ok: bool = True) -> LLMMessage:
+    """A result as the model reads it: this turn's (the loop) and a stored turn's (the transcript) alike."""
+    if isinstance(output, dict) and CLIENT_KEY in output:
+        output = {k: v for k, v in output.items() if k != CLIENT_KEY}
     text = output if isinstance(output, str) else orjson.dumps(output, default=str).decode()
     return LLMMessage("tool", text, tool_call_id=call_id, tool_name=name, tool_error=not ok)
 

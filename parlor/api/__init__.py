@@ -23,6 +23,7 @@ from parlor.api import (
     files,
     groups,
     health,
+    instructions,
     memories,
     metrics,
     models,
@@ -65,7 +66,7 @@ def create_api(lifespan: Lifespan, max_body_bytes: int, web_dir: Path,
     install_limit_errors(app)
     for module in (health, users, chat, threads, openai, usage, memories, metrics, admin_runs, documents,
                    experiments, feedback, oidc, account, auth_config, models, files, shares, export,
-                   assistants, groups):
+                   assistants, groups, instructions):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     mount_web(app, web_dir)
     app.add_middleware(RateLimitHeaders)

@@ -78,6 +78,10 @@ RULES: dict[str, Rule] = {
     "GET /api/shared/{token}": PUBLIC,  # 404 share_not_found unless the token is a live link's
     "GET /api/shared/{token}/files/{name}": PUBLIC,  # only the files the shared snapshot shows
     "GET /api/threads/{thread_id}/export": OWNER,  # ?format=markdown|json, a download
+    # custom instructions and the memory manager (issue 23 item 2)
+    "GET /api/me/instructions": USER,
+    "PUT /api/me/instructions": USER,
+    "PATCH /api/memories/{memory_id}": OWNER,
     # the OpenAI-compatible gateway
     "GET /v1/models": USER,
     "POST /v1/chat/completions": USER,

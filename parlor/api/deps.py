@@ -24,6 +24,7 @@ from parlor.config import Settings
 from parlor.experiments import Experiments
 from parlor.limits import Limits, UsageReport
 from parlor.memory import FactStore, MessageStore
+from parlor.memory.instructions import InstructionStore
 from parlor.observability import Metrics, RunStore
 from parlor.rag import Knowledge
 from parlor.shares import ShareStore
@@ -59,6 +60,7 @@ class Services:
     shares: ShareStore  # read-only links to a snapshot of one chat
     assistants: Assistants  # users' configured chats, shared or not (/api/assistants)
     groups: GroupStore  # groups of users, kept by admins (/api/admin/groups)
+    instructions: InstructionStore  # users' custom instructions (GET/PUT /api/me/instructions)
 
 
 def services(request: Request) -> Services:

@@ -12,6 +12,7 @@ from parlor.api.errors import ApiError
 from parlor.api.inputs import RequestBody
 from parlor.api.schemas import NamePath
 from parlor.api.users import principal_json
+from parlor.limits.limiter import LimitsUnavailable
 
 router = APIRouter(prefix="/api", tags=["usage"])
 Days = Annotated[int, Query(ge=1, le=366)]
@@ -29,6 +30,10 @@ async def my_usage(svc: ServicesDep, who: PrincipalDep, days: Days = 30) -> dict
     rows, total = await svc.usage.by_day_and_model(who.id, since)
     tier = svc.limits.guard.tiers.get(who.tier)
     limit, used = await svc.limits.budget.used_today(who)
+    try:
+        left = await svc.limits.guard.left(who)  # this request counts in no window: it asks no model
+    except LimitsUnavailable:  # the shared store is down and the limits fail closed: the rest still shows
+        left = {}
     return {
         "user_id": who.id, "tier": who.tier, "since": since.isoformat(), "days": rows, "total": total.as_json(),
         "budget": {"tokens_per_day": limit, "used_today": used,
@@ -36,6 +41,7 @@ async def my_usage(svc: ServicesDep, who: PrincipalDep, days: Days = 30) -> dict
                    "timezone": svc.settings.budget_timezone},
         "limits": {"requests_per_minute": tier.requests_per_minute, "requests_per_hour": tier.requests_per_hour,
                    "max_reply_tokens": tier.max_reply_tokens},
+        "requests_left": {"minute": left.get("minute"), "hour": left.get("hour")},  # null: no such limit
     }
 
 

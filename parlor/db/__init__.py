@@ -11,6 +11,7 @@ from parlor.db.models import (
     Thread,
     Usage,
     User,
+    UserInstructions,
     new_id,
     utcnow,
 )
@@ -19,6 +20,7 @@ from parlor.db.schema import migrate
 
 __all__ = [
     "ApiKey", "Base", "Document", "Identity", "Memory", "Message", "Summary", "SummaryLease", "Thread", "Usage", "User",
+    "UserInstructions",
     "create_engine", "migrate", "new_id", "pending_migrations", "session_factory", "shown_url", "utcnow",
     "with_retries",
 ]

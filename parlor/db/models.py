@@ -153,6 +153,18 @@ class Memory(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UserInstructions(Base):
+    """A user's custom instructions: about them, and how they want answers (put in every system prompt)."""
+
+    __tablename__ = "user_instructions"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    about: Mapped[str] = mapped_column(Text, default="")
+    style: Mapped[str] = mapped_column(Text, default="")
+    tokens: Mapped[int] = mapped_column(Integer, default=0)  # both texts' size in a prompt, counted once
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Usage(Base):
     __tablename__ = "usage"
     __table_args__ = (Index("ix_usage_user_time", "user_id", "created_at"),)

@@ -28,6 +28,13 @@ class RequestGuard:
             return Decision(True, ())
         return await self._limiter.hit(user_subject(who.id), windows)
 
+    async def left(self, who: Principal) -> dict[str, int]:
+        """What the user has left in each request window ("minute", "hour"), counting nothing; {} when
+        their tier has no request limits."""
+        windows = self.tiers.windows(who.tier)
+        states = await self._limiter.peek(user_subject(who.id), windows) if windows else ()
+        return {s.window.name: s.remaining for s in states}
+
     async def auth_failed(self, address: str) -> Decision:
         """Counts an invalid key from `address`; denied once it has sent too many this minute."""
         if not self._auth_windows:

@@ -50,6 +50,10 @@ class RequestLimiter(Protocol):
         """Counts one hit against every window of `key` if all have room; else counts nothing."""
         ...
 
+    async def peek(self, key: str, windows: Sequence[Window]) -> tuple[WindowState, ...]:
+        """What is left in each window of `key` now, counting nothing."""
+        ...
+
 
 class InProcessLimiter:
     """One process's sliding logs. A lock is not needed for atomicity (no await inside `hit`)."""
@@ -72,6 +76,12 @@ class InProcessLimiter:
         states = tuple(WindowState(w, w.limit - len(log), _reset(log, w, now))
                        for log, w in zip(logs, windows, strict=True))
         return Decision(True, states)
+
+    async def peek(self, key: str, windows: Sequence[Window]) -> tuple[WindowState, ...]:
+        now = self._clock()
+        logs = [self._log(key, w, now) for w in windows]
+        return tuple(WindowState(w, max(0, w.limit - len(log)), _reset(log, w, now))
+                     for log, w in zip(logs, windows, strict=True))
 
     def _log(self, key: str, window: Window, now: float) -> deque[float]:
         log = self._logs.get((key, window.seconds))

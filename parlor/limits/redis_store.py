@@ -68,6 +68,21 @@ out[1] = allowed
 return out
 """
 
+# KEYS: one sorted set per window; ARGV: per window its span (µs). Returns {count_1, reset_1, ...}, counting nothing.
+PEEK_WINDOWS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for i = 1, #KEYS do
+  local span = tonumber(ARGV[i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)
+  out[2 * i - 1] = redis.call('ZCARD', KEYS[i])
+  local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  out[2 * i] = oldest[2] and (tonumber(oldest[2]) + span - now) or 0
+end
+return out
+"""
+
 RESERVE = """
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local amount = tonumber(ARGV[1])
@@ -103,6 +118,7 @@ def limits_client(url: str, seconds: float, max_connections: int = 64) -> aiored
 class RedisLimiter:
     def __init__(self, redis: aioredis.Redis, keys: RedisKeys | None = None):
         self._script = redis.register_script(SLIDING_WINDOWS)
+        self._peek = redis.register_script(PEEK_WINDOWS)
         self._keys = keys or RedisKeys()
 
     async def hit(self, key: str, windows: Sequence[Window]) -> Decision:
@@ -122,6 +138,14 @@ class RedisLimiter:
             states.append(WindowState(window, max(0, window.limit - count), seconds))
             waits.append(seconds if not allowed and count >= window.limit else 0.0)
         return Decision(allowed, tuple(states), max(waits) if not allowed else 0.0)
+
+    async def peek(self, key: str, windows: Sequence[Window]) -> tuple[WindowState, ...]:
+        if not windows:
+            return ()
+        keys = [self._keys.rate_window(key, w.seconds) for w in windows]
+        out = [int(v) for v in await self._peek(keys=keys, args=[int(w.seconds * 1_000_000) for w in windows])]
+        return tuple(WindowState(w, max(0, w.limit - out[2 * i]), max(0, out[2 * i + 1]) / 1_000_000)
+                     for i, w in enumerate(windows))
 
 
 class RedisBudgetStore:
@@ -201,6 +225,10 @@ class GuardedLimiter:
     async def hit(self, key: str, windows: Sequence[Window]) -> Decision:
         return await self._breaker.call(lambda: self._primary.hit(key, windows),
                                         lambda: self._fallback.hit(key, windows))
+
+    async def peek(self, key: str, windows: Sequence[Window]) -> tuple[WindowState, ...]:
+        return await self._breaker.call(lambda: self._primary.peek(key, windows),
+                                        lambda: self._fallback.peek(key, windows))
 
 
 class GuardedBudgetStore:

@@ -3,7 +3,7 @@ summary) plus the most recent messages that fit a token budget.
 
 Reading it is one indexed query (`ContextReader.read`: the thread's owner, its newest summary on the
 current branch, the newest messages of that branch -- a recursive walk from the thread's leaf up the
-parents -- and the user's saved facts, as one UNION ALL); building it (`build_context`) is
+parents -- the user's saved facts and custom instructions, as one UNION ALL); building it (`build_context`) is
 arithmetic on the token counts stored with each row. Messages are kept or dropped whole -- an
 assistant message holds its turn's tool calls and their results, so a pair is never split -- and a
 message too big for the whole budget is cut short with a marker rather than dropped silently.
@@ -36,9 +36,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
-from parlor.db import Memory, Message, Summary, Thread
+from parlor.db import Memory, Message, Summary, Thread, UserInstructions
 from parlor.db.engine import autocommit
 from parlor.llm.types import LLMMessage
+from parlor.memory.instructions import Instructions
 from parlor.memory.store import ThreadNotFound
 from parlor.memory.tokens import MESSAGE_OVERHEAD, TokenCounter, count_messages, truncate_to
 from parlor.message_json import load_parts
@@ -47,10 +48,13 @@ from parlor.messages import MessageStatus, StoredMessage
 TRUNCATED = "\n[… cut short: this message was too long for the context window …]"
 FACTS_HEADER = "About the user you are talking to (they told you in earlier conversations):"
 SUMMARY_HEADER = "Summary of the earlier part of this conversation:"
+# The user's own words, fenced and named as preferences: they shape answers, they are not the operator's rules.
+INSTRUCTIONS_HEADER = ("The user's custom instructions (their preferences, written by them; follow them unless they "
+                       "conflict with the instructions above):")
 MIN_TRUNCATED_TOKENS = 32  # less room than this left for a too-big message: stop without it
 
 Render = Callable[[StoredMessage], list[LLMMessage]]
-_MESSAGE, _SUMMARY, _FACT, _THREAD = 0, 1, 2, 3
+_MESSAGE, _SUMMARY, _FACT, _THREAD, _INSTRUCTIONS = 0, 1, 2, 3, 4
 _META = ("provider", "model", "tokens_in", "tokens_out", "error", "parent_id")
 WALK_WINDOWS = 4  # past the window, the walk looks this many windows further up for the branch's summary
 
@@ -86,6 +90,7 @@ class ThreadWindow:
     arm: tuple[str, str | None] | None = None  # the thread's stored experiment arm ("": none; None: unassigned)
     model: str | None = None  # the model the user chose for the thread (None: the default)
     assistant_id: str | None = None  # the assistant the thread started with
+    instructions: Instructions | None = None  # the user's custom instructions (None: none set)
 
     def unsummarised(self) -> list[StoredMessage]:
         summary = self.summary
@@ -110,6 +115,7 @@ class ContextReader:
         recent: list[StoredMessage] = []
         found: SummaryRecord | None = None
         saved_facts: list[Fact] = []
+        instructions: Instructions | None = None
         for kind, id_, client_id, role, text, parts, status, tokens, at, *extra in rows:
             if kind == _MESSAGE:
                 *meta_values, parent_id = extra
@@ -120,13 +126,15 @@ class ContextReader:
                 found = SummaryRecord(text, tokens, id_, at)
             elif kind == _FACT:
                 saved_facts.append(Fact(id_, text, tokens, at))
+            elif kind == _INSTRUCTIONS:
+                instructions = Instructions(text or "", client_id or "", tokens or 0, at)  # style rides in client_id
         recent.sort(key=lambda m: (m.created_at, m.id))  # a UNION promises no order
         saved_facts.sort(key=lambda f: (f.created_at, f.id), reverse=True)
         arm = (thread.client_id, thread.role) if thread is not None and thread.client_id is not None else None
         model = thread.text if thread is not None else None
         assistant = thread.status if thread is not None else None
         return ThreadWindow(owner is not None, recent, found, saved_facts, len(recent) >= messages, arm, model,
-                            assistant)
+                            assistant, instructions)
 
 
 def _walk(thread_id: Any) -> Any:
@@ -174,6 +182,9 @@ def _window_query(with_facts: bool) -> Any:
                  .order_by(Memory.created_at.desc(), Memory.id.desc())
                  .limit(bindparam("facts", type_=Integer)).subquery())
         parts.append(_row(_FACT, saved.c.id, saved.c.text, saved.c.tokens, saved.c.created_at).select_from(saved))
+    mine = UserInstructions.user_id == bindparam("user_id", type_=String)
+    parts.append(_row(_INSTRUCTIONS, UserInstructions.user_id, UserInstructions.about, UserInstructions.tokens,
+                      UserInstructions.updated_at, client_id=UserInstructions.style).where(mine))  # by primary key
     parts.append(_row(_THREAD, Thread.user_id, Thread.model, null(), null(), Thread.experiment, Thread.variant,
                       Thread.assistant_id).where(Thread.id == thread_id))
     # the arm rides in the client_id and role columns, the model in text, the assistant in status
@@ -198,6 +209,7 @@ class Budget:
     reply_reserve: int  # kept free for the answer
     window_messages: int  # at most this many stored messages
     memory_tokens: int  # at most this much of saved facts
+    instruction_tokens: int = 0  # the user's custom instructions, at most (more, saved under a higher bound: left out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +223,10 @@ class Context:
 
 
 def system_text(prompt: str, facts: Sequence[Fact], summary: SummaryRecord | None,
-                memory_tokens: int) -> tuple[str, list[Fact]]:
-    """The system message, and the facts that fit in it (newest first, within `memory_tokens`)."""
+                memory_tokens: int, instructions: Instructions | None = None) -> tuple[str, list[Fact]]:
+    """The system message, and the facts that fit in it (newest first, within `memory_tokens`).
+    `instructions`: the user's custom instructions, placed after the operator's prompt (already checked
+    against their bound)."""
     kept: list[Fact] = []
     used = 0
     for fact in facts:
@@ -221,6 +235,8 @@ def system_text(prompt: str, facts: Sequence[Fact], summary: SummaryRecord | Non
         kept.append(fact)
         used += fact.tokens + 2
     sections = [prompt] if prompt else []
+    if instructions is not None and not instructions.empty:
+        sections.append(instructions_block(instructions))
     if kept:
         sections.append(FACTS_HEADER + "\n" + "\n".join(f"- {f.text}" for f in reversed(kept)))
     if summary is not None:
@@ -228,13 +244,33 @@ def system_text(prompt: str, facts: Sequence[Fact], summary: SummaryRecord | Non
     return "\n\n".join(sections), kept
 
 
+def instructions_block(instructions: Instructions) -> str:
+    """The user's two texts, each in its own tags (a text that closes a tag only ends its own part early)."""
+    lines = [INSTRUCTIONS_HEADER]
+    if instructions.about:
+        lines.append(f"<about_the_user>\n{instructions.about}\n</about_the_user>")
+    if instructions.style:
+        lines.append(f"<how_to_answer>\n{instructions.style}\n</how_to_answer>")
+    return "\n".join(lines)
+
+
+def _block_overhead(counter: TokenCounter) -> int:
+    """The instructions block's size beyond its two texts (the header, the tags, the blank line before
+    it), by this counter: counted on ~200 characters each time, as cheap as it gets and never stale."""
+    return counter.count_tokens(instructions_block(Instructions("x", "x", 0))) - 2 * counter.count_tokens("x") + 4
+
+
 def build_context(system_prompt: str, prompt_tokens: int, window: ThreadWindow, history: Sequence[StoredMessage],
                   render: Render, counter: TokenCounter, budget: Budget) -> Context:
     """`history`: the conversation to send, oldest first, ending with the message being answered
     (stored counts on every message; a missing one is counted here). Pure arithmetic otherwise."""
     summary = window.summary
-    system, kept = system_text(system_prompt, window.facts, summary, budget.memory_tokens)
+    instructions = window.instructions
+    if instructions is None or instructions.empty or instructions.tokens > budget.instruction_tokens:
+        instructions = None
+    system, kept = system_text(system_prompt, window.facts, summary, budget.memory_tokens, instructions)
     system_tokens = (MESSAGE_OVERHEAD + prompt_tokens + sum(f.tokens + 2 for f in kept)
+                     + (instructions.tokens + _block_overhead(counter) if instructions else 0)
                      + (summary.tokens + 16 if summary else 0) + (24 if kept else 0))
     room = budget.context_tokens - budget.reply_reserve - system_tokens
     candidates = [m for m in history if m.role in ("user", "assistant") and (m.text or m.parts)

@@ -10,6 +10,7 @@ from parlor.db import utcnow
 from parlor.llm.types import LLMMessage
 from parlor.memory.context import Budget, Context, ContextReader, Render, ThreadWindow, build_context
 from parlor.memory.facts import FactStore
+from parlor.memory.instructions import InstructionStore
 from parlor.memory.summaries import Summariser
 from parlor.memory.tokens import TokenCounter, count_messages, truncate_to
 from parlor.messages import FilePart, MessageStatus, StoredMessage, TextPart
@@ -22,11 +23,13 @@ MAX_INSTRUCTION_TOKENS = 4000  # an assistant's instructions: at most this much 
 class ConversationMemory:
     def __init__(self, reader: ContextReader, counter: TokenCounter, render: Render, system_prompt: str,
                  budget: Budget, tasks: TaskTracker, summariser: Summariser | None = None,
-                 facts: FactStore | None = None, facts_read: int = 0):
-        """`facts_read`: how many of the user's newest saved facts to read for the prompt (0: memory off)."""
+                 facts: FactStore | None = None, facts_read: int = 0, instructions: InstructionStore | None = None):
+        """`facts_read`: how many of the user's newest saved facts to read for the prompt (0: memory off);
+        `instructions`: the users' custom instructions (read with the window; saved from the account page)."""
         self.counter = counter
         self.summariser = summariser
         self.facts = facts
+        self.instructions = instructions
         self.budget = budget
         self._reader = reader
         self._render = render

@@ -26,6 +26,7 @@ from parlor.llm import MemoryBreakerStore, RedisBreakerStore, Router, build_prov
 from parlor.llm.breaker import BreakerState, BreakerStore
 from parlor.memory import ContextReader, ConversationMemory, FactStore, Summariser, SummaryPolicy, SummaryStore
 from parlor.memory.context import Budget, Render
+from parlor.memory.instructions import InstructionStore
 from parlor.memory.summaries import router_completion
 from parlor.memory.tokens import TokenCounter, build_counter
 from parlor.observability import Metrics, Telemetry
@@ -106,10 +107,12 @@ def conversation_memory(settings: Settings, engine: AsyncEngine, chat_router: Ro
                             counter, render, policy)
     memory_on = settings.memory == "on"
     budget = Budget(settings.context_tokens, settings.reply_reserve_tokens, settings.window_messages,
-                    settings.memory_tokens if memory_on else 0)
+                    settings.memory_tokens if memory_on else 0, settings.instruction_tokens)
     facts = FactStore(sessions, counter, settings.memory_max_facts)
+    instructions = InstructionStore(sessions, counter, settings.instruction_tokens)
     return ConversationMemory(ContextReader(engine), counter, render, settings.system_prompt, budget, tasks,
-                              summariser, facts, min(settings.memory_max_facts, 200) if memory_on else 0)
+                              summariser, facts, min(settings.memory_max_facts, 200) if memory_on else 0,
+                              instructions)
 
 
 def experiments(settings: Settings, engine: AsyncEngine, chat_router: Router, tools: ToolRegistry) -> Experiments:

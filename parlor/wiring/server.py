@@ -124,13 +124,14 @@ class Server:
         checks = parts.checks(self.engine, redis, self.router)
         checks["queue"] = self.knowledge.check
         assert memory.facts is not None  # always built (PARLOR_MEMORY=off only keeps them out of prompts)
+        assert memory.instructions is not None
         return Services(settings=settings, accounts=accounts, auth=self.auth, store=store, chat=chat, runs=runs,
                         gateway=gateway, models=models, limits=self.limits, usage=UsageReport(sessions), checks=checks,
                         memories=memory.facts, experiments=self.experiments, data=self.data,
                         knowledge=self.knowledge, oidc=parts.oidc(settings, self.tools_client),
                         metrics=self.telemetry.metrics, records=records, drain=self.drain,
                         attachments=self.attachments, shares=ShareStore(sessions), assistants=assistants,
-                        groups=GroupStore(sessions))
+                        groups=GroupStore(sessions), instructions=memory.instructions)
 
     async def start(self) -> None:
         settings, metrics = self.settings, self.telemetry.metrics

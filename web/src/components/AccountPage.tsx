@@ -5,6 +5,9 @@ import { describeError } from '../lib/http'
 import { useApiKey } from '../lib/session'
 import { ApiKeys } from './ApiKeys'
 import { ConfirmDialog } from './ConfirmDialog'
+import { InstructionsSection } from './InstructionsSection'
+import { MemoriesSection } from './MemoriesSection'
+import { UsageSection } from './UsageSection'
 
 type Props = {
   me: Me
@@ -47,6 +50,9 @@ export default function AccountPage({ me, onSignedOut }: Props) {
           <ApiKeys apiKey={apiKey}
             onCurrentRevoked={() => onSignedOut('You revoked the key this browser used: sign in again.')} />
         )}
+        <InstructionsSection apiKey={apiKey} />
+        <MemoriesSection apiKey={apiKey} />
+        <UsageSection apiKey={apiKey} />
         <ExportData apiKey={apiKey} />
         {!authOff && <DeleteAccount apiKey={apiKey} name={me.name} onDeleted={() =>
           onSignedOut('Your account and everything it held were deleted.')} />}

@@ -2,6 +2,7 @@ import { getToolName, isToolUIPart, type UIMessage } from 'ai'
 import { isExpired } from '../lib/approval'
 import { formatDuration } from '../lib/errors'
 import { ApprovalPanel } from './ApprovalPanel'
+import { RememberNotice, savedMemory } from './RememberNotice'
 
 type Part = UIMessage['parts'][number]
 
@@ -68,6 +69,7 @@ export function ToolCard({ part }: { part: Part }) {
   const failed = part.state === 'output-error'
   const done = part.state === 'output-available' || failed
   const shown = look(part, duration)
+  const remembered = name === 'remember' && part.state === 'output-available' ? savedMemory(part.output) : null
   const approval = part.approval as { id: string; approved?: boolean; reason?: string } | undefined
   return (
     <div className="tool-call">
@@ -112,6 +114,7 @@ export function ToolCard({ part }: { part: Part }) {
         </div>
       </details>
       {part.state === 'approval-requested' && approval && <ApprovalPanel approvalId={approval.id} toolName={name} />}
+      {remembered && <RememberNotice memory={remembered} />}
     </div>
   )
 }

@@ -2,8 +2,8 @@
 
 Existing threads become a single branch: each message's parent the one before it, the leaf the last.
 
-Revision ID: 0014_message_tree
-Revises: 0010_thread_model
+Revision ID: 0013_message_tree
+Revises: 0012_user_instructions
 Create Date: 2026-12-04 18:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from parlor.db import online
 
-revision: str = '0014_message_tree'
-down_revision: str | None = '0011_assistants_groups'
+revision: str = '0013_message_tree'
+down_revision: str | None = '0012_user_instructions'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

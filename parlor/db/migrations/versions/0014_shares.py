@@ -1,7 +1,7 @@
 """shares: read-only links to a snapshot of one chat
 
-Revision ID: 0015_shares
-Revises: 0010_thread_model
+Revision ID: 0014_shares
+Revises: 0013_message_tree
 Create Date: 2026-12-04 18:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0015_shares'
-down_revision: str | None = '0014_message_tree'
+revision: str = '0014_shares'
+down_revision: str | None = '0013_message_tree'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
