@@ -1,6 +1,5 @@
 import { useChat } from '@ai-sdk/react'
 import {
-  DefaultChatTransport,
   lastAssistantMessageIsCompleteWithApprovalResponses,
   type FileUIPart,
   type UIMessage,
@@ -8,12 +7,13 @@ import {
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { fetchThreadMessages, stopChat } from '../lib/api'
 import { ApprovalContext, openApprovals } from '../lib/approval'
-import { filesOf, withoutEarlierFiles } from '../lib/attachments'
 import type { ChatAssistant } from '../lib/assistants'
-import { uploadDocument, type Uploaded } from '../lib/documents'
+import { filesOf } from '../lib/attachments'
+import { chatTransport } from '../lib/chatTransport'
+import { documentMessage, uploadDocument } from '../lib/documents'
 import { classifyChatError, type HttpFailure } from '../lib/errors'
-import { authHeaders } from '../lib/http'
 import { chosenModel, type Model } from '../lib/models'
+import { useOnline } from '../lib/online'
 import { markStopped, unanswered } from '../lib/unanswered'
 import { switchVersion } from '../lib/versions'
 import { AssistantWelcome } from './AssistantWelcome'
@@ -49,35 +49,6 @@ function lastUserText(messages: UIMessage[]): string | null {
   return null
 }
 
-function useOnline(): boolean {
-  const [online, setOnline] = useState(() => (typeof navigator === 'undefined' ? true : navigator.onLine))
-  useEffect(() => {
-    const up = () => setOnline(true)
-    const down = () => setOnline(false)
-    window.addEventListener('online', up)
-    window.addEventListener('offline', down)
-    return () => {
-      window.removeEventListener('online', up)
-      window.removeEventListener('offline', down)
-    }
-  }, [])
-  return online
-}
-
-/** The message that shows an uploaded document in the chat (the server stores the same one). */
-export function documentMessage(doc: Uploaded): UIMessage {
-  return {
-    id: doc.message_id ?? `document-${doc.id}`,
-    role: 'user',
-    parts: [{
-      type: 'data-document',
-      id: doc.id,
-      data: { documentId: doc.id, name: doc.filename, mediaType: doc.content_type, status: doc.status,
-        progress: doc.progress, stage: doc.stage, error: doc.error },
-    }],
-  }
-}
-
 /** Whether a drag carries files (not text or a link dragged within the page). */
 function draggingFiles(event: React.DragEvent): boolean {
   return Array.from(event.dataTransfer?.types ?? []).includes('Files')
@@ -99,32 +70,10 @@ export default function Chat({ chatId, apiKey, initialMessages, tier, models = [
     assistantId.current = assistant?.id ?? null
   }, [model, assistant, picked])
   const transport = useMemo(
-    () =>
-      new DefaultChatTransport({
-        api: '/api/chat',
-        // A function, so every request reads the current key. The same header apiFetch adds; not apiFetch
-        // itself, because useChat reads a refused answer's body to show its error.
-        headers: () => authHeaders(apiKey),
-        // Read at each request: the model picked last (no model: the server uses the thread's).
-        body: () => ({ ...(modelId.current ? { model: modelId.current } : {}),
-          ...(assistantId.current ? { assistant: assistantId.current } : {}) }),
-        prepareSendMessagesRequest: ({ body, id, messages, trigger, messageId }) => ({
-          body: { ...body, id, messages: withoutEarlierFiles(messages), trigger, messageId },
-        }),
-        fetch: async (input, init) => {
-          const response = await fetch(input, init)
-          lastFailure.current = response.ok
-            ? null
-            : {
-                status: response.status,
-                retryAfter: response.headers.get('Retry-After'),
-                rateLimit: response.headers.get('RateLimit'),
-                rateLimitPolicy: response.headers.get('RateLimit-Policy'),
-                at: Date.now(),
-              }
-          return response
-        },
-      }),
+    () => chatTransport(apiKey, () => ({ ...(modelId.current ? { model: modelId.current } : {}),
+      ...(assistantId.current ? { assistant: assistantId.current } : {}) }), (failure) => {
+      lastFailure.current = failure
+    }),
     [apiKey],
   )
   // A regenerated answer or an edit adds a version: once its turn settles, the thread is read again for the

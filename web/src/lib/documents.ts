@@ -1,3 +1,4 @@
+import type { UIMessage } from 'ai'
 import { EventSourceParserStream } from 'eventsource-parser/stream'
 import { apiFetch, request } from './http'
 
@@ -156,4 +157,18 @@ const STAGES: Record<string, string> = {
 export function stageLabel(stage: string | null | undefined): string {
   if (!stage) return 'Processing'
   return STAGES[stage] ?? stage.charAt(0).toUpperCase() + stage.slice(1)
+}
+
+/** The message that shows an uploaded document in the chat (the server stores the same one). */
+export function documentMessage(doc: Uploaded): UIMessage {
+  return {
+    id: doc.message_id ?? `document-${doc.id}`,
+    role: 'user',
+    parts: [{
+      type: 'data-document',
+      id: doc.id,
+      data: { documentId: doc.id, name: doc.filename, mediaType: doc.content_type, status: doc.status,
+        progress: doc.progress, stage: doc.stage, error: doc.error },
+    }],
+  }
 }
