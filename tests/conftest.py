@@ -56,6 +56,16 @@ def server(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iter
         process.stop()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: a SQLite file in tmp_path, or a fresh PostgreSQL database (dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'parlor.db'}"
+        return
+    async with fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database of this test's own (dropped afterwards)."""

@@ -1,5 +1,5 @@
-"""A PostgreSQL database left at an older schema with many threads and runs in it, as a release that
-shipped it would have left it: what the online-migration tests and bench/migrate_online.py upgrade."""
+"""Databases left at an older schema, as a release that shipped it would have left them: many threads and
+runs on PostgreSQL (what the online-migration tests and bench/migrate_online.py upgrade), or one old thread."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import asyncio
 
 import asyncpg  # type: ignore[import-untyped]
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
 
+from parlor.db import Base, create_engine, migrate, utcnow
 from parlor.db.engine import alembic_config
 
 OLD = "0006_security"  # before the experiments' backfill and the indexes on threads, runs and messages
@@ -44,3 +48,23 @@ async def populate(url: str, threads: int) -> None:
 async def old_database(url: str, threads: int) -> None:
     await migrate_to(url, OLD)
     await populate(url, threads)
+
+
+async def upgrade_an_old_thread(url: str, before: str) -> None:
+    """A database at `before` holding one user ('u1') and their thread ('t1'), as that release left it,
+    upgraded to the head: whose schema must then be the models' to the letter."""
+    await migrate_to(url, before)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            now = {"now": utcnow()}
+            await connection.execute(text("INSERT INTO users (id, name, tier, role, created_at) "
+                                          "VALUES ('u1', 'old', 'free', 'user', :now)"), now)
+            await connection.execute(text("INSERT INTO threads (id, user_id, title, created_at, updated_at, metadata)"
+                                          " VALUES ('t1', 'u1', 'old thread', :now, :now, '{}')"), now)
+        await migrate(url)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)) == []
+    finally:
+        await engine.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,23 +20,12 @@ from parlor.limits import UsageLedger, UsageRecord
 from parlor.memory import MessageStore, ThreadNotFound
 from parlor.message_json import dump_parts
 from parlor.messages import TextPart
-from tests import pg
 
 Sessions = async_sessionmaker[AsyncSession]
 TABLES = {"users", "api_keys", "threads", "messages", "usage"}
 
 
-# ---- fixtures ----
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database: a SQLite file in tmp_path, or a fresh PostgreSQL database (dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'parlor.db'}"
-        return
-    async with pg.fresh_database() as url:
-        yield url
-
-
+# ---- fixtures (db_url: tests/conftest.py) ----
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[Sessions]:
     await migrate(db_url)
