@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from parlor.db import Message
+from parlor.db import Message, Thread
 from tests.client import auth, chat
 from tests.conftest import RunningServer
 from tests.upstream import Upstream
@@ -38,8 +38,12 @@ def store_old_turn(server: RunningServer, thread_id: str, question: str) -> None
          "tokens_in": 30, "tokens_out": 9, "created_at": now + timedelta(milliseconds=1)},
     ]
     with engine.begin() as connection:
+        # on the thread's branch, as migration 0013 links the rows of the release before
+        leaf = connection.execute(sa.select(Thread.leaf_id).where(Thread.id == thread_id)).scalar_one()
+        rows[0]["parent_id"], rows[1]["parent_id"] = leaf, rows[0]["id"]
         for row in rows:  # one by one: the rows set different columns
             connection.execute(sa.insert(Message).values(**row))
+        connection.execute(sa.update(Thread).where(Thread.id == thread_id).values(leaf_id=rows[1]["id"]))
     engine.dispose()
 
 

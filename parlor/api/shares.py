@@ -32,6 +32,9 @@ class ShareIn(RequestBody):
     message_id: str | None = Field(default=None, pattern=ID_PATTERN)  # the last message it shows (default: the last)
 
 
+NO_CHOICE = ShareIn()  # no body: the link shows the chat up to its last message
+
+
 def share_json(share: ShareInfo) -> dict[str, Any]:
     return {"id": share.id, "title": share.title, "created_at": iso(share.created_at),
             "through_message_id": share.through_message_id}
@@ -39,7 +42,7 @@ def share_json(share: ShareInfo) -> dict[str, Any]:
 
 @router.post("/api/threads/{thread_id}/shares", status_code=201)
 async def create_share(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep,
-                       body: ShareIn | None = None) -> dict[str, Any]:
+                       body: ShareIn = NO_CHOICE) -> dict[str, Any]:
     """A new link to the chat as it is now, up to and including `message_id`. The token is in this answer
     only: Parlor keeps its hash."""
     try:
@@ -47,7 +50,7 @@ async def create_share(thread_id: IdPath, svc: ServicesDep, who: PrincipalDep,
     except ThreadNotFound:
         raise NOT_FOUND from None
     messages = [ui_message(m) for m in stored]
-    through = (body.message_id if body else None) or (messages[-1]["id"] if messages else None)
+    through = body.message_id or (messages[-1]["id"] if messages else None)
     ids = [m["id"] for m in messages]
     if through is None:
         raise ApiError(422, "thread_empty", "This chat has no messages to share yet.")
