@@ -91,8 +91,21 @@ def marker() -> str:
     return f"m{uuid.uuid4().hex[:10]}"
 
 
+# The longest files first: under `-n 2 --dist loadfile` they then run beside the rest instead of alone at
+# the end (the real local model's files; the quality bench alone takes minutes). `make test` prints the
+# slowest tests (--durations) to keep this list true.
+SLOW_FIRST = ("test_answer_quality.py", "test_fallback_kinds.py", "test_browser_local_model.py",
+              "test_local_model.py", "test_local_tools.py", "test_local_tier.py")
+
+
+def _rank(item: pytest.Item) -> int:
+    name = Path(str(item.fspath)).name
+    return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     root = Path(__file__).parent
     for item in items:
         if (root / "e2e") in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=_rank)  # stable: each file's tests stay together, in their order
