@@ -91,11 +91,13 @@ def marker() -> str:
     return f"m{uuid.uuid4().hex[:10]}"
 
 
-# The longest files first: under `-n 2 --dist loadfile` they then run beside the rest instead of alone at
-# the end (the real local model's files; the quality bench alone takes minutes). `make test` prints the
-# slowest tests (--durations) to keep this list true.
-SLOW_FIRST = ("test_answer_quality.py", "test_fallback_kinds.py", "test_browser_local_model.py",
-              "test_local_model.py", "test_local_tools.py", "test_local_tier.py")
+# The longest files first: under `-n 2 --dist loadfile --no-loadscope-reorder` they then run beside the
+# rest instead of alone at the end (the quality bench alone takes six minutes; xdist's own reorder starts
+# the files with the most tests first, so this one-test file came last). `make test` prints the slowest
+# tests (--durations) to keep this list true.
+SLOW_FIRST = ("test_answer_quality.py", "test_pgbouncer.py", "test_limits_server.py", "test_durable_runs.py",
+              "test_redis_cluster.py", "test_two_replicas.py", "test_redis_sentinel.py", "test_fallback_kinds.py",
+              "test_local_tier.py", "test_browser_local_model.py", "test_memory_server.py", "test_limits_burst.py")
 
 
 def _rank(item: pytest.Item) -> int:
