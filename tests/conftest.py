@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,18 +92,20 @@ def marker() -> str:
     return f"m{uuid.uuid4().hex[:10]}"
 
 
-# The longest files first: under `-n 2 --dist loadfile --no-loadscope-reorder` they then run beside the
-# rest instead of alone at the end (the quality bench alone takes six minutes; xdist's own reorder starts
-# the files with the most tests first, so this one-test file came last). `make test` prints the slowest
-# tests (--durations) to keep this list true.
-SLOW_FIRST = ("test_answer_quality.py", "test_pgbouncer.py", "test_limits_server.py", "test_durable_runs.py",
-              "test_redis_cluster.py", "test_two_replicas.py", "test_redis_sentinel.py", "test_fallback_kinds.py",
-              "test_local_tier.py", "test_browser_local_model.py", "test_memory_server.py", "test_limits_burst.py")
+# The quality bench first (one test of six minutes), then the files with the most tests, as xdist's own
+# reorder would have them (`make test` turns that off: it put this one-test file last, alone for its six
+# minutes while the other worker idled). `make test` prints the slowest tests (--durations).
+FIRST = "test_answer_quality.py"
 
 
-def _rank(item: pytest.Item) -> int:
-    name = Path(str(item.fspath)).name
-    return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+def _scheduled(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Each file's tests together and in their order; the files as said above."""
+    def file_of(item: pytest.Item) -> Path:
+        return Path(str(item.fspath))
+
+    sizes = Counter(file_of(item) for item in items)
+    order = {item.nodeid: index for index, item in enumerate(items)}
+    return sorted(items, key=lambda item: (file_of(item).name != FIRST, -sizes[file_of(item)], order[item.nodeid]))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -110,4 +113,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if (root / "e2e") in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=_rank)  # stable: each file's tests stay together, in their order
+    items[:] = _scheduled(items)
