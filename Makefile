@@ -51,7 +51,7 @@ test: setup-dev web model-small ## every check: lint, types, web types, services
 	npm --prefix web run typecheck
 	npm --prefix web test
 	$(PY) scripts/audit.py
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=25
 
 # every PostgreSQL-backed test file, 3 processes, the cross-talk probe beside them (tests/helpers/pgbouncer_suite.py);
 # `make test` runs a part of it (tests/test_pgbouncer.py): the whole run takes longer than it may add

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,20 +91,17 @@ def marker() -> str:
     return f"m{uuid.uuid4().hex[:10]}"
 
 
-# The quality bench first (one test of six minutes), then the files with the most tests, as xdist's own
-# reorder would have them (`make test` turns that off: it put this one-test file last, alone for its six
-# minutes while the other worker idled). `make test` prints the slowest tests (--durations).
-FIRST = "test_answer_quality.py"
+# The real local model's files first. (xdist's own reorder, by test count, still starts the files with the
+# most tests first: the one-test quality bench runs last. Starting it first, or every multi-process file
+# first, made CI slower in measured runs: they starve each other on two cores.) `make test` prints the
+# slowest tests (--durations).
+SLOW_FIRST = ("test_answer_quality.py", "test_fallback_kinds.py", "test_browser_local_model.py",
+              "test_local_model.py", "test_local_tools.py", "test_local_tier.py")
 
 
-def _scheduled(items: list[pytest.Item]) -> list[pytest.Item]:
-    """Each file's tests together and in their order; the files as said above."""
-    def file_of(item: pytest.Item) -> Path:
-        return Path(str(item.fspath))
-
-    sizes = Counter(file_of(item) for item in items)
-    order = {item.nodeid: index for index, item in enumerate(items)}
-    return sorted(items, key=lambda item: (file_of(item).name != FIRST, -sizes[file_of(item)], order[item.nodeid]))
+def _rank(item: pytest.Item) -> int:
+    name = Path(str(item.fspath)).name
+    return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -113,4 +109,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if (root / "e2e") in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-    items[:] = _scheduled(items)
+    items.sort(key=_rank)  # stable: each file's tests stay together, in their order
